@@ -1,0 +1,137 @@
+/**
+ * The path of one incoming document update (SPEC §4):
+ *   1. decode its metadata (malformed input stops here, nothing applied);
+ *   2. `beforeUpdate` hooks may refuse it whole (identity checks);
+ *   3. apply it inside one transaction, let `onUpdate` hooks judge its changes, and
+ *      compensate what they rejected in that same transaction;
+ *   4. queue the result for storage and fan-out: the update as received when nothing was
+ *      rejected (no re-encoding on the fast path), else the transaction's own encoding,
+ *      which carries accepted part and compensation together.
+ */
+import * as Y from 'yjs'
+import * as encoding from 'lib0/encoding'
+import * as syncProtocol from 'y-protocols/sync'
+import { encodeRejected, type RejectedChange } from '../src/protocol/extension.js'
+import { AUTH_PERMISSION_DENIED, MESSAGE_AUTH, MESSAGE_SYNC } from '../src/protocol/message-types.js'
+import { pathOfItem } from '../src/paths.js'
+import { TransactionView, type Change } from './changes.js'
+import { compensate } from './compensate.js'
+import type { Connection } from './connection.js'
+import { Refusal, type UpdateContext } from './plugin.js'
+import type { Room } from './room.js'
+
+export interface ApplyResult {
+  /** Changes rejected and compensated. */
+  rejected: RejectedChange[]
+  /** Part of the update depended on structs the server lacks; the client was asked to resync. */
+  resync: boolean
+}
+
+function readMeta(update: Uint8Array): Map<number, number> {
+  try {
+    return Y.parseUpdateMeta(update).from
+  } catch (err) {
+    throw new Refusal('malformed-update', `malformed update: ${(err as Error).message}`)
+  }
+}
+
+function stateChanged(tr: Y.Transaction): boolean {
+  if (tr.deleteSet.clients.size > 0) return true
+  for (const [client, clock] of tr.afterState) if (tr.beforeState.get(client) !== clock) return true
+  return false
+}
+
+/** Applies an update from `conn` to `room`. Throws a Refusal when the update is refused whole. */
+export function applyClientUpdate(room: Room, conn: Connection, update: Uint8Array): ApplyResult {
+  const { doc, plugins } = room
+  if (room.storedBytes + update.byteLength > room.ctx.options.maxDocumentBytes) {
+    throw new Refusal('document-too-large', `document would exceed ${room.ctx.options.maxDocumentBytes} bytes`)
+  }
+  const structClients = readMeta(update)
+  for (const p of plugins) p.beforeUpdate?.({ room, connection: conn, update, structClients })
+
+  const rejected: RejectedChange[] = []
+  const rejectedChanges = new Set<Change>()
+  let resync = false
+  let reencode = false
+  let encoded: Uint8Array | null = null
+  let transaction: Y.Transaction | null = null
+  const capture = (u: Uint8Array) => {
+    encoded = u
+  }
+  const judge = conn.readOnly || plugins.some((p) => p.onUpdate)
+
+  try {
+    doc.transact((tr) => {
+      transaction = tr
+      Y.applyUpdate(doc, update, conn)
+      if (doc.store.pendingStructs !== null || doc.store.pendingDs !== null) {
+        // Structs that depend on content the server does not have: never leave them to be
+        // integrated later under another connection's update. Drop them; the client is
+        // asked to resync (it answers with everything the server is missing).
+        doc.store.pendingStructs = null
+        doc.store.pendingDs = null
+        resync = true
+        reencode = true
+      }
+      if (judge) {
+        const view = new TransactionView(tr, structClients)
+        const ctx: UpdateContext = {
+          room,
+          connection: conn,
+          doc,
+          transaction: tr,
+          view,
+          reject(change, reason, message) {
+            if (rejectedChanges.has(change)) return
+            rejectedChanges.add(change)
+            rejected.push({ path: pathOfItem(change.item), reason, message })
+          },
+          isRejected: (change) => rejectedChanges.has(change),
+          serverEdit(fn) {
+            reencode = true
+            fn()
+          },
+        }
+        if (conn.readOnly) {
+          for (const c of view.changes) ctx.reject(c, 'read-only', 'this connection is read-only')
+        }
+        for (const p of plugins) p.onUpdate?.(ctx)
+        if (rejectedChanges.size > 0) {
+          compensate(doc, view, [...rejectedChanges])
+          reencode = true
+        }
+      }
+      if (reencode) doc.on('update', capture)
+    }, conn)
+  } finally {
+    doc.off('update', capture)
+  }
+
+  const tr = transaction as Y.Transaction | null
+  if (tr !== null && stateChanged(tr)) {
+    const payload = reencode ? encoded : update
+    if (payload !== null) room.enqueue(payload, conn, rejected.length > 0)
+  }
+  for (const p of plugins) p.afterApply?.({ room, connection: conn, rejected: rejected.length })
+
+  if (rejected.length > 0) {
+    for (const r of rejected) room.ctx.metrics.rejectedChanges.inc({ reason: r.reason })
+    conn.sendExtension(encodeRejected(rejected))
+    if (conn.readOnly && !conn.permissionDeniedSent) {
+      conn.permissionDeniedSent = true
+      const enc = encoding.createEncoder()
+      encoding.writeVarUint(enc, MESSAGE_AUTH)
+      encoding.writeVarUint(enc, AUTH_PERMISSION_DENIED)
+      encoding.writeVarString(enc, 'read-only connection: changes are rolled back')
+      conn.send(encoding.toUint8Array(enc))
+    }
+  }
+  if (resync) {
+    const enc = encoding.createEncoder()
+    encoding.writeVarUint(enc, MESSAGE_SYNC)
+    syncProtocol.writeSyncStep1(enc, doc)
+    conn.send(encoding.toUint8Array(enc))
+  }
+  return { rejected, resync }
+}

@@ -1,0 +1,109 @@
+/**
+ * Turns one applied transaction into the list of changes a plugin judges (SPEC §4).
+ *
+ * The update has already been integrated (inside the still-open transaction), so "the state
+ * before the update" is read from the items themselves: an item is new when its clock is at
+ * or past the transaction's before-state for its client, and a map key's previous value is
+ * the rightmost item of its chain that is not new.
+ */
+import * as Y from 'yjs'
+
+export type Change =
+  /** A new item: a map value set (`key` set, `replaced` is the value it overwrote) or list content. */
+  | { kind: 'insert'; item: Y.Item; parent: Y.AbstractType<unknown>; key: string | null; replaced: Y.Item | null }
+  /** A pre-existing item removed: a map key deleted or list content removed. */
+  | { kind: 'delete'; item: Y.Item; parent: Y.AbstractType<unknown>; key: string | null }
+
+export class TransactionView {
+  /** Items that existed before and were deleted by this transaction. */
+  readonly deletedBefore = new Set<Y.Item>()
+  private changesCache: Change[] | null = null
+
+  constructor(
+    readonly transaction: Y.Transaction,
+    /** Clients that authored structs in the update, with their first clock. */
+    private readonly structClients: Map<number, number>,
+  ) {
+    Y.iterateDeletedStructs(transaction, transaction.deleteSet, (s) => {
+      if (s instanceof Y.Item && !this.isNew(s)) this.deletedBefore.add(s)
+    })
+  }
+
+  /** True when the item was created by this transaction. */
+  isNew(item: Y.Item): boolean {
+    return item.id.clock >= (this.transaction.beforeState.get(item.id.client) ?? 0)
+  }
+
+  /** The item that held `map[key]` before this transaction, or null if the key was unset. */
+  itemBefore(map: Y.Map<unknown>, key: string): Y.Item | null {
+    let item = map._map.get(key) ?? null
+    while (item !== null && this.isNew(item)) item = item.left
+    if (item === null) return null
+    // Deleted before the transaction (not by it): the key was unset.
+    if (item.deleted && !this.deletedBefore.has(item)) return null
+    return item
+  }
+
+  /** Value of `map[key]` before this transaction (shared types returned as is). */
+  valueBefore(map: Y.Map<unknown>, key: string): unknown {
+    const item = this.itemBefore(map, key)
+    if (item === null) return undefined
+    const content = item.content.getContent()
+    return content[content.length - 1]
+  }
+
+  /** True when `type` (or the item holding it) was created by this transaction. */
+  isNewType(type: Y.AbstractType<unknown>): boolean {
+    return type._item !== null && this.isNew(type._item)
+  }
+
+  /** Top-level changes: content inside a new or removed subtree is part of that change. */
+  get changes(): Change[] {
+    if (this.changesCache) return this.changesCache
+    const out: Change[] = []
+    const store = this.transaction.doc.store
+    const replacedBy = new Set<Y.Item>()
+    for (const [client, fromClock] of this.structClients) {
+      const structs = store.clients.get(client)
+      if (!structs) continue
+      const before = this.transaction.beforeState.get(client) ?? 0
+      const start = Math.max(before, fromClock)
+      if (Y.getState(store, client) <= start) continue
+      for (let i = Y.findIndexSS(structs, start); i < structs.length; i++) {
+        const s = structs[i]
+        if (!(s instanceof Y.Item) || s.deleted) continue
+        const parent = s.parent as Y.AbstractType<unknown>
+        if (parent._item !== null && this.isNew(parent._item)) continue // inside a new subtree
+        let replaced: Y.Item | null = null
+        if (s.parentSub !== null) {
+          replaced = this.itemBefore(parent as Y.Map<unknown>, s.parentSub)
+          if (replaced !== null && this.deletedBefore.has(replaced)) replacedBy.add(replaced)
+          else replaced = null
+        }
+        out.push({ kind: 'insert', item: s, parent, key: s.parentSub, replaced })
+      }
+    }
+    for (const item of this.deletedBefore) {
+      if (replacedBy.has(item)) continue
+      const parent = item.parent as Y.AbstractType<unknown>
+      if (parent._item !== null && this.deletedBefore.has(parent._item)) continue // inside a removed subtree
+      out.push({ kind: 'delete', item, parent, key: item.parentSub })
+    }
+    this.changesCache = out
+    return out
+  }
+
+  /** Items deleted by this transaction below `item` (the contents of a removed subtree). */
+  deletedBelow(item: Y.Item): Y.Item[] {
+    const out: Y.Item[] = []
+    for (const d of this.deletedBefore) {
+      for (let p = (d.parent as Y.AbstractType<unknown>)._item; p !== null; p = (p.parent as Y.AbstractType<unknown>)._item) {
+        if (p === item) {
+          out.push(d)
+          break
+        }
+      }
+    }
+    return out
+  }
+}

@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+/**
+ * `yroom serve [--port 1234] [--data ./data] [--tick-ms 50] [--idle-shutdown-ms 30000]
+ *              [--heartbeat-ms 30000] [--max-message-bytes 128000] [--reconnect-grace-ms 0]
+ *              [--no-authority] [--static DIR] [--log-level info]`
+ */
+import { parseArgs } from 'node:util'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { dirname, join } from 'node:path'
+import { createServer } from './server.js'
+import { defaultPlugins } from '../plugins/index.js'
+
+const USAGE = `usage: yroom serve [options]
+  --port N                 port to listen on (default 1234; 0 = any free port)
+  --host H                 interface to bind (default 0.0.0.0)
+  --data DIR|:memory:      LevelDB directory (default ./data) or in-memory storage
+  --tick-ms N              fan-out tick in ms; 0 = send after each message (default 50)
+  --idle-shutdown-ms N     unload a room N ms after its last client leaves (default 30000)
+  --heartbeat-ms N         ping interval; silent connections are closed (default 30000)
+  --max-message-bytes N    largest accepted message (default 128000)
+  --reconnect-grace-ms N   a leave is final after N ms (default 0)
+  --no-authority           run without the authority plugin (plain Yjs relay)
+  --static DIR             serve static files (default: the built whiteboard example)
+  --log-level LEVEL        pino level: fatal|error|warn|info|debug|trace|silent (default info)`
+
+function int(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0) {
+    console.error(`yroom: --${name} must be a non-negative integer, got '${v}'`)
+    process.exit(2)
+  }
+  return n
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      data: { type: 'string' },
+      'tick-ms': { type: 'string' },
+      'idle-shutdown-ms': { type: 'string' },
+      'heartbeat-ms': { type: 'string' },
+      'max-message-bytes': { type: 'string' },
+      'reconnect-grace-ms': { type: 'string' },
+      'no-authority': { type: 'boolean' },
+      static: { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+  if (values.help || positionals[0] !== 'serve') {
+    console.log(USAGE)
+    process.exit(values.help ? 0 : 2)
+  }
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+  const builtExample = join(root, 'examples', 'whiteboard', 'dist')
+  const server = await createServer({
+    port: int(values.port, 'port') ?? 1234,
+    host: values.host ?? '0.0.0.0',
+    storage: values.data ?? './data',
+    tickMs: int(values['tick-ms'], 'tick-ms'),
+    idleShutdownMs: int(values['idle-shutdown-ms'], 'idle-shutdown-ms'),
+    heartbeatMs: int(values['heartbeat-ms'], 'heartbeat-ms'),
+    maxMessageBytes: int(values['max-message-bytes'], 'max-message-bytes'),
+    plugins: defaultPlugins({
+      authority: !values['no-authority'],
+      reconnectGraceMs: int(values['reconnect-grace-ms'], 'reconnect-grace-ms') ?? 0,
+    }),
+    staticDir: values.static ?? (existsSync(builtExample) ? builtExample : undefined),
+    logger: values['log-level'] ?? 'info',
+  })
+  const port = await server.listen()
+  // The test harness and scripts read this line to find the port.
+  console.log(`yroom listening on ws://localhost:${port}`)
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    server.logger.info({ signal }, 'shutting down')
+    server.close().then(
+      () => process.exit(0),
+      (err) => {
+        server.logger.error({ err }, 'shutdown failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGTERM', () => stop('SIGTERM'))
+}
+
+main().catch((err) => {
+  console.error('yroom:', err instanceof Error ? err.message : err)
+  process.exit(1)
+})

@@ -1,0 +1,57 @@
+/**
+ * Compensation (SPEC §4, Rejection): undoes rejected changes with a server-authored Yjs
+ * update, inside the transaction that applied them, so the resulting update carries the
+ * accepted part and its compensation together.
+ *
+ * Yjs's UndoManager already knows how to delete inserted items and re-create deleted ones
+ * (including whole deleted subtrees and overwritten map values); we hand it a stack item
+ * that holds exactly the rejected items and pop it.
+ */
+import * as Y from 'yjs'
+import type { Change, TransactionView } from './changes.js'
+
+interface DeleteRange {
+  clock: number
+  len: number
+}
+
+/** Builds a sorted DeleteSet-shaped structure from items (what UndoManager stack items hold). */
+function deleteSetOf(items: Iterable<Y.Item>): ReturnType<typeof Y.createDeleteSet> {
+  const ds = Y.createDeleteSet()
+  const clients = ds.clients as Map<number, DeleteRange[]>
+  for (const item of items) {
+    let ranges = clients.get(item.id.client)
+    if (!ranges) clients.set(item.id.client, (ranges = []))
+    ranges.push({ clock: item.id.clock, len: item.length })
+  }
+  for (const ranges of clients.values()) ranges.sort((a, b) => a.clock - b.clock)
+  return ds
+}
+
+const NEVER_TRACKED = Symbol('yroom.compensation')
+
+/** Reverts `changes` in the open transaction of `view`. */
+export function compensate(doc: Y.Doc, view: TransactionView, changes: Change[]): void {
+  if (changes.length === 0) return
+  const insertions = new Set<Y.Item>()
+  const deletions = new Set<Y.Item>()
+  for (const c of changes) {
+    if (c.kind === 'insert') {
+      insertions.add(c.item)
+      if (c.replaced) {
+        deletions.add(c.replaced)
+        for (const d of view.deletedBelow(c.replaced)) deletions.add(d)
+      }
+    } else {
+      deletions.add(c.item)
+      for (const d of view.deletedBelow(c.item)) deletions.add(d)
+    }
+  }
+  const um = new Y.UndoManager(doc, { trackedOrigins: new Set([NEVER_TRACKED]), captureTimeout: 0 })
+  try {
+    um.undoStack.push({ insertions: deleteSetOf(insertions), deletions: deleteSetOf(deletions), meta: new Map() } as never)
+    um.undo()
+  } finally {
+    um.destroy()
+  }
+}

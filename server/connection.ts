@@ -1,0 +1,117 @@
+/**
+ * One client connection: the socket, who it acts for, and what it has opted into.
+ * Sending goes through here so every outgoing byte is counted and slow consumers are cut off.
+ */
+import type { WebSocket } from 'ws'
+import { encodeError, encodeRejected, type RejectedChange } from '../src/protocol/extension.js'
+import { CloseCode } from '../src/protocol/close-codes.js'
+import type { Principal } from './plugin.js'
+import type { Metrics } from './metrics.js'
+
+let nextConnectionId = 1
+
+/** Token bucket: `rate` messages per second with a burst of `burst`. */
+class RateLimiter {
+  private tokens: number
+  private last = Date.now()
+  constructor(
+    private rate: number,
+    private burst: number,
+  ) {
+    this.tokens = burst
+  }
+  take(): boolean {
+    const now = Date.now()
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate)
+    this.last = now
+    if (this.tokens < 1) return false
+    this.tokens -= 1
+    return true
+  }
+}
+
+export interface ConnectionLimits {
+  messagesPerSecond: number
+  messageBurst: number
+  maxBufferedBytes: number
+}
+
+export class Connection {
+  readonly id = nextConnectionId++
+  /** Set when the client sent the extension hello (SPEC §7). */
+  helloed = false
+  /** The Yjs client id announced in the hello, if any. */
+  announcedClientID: number | null = null
+  /** Awareness client ids this connection has published (removed when it closes). */
+  readonly awarenessIds = new Set<number>()
+  /** Heartbeat: cleared on each ping, set by any pong or message. */
+  alive = true
+  closed = false
+  /** Set once the client was told it may not write (auth message sent once). */
+  permissionDeniedSent = false
+  /** Consecutive refused updates; too many closes the connection. */
+  refusals = 0
+  private limiter: RateLimiter
+  /** Free-form per-plugin state, keyed by plugin name. */
+  readonly pluginState = new Map<string, unknown>()
+
+  constructor(
+    readonly socket: WebSocket,
+    readonly room: string,
+    readonly principal: Principal,
+    private metrics: Metrics,
+    private limits: ConnectionLimits,
+  ) {
+    this.limiter = new RateLimiter(limits.messagesPerSecond, limits.messageBurst)
+  }
+
+  get readOnly(): boolean {
+    return this.principal.readOnly === true
+  }
+
+  /** False when the client exceeded its message rate. */
+  takeMessageToken(): boolean {
+    return this.limiter.take()
+  }
+
+  send(bytes: Uint8Array): void {
+    if (this.closed || this.socket.readyState !== this.socket.OPEN) return
+    if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
+      this.close(CloseCode.POLICY_VIOLATION, 'slow consumer: send buffer over limit')
+      return
+    }
+    this.socket.send(bytes, { binary: true })
+    this.metrics.messagesOut.inc()
+    this.metrics.bytesOut.inc(bytes.byteLength)
+  }
+
+  /** Extension messages go only to clients that said hello. */
+  sendExtension(bytes: Uint8Array): void {
+    if (this.helloed) this.send(bytes)
+  }
+
+  sendError(code: string, message: string): void {
+    this.sendExtension(encodeError({ code, message }))
+  }
+
+  sendRejected(changes: RejectedChange[]): void {
+    if (changes.length > 0) this.sendExtension(encodeRejected(changes))
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return
+    this.closed = true
+    // Close reasons are limited to 123 bytes by the WebSocket protocol.
+    const r = Buffer.from(reason).byteLength > 123 ? reason.slice(0, 100) + '…' : reason
+    try {
+      this.socket.close(code, r)
+    } catch {
+      this.socket.terminate()
+    }
+  }
+
+  terminate(): void {
+    this.closed = true
+    this.socket.terminate()
+  }
+}

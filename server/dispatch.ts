@@ -1,0 +1,152 @@
+/**
+ * Decodes one incoming WebSocket message and routes it (SPEC §7). Every byte from the
+ * network is untrusted: anything malformed closes only this connection, with a reason.
+ */
+import * as encoding from 'lib0/encoding'
+import * as decoding from 'lib0/decoding'
+import * as syncProtocol from 'y-protocols/sync'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import { CloseCode } from '../src/protocol/close-codes.js'
+import {
+  MESSAGE_AUTH,
+  MESSAGE_AWARENESS,
+  MESSAGE_QUERY_AWARENESS,
+  MESSAGE_SYNC,
+  MESSAGE_YROOM,
+} from '../src/protocol/message-types.js'
+import {
+  decodeExtension,
+  encodeResponse,
+  encodeWelcome,
+  ExtKind,
+  PROTOCOL_VERSION,
+  type Request,
+} from '../src/protocol/extension.js'
+import { readAwarenessClientIds } from '../src/protocol/awareness-ids.js'
+import { applyClientUpdate } from './apply-update.js'
+import type { Connection } from './connection.js'
+import { Refusal } from './plugin.js'
+import { encodeAwareness, type Room } from './room.js'
+
+/** After this many refused updates in a row, the connection is closed (SPEC §3). */
+const MAX_CONSECUTIVE_REFUSALS = 8
+
+export function handleMessage(room: Room, conn: Connection, data: Uint8Array): void {
+  const { metrics, logger } = room.ctx
+  metrics.bytesIn.inc(data.byteLength)
+  try {
+    const decoder = decoding.createDecoder(data)
+    const type = decoding.readVarUint(decoder)
+    switch (type) {
+      case MESSAGE_SYNC:
+        handleSync(room, conn, decoder)
+        break
+      case MESSAGE_AWARENESS:
+        handleAwareness(room, conn, decoding.readVarUint8Array(decoder))
+        break
+      case MESSAGE_QUERY_AWARENESS:
+        conn.send(encodeAwareness(room.awareness, [...room.awareness.getStates().keys()]))
+        break
+      case MESSAGE_AUTH:
+        // Clients have nothing to say on this channel; tolerated and ignored.
+        break
+      case MESSAGE_YROOM:
+        handleExtension(room, conn, decoder)
+        break
+      default:
+        throw new Refusal('unknown-message', `unknown message type ${type}`)
+    }
+    room.flushSoon()
+  } catch (err) {
+    if (err instanceof Refusal) {
+      refuse(room, conn, err)
+    } else {
+      metrics.rejectedMessages.inc({ reason: 'malformed' })
+      logger.warn({ room: room.name, conn: conn.id, err: (err as Error).message }, 'malformed message')
+      conn.sendError('malformed', `malformed message: ${(err as Error).message}`)
+      conn.close(CloseCode.PROTOCOL_ERROR, `malformed message: ${(err as Error).message}`)
+    }
+  }
+}
+
+/** Whole-message refusals: tell the client; close on protocol errors or persistent offence. */
+function refuse(room: Room, conn: Connection, err: Refusal): void {
+  room.ctx.metrics.rejectedMessages.inc({ reason: err.code })
+  room.logger.warn({ room: room.name, conn: conn.id, code: err.code, msg: err.message }, 'message refused')
+  conn.sendError(err.code, err.message)
+  if (err.code === 'malformed-update' || err.code === 'unknown-message' || err.code === 'malformed') {
+    conn.close(CloseCode.PROTOCOL_ERROR, err.message)
+  } else if (err.code === 'document-too-large') {
+    conn.close(CloseCode.DOCUMENT_TOO_LARGE, err.message)
+  } else if (++conn.refusals >= MAX_CONSECUTIVE_REFUSALS) {
+    conn.close(CloseCode.POLICY_VIOLATION, `too many refused updates: ${err.message}`)
+  }
+}
+
+function handleSync(room: Room, conn: Connection, decoder: decoding.Decoder): void {
+  const syncType = decoding.readVarUint(decoder)
+  switch (syncType) {
+    case syncProtocol.messageYjsSyncStep1: {
+      const enc = encoding.createEncoder()
+      encoding.writeVarUint(enc, MESSAGE_SYNC)
+      syncProtocol.readSyncStep1(decoder, enc, room.doc)
+      conn.send(encoding.toUint8Array(enc))
+      break
+    }
+    case syncProtocol.messageYjsSyncStep2:
+    case syncProtocol.messageYjsUpdate: {
+      const update = decoding.readVarUint8Array(decoder)
+      room.ctx.metrics.updatesIn.inc()
+      applyClientUpdate(room, conn, update)
+      conn.refusals = 0
+      break
+    }
+    default:
+      throw new Refusal('malformed', `unknown sync message type ${syncType}`)
+  }
+}
+
+function handleAwareness(room: Room, conn: Connection, update: Uint8Array): void {
+  const clientIds = readAwarenessClientIds(update)
+  for (const p of room.plugins) p.beforeAwareness?.({ room, connection: conn, clientIds })
+  awarenessProtocol.applyAwarenessUpdate(room.awareness, update, conn)
+}
+
+function handleExtension(room: Room, conn: Connection, decoder: decoding.Decoder): void {
+  const msg = decodeExtension(decoder)
+  switch (msg.kind) {
+    case ExtKind.HELLO:
+      conn.helloed = true
+      conn.announcedClientID = msg.body.clientID
+      for (const p of room.plugins) p.onHello?.({ room, connection: conn, clientID: msg.body.clientID })
+      conn.send(
+        encodeWelcome({
+          version: PROTOCOL_VERSION,
+          clientID: msg.body.clientID,
+          connectionId: conn.id,
+          serverTime: Date.now(),
+          room: room.name,
+        }),
+      )
+      break
+    case ExtKind.REQUEST:
+      void handleRequest(room, conn, msg.body)
+      break
+    default:
+      throw new Refusal('malformed', `clients may not send extension kind ${msg.kind}`)
+  }
+}
+
+async function handleRequest(room: Room, conn: Connection, req: Request): Promise<void> {
+  const handler = room.plugins.find((p) => p.requests?.[req.method])?.requests?.[req.method]
+  try {
+    if (!handler) throw new Refusal('unknown-method', `no handler for request method '${req.method}'`)
+    const result = await handler({ room, connection: conn }, req.params)
+    conn.sendExtension(encodeResponse({ id: req.id, ok: true, result }))
+  } catch (err) {
+    const reason = err instanceof Refusal ? err.code : 'internal-error'
+    if (!(err instanceof Refusal)) room.logger.error({ err, room: room.name, method: req.method }, 'request handler failed')
+    conn.sendExtension(encodeResponse({ id: req.id, ok: false, result: { reason, message: (err as Error).message } }))
+  }
+  room.flushSoon()
+}

@@ -1,0 +1,62 @@
+/** Plain HTTP routes: health, metrics, and the static example app. */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import { extname, join, normalize, sep } from 'node:path'
+import type { Metrics } from './metrics.js'
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.map': 'application/json',
+}
+
+export interface HttpContext {
+  metrics: Metrics
+  staticDir?: string
+  isServing(): boolean
+}
+
+export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost')
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { allow: 'GET, HEAD' }).end()
+    return
+  }
+  if (url.pathname === '/healthz') {
+    const ok = ctx.isServing()
+    res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ok' : 'stopping' }))
+    return
+  }
+  if (url.pathname === '/metrics') {
+    res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType }).end(await ctx.metrics.registry.metrics())
+    return
+  }
+  if (ctx.staticDir && (await serveStatic(ctx.staticDir, url.pathname, res))) return
+  res.writeHead(404, { 'content-type': 'text/plain' }).end('yroom: connect over WebSocket at ws://<host>/<room>\n')
+}
+
+async function serveStatic(dir: string, pathname: string, res: ServerResponse): Promise<boolean> {
+  let rel: string
+  try {
+    rel = decodeURIComponent(pathname === '/' ? '/index.html' : pathname)
+  } catch {
+    return false
+  }
+  const file = normalize(join(dir, rel))
+  if (!file.startsWith(normalize(dir) + sep)) return false // path traversal
+  try {
+    const s = await stat(file)
+    if (!s.isFile()) return false
+    res.writeHead(200, { 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': s.size })
+    createReadStream(file).pipe(res)
+    return true
+  } catch {
+    return false
+  }
+}

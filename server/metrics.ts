@@ -1,0 +1,35 @@
+/** Prometheus metrics (prom-client), one registry per server so several servers can share a process. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+export class Metrics {
+  readonly registry = new Registry()
+  readonly roomsLoaded = new Gauge({ name: 'yroom_rooms_loaded', help: 'Rooms currently loaded', registers: [this.registry] })
+  readonly connections = new Gauge({ name: 'yroom_connections', help: 'Open client connections', registers: [this.registry] })
+  readonly updatesIn = new Counter({ name: 'yroom_updates_in_total', help: 'Document updates received from clients', registers: [this.registry] })
+  readonly updatesOut = new Counter({ name: 'yroom_broadcasts_total', help: 'Batched update messages sent to clients', registers: [this.registry] })
+  readonly messagesOut = new Counter({ name: 'yroom_messages_out_total', help: 'Messages sent to clients', registers: [this.registry] })
+  readonly bytesIn = new Counter({ name: 'yroom_bytes_in_total', help: 'Bytes received from clients', registers: [this.registry] })
+  readonly bytesOut = new Counter({ name: 'yroom_bytes_out_total', help: 'Bytes sent to clients', registers: [this.registry] })
+  readonly rejectedMessages = new Counter({
+    name: 'yroom_rejected_messages_total',
+    help: 'Messages refused whole (malformed, oversize, identity, rate)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  })
+  readonly rejectedChanges = new Counter({
+    name: 'yroom_rejected_changes_total',
+    help: 'Changes rejected and compensated',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  })
+  readonly storageWriteSeconds = new Histogram({
+    name: 'yroom_storage_write_seconds',
+    help: 'Latency of one batched storage append',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  })
+
+  constructor(defaultMetrics: boolean) {
+    if (defaultMetrics) collectDefaultMetrics({ register: this.registry })
+  }
+}

@@ -1,0 +1,63 @@
+/** Server options and their defaults (the CLI flags map onto these one to one). */
+import type { Logger } from './logger.js'
+import type { AuthenticateHook, YroomPlugin } from './plugin.js'
+import type { Storage } from './storage/storage.js'
+
+export interface ServerOptions {
+  /** Port to listen on; 0 picks a free one. Default 1234. */
+  port?: number
+  /** Host to bind. Default '0.0.0.0' for the CLI, '127.0.0.1' is what tests use. */
+  host?: string
+  /** Storage: a Storage instance, ':memory:', or a LevelDB directory. Default './data'. */
+  storage?: Storage | string
+  /** Fan-out tick in ms; 0 sends at the end of each incoming message. Default 50. */
+  tickMs?: number
+  /** Unload a room this long after its last client leaves. Default 30000. */
+  idleShutdownMs?: number
+  /** Ping interval; a connection with no pong by the next ping is closed. Default 30000. */
+  heartbeatMs?: number
+  /** Largest incoming message in bytes. Default 125 KB. */
+  maxMessageBytes?: number
+  /** Largest document (approximate stored bytes) a room may grow to. Default 64 MB. */
+  maxDocumentBytes?: number
+  /** Incoming messages per second per connection (token bucket). Default 300, burst 1000. */
+  messagesPerSecond?: number
+  messageBurst?: number
+  /** A connection whose unsent data exceeds this is closed as a slow consumer. Default 16 MB. */
+  maxBufferedBytes?: number
+  /** Compact a room's stored log when it has more entries than this. Default 1000. */
+  compactAfterEntries?: number
+  /** Authentication hook; default: every connection is an anonymous principal. */
+  authenticate?: AuthenticateHook
+  /** Plugins, in order. `createServer` adds none by itself; the CLI adds authority. */
+  plugins?: YroomPlugin[]
+  /** Directory of static files served on GET (the example app). */
+  staticDir?: string
+  /** A pino logger, or a level name. Default: 'info', 'silent' under tests. */
+  logger?: Logger | string
+  /** Also collect Node's default process metrics. Default true. */
+  processMetrics?: boolean
+}
+
+export type ResolvedOptions = Required<Omit<ServerOptions, 'authenticate' | 'staticDir' | 'logger' | 'storage'>> &
+  Pick<ServerOptions, 'authenticate' | 'staticDir'>
+
+export function resolveOptions(o: ServerOptions): ResolvedOptions {
+  return {
+    port: o.port ?? 1234,
+    host: o.host ?? '0.0.0.0',
+    tickMs: o.tickMs ?? 50,
+    idleShutdownMs: o.idleShutdownMs ?? 30_000,
+    heartbeatMs: o.heartbeatMs ?? 30_000,
+    maxMessageBytes: o.maxMessageBytes ?? 125 * 1024,
+    maxDocumentBytes: o.maxDocumentBytes ?? 64 * 1024 * 1024,
+    messagesPerSecond: o.messagesPerSecond ?? 300,
+    messageBurst: o.messageBurst ?? 1000,
+    maxBufferedBytes: o.maxBufferedBytes ?? 16 * 1024 * 1024,
+    compactAfterEntries: o.compactAfterEntries ?? 1000,
+    plugins: o.plugins ?? [],
+    processMetrics: o.processMetrics ?? true,
+    authenticate: o.authenticate,
+    staticDir: o.staticDir,
+  }
+}

@@ -1,0 +1,270 @@
+/**
+ * A loaded room: one Y.Doc, its awareness, its connections, and the tick that stores and
+ * fans out accepted updates. Incoming updates are judged in apply-update.ts; this file
+ * owns what happens to them once accepted.
+ */
+import * as Y from 'yjs'
+import * as encoding from 'lib0/encoding'
+import * as syncProtocol from 'y-protocols/sync'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import { MESSAGE_AWARENESS, MESSAGE_SYNC } from '../src/protocol/message-types.js'
+import { Connection } from './connection.js'
+import type { Logger } from './logger.js'
+import type { Metrics } from './metrics.js'
+import type { ResolvedOptions } from './options.js'
+import type { YroomPlugin } from './plugin.js'
+import type { Storage, StoredDocument } from './storage/storage.js'
+
+/** Transaction origin of every server-authored change (compensations, lifetime, backend edits). */
+export const SERVER_ORIGIN = Symbol('yroom.server')
+/** Transaction origin used while loading stored state. */
+export const LOAD_ORIGIN = Symbol('yroom.load')
+
+export interface RoomContext {
+  storage: Storage
+  options: ResolvedOptions
+  plugins: YroomPlugin[]
+  metrics: Metrics
+  logger: Logger
+}
+
+/** A fresh random client id for server-authored changes that no stored struct uses yet (§3). */
+export function uniqueServerClientId(doc: Y.Doc): number {
+  const used = doc.store.clients
+  let id = 0
+  while (id === 0 || used.has(id)) id = Math.floor(Math.random() * 0xffffffff) >>> 0
+  return id
+}
+
+export function encodeSyncUpdate(update: Uint8Array): Uint8Array {
+  const enc = encoding.createEncoder()
+  encoding.writeVarUint(enc, MESSAGE_SYNC)
+  syncProtocol.writeUpdate(enc, update)
+  return encoding.toUint8Array(enc)
+}
+
+export function encodeAwareness(awareness: awarenessProtocol.Awareness, ids: number[]): Uint8Array {
+  const enc = encoding.createEncoder()
+  encoding.writeVarUint(enc, MESSAGE_AWARENESS)
+  encoding.writeVarUint8Array(enc, awarenessProtocol.encodeAwarenessUpdate(awareness, ids))
+  return encoding.toUint8Array(enc)
+}
+
+export class Room {
+  readonly doc: Y.Doc
+  readonly awareness: awarenessProtocol.Awareness
+  readonly connections = new Set<Connection>()
+  /** Client ids this process authors server changes under in this room. */
+  readonly serverClientIds = new Set<number>()
+  /** Free-form per-plugin state, keyed by plugin name. */
+  readonly pluginState = new Map<string, unknown>()
+  /** Sequence number of the last stored update. */
+  seq: number
+  /** Approximate stored size in bytes (for maxDocumentBytes). */
+  storedBytes: number
+  private logEntries: number
+  private pending: Uint8Array[] = []
+  /** Connections whose updates are in `pending` (null = the server). */
+  private contributors = new Set<Connection | null>()
+  /** Connections that must receive this tick's message even though they authored it (rollbacks). */
+  private echo = new Set<Connection>()
+  private awarenessChanged = new Set<number>()
+  private timer: NodeJS.Timeout | null = null
+  private chain: Promise<void> = Promise.resolve()
+  private flushQueued = false
+  closed = false
+
+  constructor(
+    readonly name: string,
+    readonly ctx: RoomContext,
+    stored: StoredDocument,
+  ) {
+    this.doc = new Y.Doc({ gc: true })
+    if (stored.updates.length > 0) {
+      const merged = stored.updates.length === 1 ? stored.updates[0] : Y.mergeUpdates(stored.updates)
+      Y.applyUpdate(this.doc, merged, LOAD_ORIGIN)
+    }
+    this.doc.clientID = uniqueServerClientId(this.doc)
+    this.serverClientIds.add(this.doc.clientID)
+    this.seq = stored.seq
+    this.logEntries = stored.updates.length
+    this.storedBytes = stored.updates.reduce((n, u) => n + u.byteLength, 0)
+    this.awareness = new awarenessProtocol.Awareness(this.doc)
+    this.awareness.setLocalState(null)
+    this.awareness.on('update', this.onAwarenessUpdate)
+  }
+
+  get plugins(): YroomPlugin[] {
+    return this.ctx.plugins
+  }
+
+  get logger(): Logger {
+    return this.ctx.logger
+  }
+
+  private onAwarenessUpdate = (
+    { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
+    origin: unknown,
+  ): void => {
+    if (origin instanceof Connection) {
+      for (const id of added) origin.awarenessIds.add(id)
+      for (const id of updated) origin.awarenessIds.add(id)
+      for (const id of removed) origin.awarenessIds.delete(id)
+    }
+    for (const id of added) this.awarenessChanged.add(id)
+    for (const id of updated) this.awarenessChanged.add(id)
+    for (const id of removed) this.awarenessChanged.add(id)
+    this.scheduleFlush()
+  }
+
+  /** Adds a connection and starts the sync handshake (server state vector + awareness). */
+  join(conn: Connection): void {
+    this.connections.add(conn)
+    const enc = encoding.createEncoder()
+    encoding.writeVarUint(enc, MESSAGE_SYNC)
+    syncProtocol.writeSyncStep1(enc, this.doc)
+    conn.send(encoding.toUint8Array(enc))
+    const states = this.awareness.getStates()
+    if (states.size > 0) conn.send(encodeAwareness(this.awareness, [...states.keys()]))
+  }
+
+  /** Removes a connection and the awareness states it published. */
+  leave(conn: Connection): void {
+    if (!this.connections.delete(conn)) return
+    if (conn.awarenessIds.size > 0) {
+      awarenessProtocol.removeAwarenessStates(this.awareness, [...conn.awarenessIds], conn)
+    }
+  }
+
+  /**
+   * Queues an accepted update for storage and fan-out at the next tick.
+   * `echo`: the author must receive it too (it carries a rollback of its own change).
+   */
+  enqueue(update: Uint8Array, author: Connection | null, echo: boolean): void {
+    this.pending.push(update)
+    this.contributors.add(author)
+    if (echo && author) this.echo.add(author)
+    this.scheduleFlush()
+  }
+
+  /**
+   * Runs `fn` as the server (SPEC §3: ownerID 0 may write anything) and broadcasts the
+   * result like any accepted update. Not for use inside an onUpdate hook (use ctx.serverEdit).
+   */
+  transactAsServer<T>(fn: (doc: Y.Doc) => T): T {
+    if (this.doc._transaction !== null) throw new Error('transactAsServer called inside a transaction; use ctx.serverEdit')
+    const updates: Uint8Array[] = []
+    const capture = (u: Uint8Array) => updates.push(u)
+    this.doc.on('update', capture)
+    let result: T
+    try {
+      result = this.doc.transact(() => fn(this.doc), SERVER_ORIGIN)
+    } finally {
+      this.doc.off('update', capture)
+    }
+    for (const u of updates) this.enqueue(u, null, false)
+    return result
+  }
+
+  private scheduleFlush(): void {
+    if (this.closed) return
+    if (this.ctx.options.tickMs === 0) {
+      // Sent at the end of the incoming message: dispatch calls flushSoon() after handling it.
+      return
+    }
+    if (this.timer === null) {
+      this.timer = setTimeout(() => {
+        this.timer = null
+        void this.flush()
+      }, this.ctx.options.tickMs)
+    }
+  }
+
+  /** With tickMs 0, dispatch calls this after each incoming message; otherwise it is the tick. */
+  flushSoon(): void {
+    if (this.ctx.options.tickMs === 0) void this.flush()
+  }
+
+  /** Stores and broadcasts everything pending. Serialized: one flush at a time per room. */
+  flush(): Promise<void> {
+    if (this.flushQueued) return this.chain
+    this.flushQueued = true
+    this.chain = this.chain.then(() => {
+      this.flushQueued = false
+      return this.flushNow()
+    })
+    return this.chain
+  }
+
+  private async flushNow(): Promise<void> {
+    if (this.pending.length > 0) await this.flushUpdates()
+    if (this.awarenessChanged.size > 0) {
+      const ids = [...this.awarenessChanged]
+      this.awarenessChanged.clear()
+      const msg = encodeAwareness(this.awareness, ids)
+      // Sent to every connection, the author included: stock y-websocket clients count any
+      // incoming message as a sign of life, and their own awareness renewals provide it.
+      for (const conn of this.connections) conn.send(msg)
+    }
+  }
+
+  private async flushUpdates(): Promise<void> {
+    const updates = this.pending
+    const contributors = this.contributors
+    const echo = this.echo
+    this.pending = []
+    this.contributors = new Set()
+    this.echo = new Set()
+    const started = performance.now()
+    try {
+      this.seq = await this.ctx.storage.append(this.name, updates)
+      this.logEntries += updates.length
+      for (const u of updates) this.storedBytes += u.byteLength
+    } catch (err) {
+      this.logger.error({ err, room: this.name }, 'storage append failed')
+    }
+    this.ctx.metrics.storageWriteSeconds.observe((performance.now() - started) / 1000)
+    const merged = updates.length === 1 ? updates[0] : Y.mergeUpdates(updates)
+    const msg = encodeSyncUpdate(merged)
+    // One message per connection per tick. A lone author does not get its own update back;
+    // when several wrote, everyone gets the one merged message (Yjs ignores known structs),
+    // which keeps fan-out O(connections) instead of one merge per connection.
+    const lone = contributors.size === 1 ? contributors.values().next().value : undefined
+    for (const conn of this.connections) {
+      if (conn === lone && !echo.has(conn)) continue
+      conn.send(msg)
+    }
+    this.ctx.metrics.updatesOut.inc()
+    if (this.logEntries > this.ctx.options.compactAfterEntries) await this.compactNow()
+  }
+
+  /** Replaces the stored log by one update with the current state (runs on the flush chain). */
+  compact(): Promise<void> {
+    this.chain = this.chain.then(() => this.compactNow())
+    return this.chain
+  }
+
+  private async compactNow(): Promise<void> {
+    if (this.seq === 0) return
+    const state = Y.encodeStateAsUpdate(this.doc)
+    try {
+      await this.ctx.storage.compact(this.name, state, this.seq)
+      this.logEntries = 1
+      this.storedBytes = state.byteLength
+    } catch (err) {
+      this.logger.error({ err, room: this.name }, 'compaction failed')
+    }
+  }
+
+  /** Flushes, compacts and frees the document. The caller removed it from the registry. */
+  async close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+    await this.flush()
+    await this.compact()
+    this.closed = true
+    this.awareness.off('update', this.onAwarenessUpdate)
+    this.awareness.destroy()
+    this.doc.destroy()
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * The room registry: loads rooms on demand, unloads them when idle, and gives backend code
+ * access to any room's document, loaded or not (SPEC §6, the Skilift idea: no session locks).
+ *
+ * Per room, load / unload / direct storage edits run one after another on a small queue, so
+ * an unloaded room's direct append can never slip between a load and that room's compaction.
+ */
+import * as Y from 'yjs'
+import type { Connection } from './connection.js'
+import { Room, SERVER_ORIGIN, uniqueServerClientId, type RoomContext } from './room.js'
+
+export class Rooms {
+  private loaded = new Map<string, Room>()
+  private loading = new Map<string, Promise<Room>>()
+  private queues = new Map<string, Promise<unknown>>()
+  private idleTimers = new Map<string, NodeJS.Timeout>()
+
+  constructor(private ctx: RoomContext) {}
+
+  /** Runs `op` after every earlier queued operation of this room. */
+  private queue<T>(name: string, op: () => Promise<T>): Promise<T> {
+    const prev = this.queues.get(name) ?? Promise.resolve()
+    const next = prev.then(op, op)
+    const tail = next.catch(() => undefined)
+    this.queues.set(name, tail)
+    void tail.then(() => {
+      if (this.queues.get(name) === tail) this.queues.delete(name)
+    })
+    return next
+  }
+
+  /** Loaded rooms, by name. */
+  get all(): ReadonlyMap<string, Room> {
+    return this.loaded
+  }
+
+  /** The loaded room, or undefined. */
+  get(name: string): Room | undefined {
+    return this.loaded.get(name)
+  }
+
+  /** Returns the room, loading it (and running plugins' onLoad) first if needed. */
+  open(name: string): Promise<Room> {
+    const room = this.loaded.get(name)
+    if (room) return Promise.resolve(room)
+    let p = this.loading.get(name)
+    if (!p) {
+      p = this.queue(name, () => this.load(name)).finally(() => this.loading.delete(name))
+      this.loading.set(name, p)
+    }
+    return p
+  }
+
+  private async load(name: string): Promise<Room> {
+    const existing = this.loaded.get(name)
+    if (existing) return existing
+    const stored = await this.ctx.storage.load(name)
+    const room = new Room(name, this.ctx, stored)
+    for (const p of this.ctx.plugins) await p.onLoad?.(room)
+    this.loaded.set(name, room)
+    this.ctx.metrics.roomsLoaded.set(this.loaded.size)
+    this.ctx.logger.debug({ room: name, seq: stored.seq }, 'room loaded')
+    // A room loaded without a client (backend edit) unloads after the idle time as well.
+    if (room.connections.size === 0) this.scheduleUnload(room)
+    return room
+  }
+
+  /** Adds a connection to its room (loading it if needed). */
+  async attach(conn: Connection): Promise<Room> {
+    const room = await this.open(conn.room)
+    this.cancelUnload(room.name)
+    room.join(conn)
+    return room
+  }
+
+  /** Removes a connection; the room unloads after the idle time once empty. */
+  async detach(room: Room, conn: Connection): Promise<void> {
+    room.leave(conn)
+    for (const p of this.ctx.plugins) {
+      try {
+        await p.onDisconnect?.({ room, connection: conn })
+      } catch (err) {
+        this.ctx.logger.error({ err, plugin: p.name, room: room.name }, 'onDisconnect failed')
+      }
+    }
+    if (room.connections.size === 0) this.scheduleUnload(room)
+  }
+
+  private cancelUnload(name: string): void {
+    const t = this.idleTimers.get(name)
+    if (t) clearTimeout(t)
+    this.idleTimers.delete(name)
+  }
+
+  private scheduleUnload(room: Room): void {
+    this.cancelUnload(room.name)
+    const t = setTimeout(() => {
+      this.idleTimers.delete(room.name)
+      if (room.connections.size === 0) void this.unload(room.name)
+    }, this.ctx.options.idleShutdownMs)
+    t.unref()
+    this.idleTimers.set(room.name, t)
+  }
+
+  /** Runs onUnload hooks, stores, compacts and frees a room. No-op if it is not loaded. */
+  unload(name: string): Promise<void> {
+    this.cancelUnload(name)
+    return this.queue(name, async () => {
+      const room = this.loaded.get(name)
+      if (!room) return
+      if (room.connections.size > 0) return // someone joined meanwhile
+      for (const p of this.ctx.plugins) {
+        try {
+          await p.onUnload?.(room)
+        } catch (err) {
+          this.ctx.logger.error({ err, plugin: p.name, room: name }, 'onUnload failed')
+        }
+      }
+      this.loaded.delete(name)
+      this.ctx.metrics.roomsLoaded.set(this.loaded.size)
+      await room.close()
+      this.ctx.logger.debug({ room: name }, 'room unloaded')
+    })
+  }
+
+  /** Unloads every room (server shutdown). Connections must be closed first. */
+  async unloadAll(): Promise<void> {
+    await Promise.all([...this.loaded.keys()].map((n) => this.unload(n)))
+  }
+
+  /**
+   * Edits a room's document as the server, whether or not it is loaded. A loaded room
+   * broadcasts the change at once; an unloaded room gets it appended to storage and sees
+   * it on its next load. Resolves once the change is stored.
+   */
+  async edit<T>(name: string, fn: (doc: Y.Doc) => T): Promise<T> {
+    const room = this.loaded.get(name)
+    if (room) {
+      const result = room.transactAsServer(fn)
+      await room.flush()
+      return result
+    }
+    return this.queue(name, async () => {
+      const live = this.loaded.get(name)
+      if (live) {
+        const result = live.transactAsServer(fn)
+        await live.flush()
+        return result
+      }
+      const stored = await this.ctx.storage.load(name)
+      const doc = new Y.Doc({ gc: true })
+      if (stored.updates.length > 0) Y.applyUpdate(doc, Y.mergeUpdates(stored.updates))
+      // A fresh server id no stored struct uses (SPEC §3).
+      doc.clientID = uniqueServerClientId(doc)
+      const updates: Uint8Array[] = []
+      doc.on('update', (u: Uint8Array) => updates.push(u))
+      const result = doc.transact(() => fn(doc), SERVER_ORIGIN)
+      if (updates.length > 0) await this.ctx.storage.append(name, updates)
+      doc.destroy()
+      return result
+    })
+  }
+
+  /** Reads a room's current document (a copy when not loaded). */
+  async read<T>(name: string, fn: (doc: Y.Doc) => T): Promise<T> {
+    const room = this.loaded.get(name)
+    if (room) return fn(room.doc)
+    const stored = await this.ctx.storage.load(name)
+    const doc = new Y.Doc()
+    if (stored.updates.length > 0) Y.applyUpdate(doc, Y.mergeUpdates(stored.updates))
+    try {
+      return fn(doc)
+    } finally {
+      doc.destroy()
+    }
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * createServer: wires HTTP, WebSocket upgrades, authentication, heartbeat and the room
+ * registry together. Everything about documents lives in rooms.ts / room.ts.
+ */
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { WebSocketServer, type RawData, type WebSocket } from 'ws'
+import { CloseCode } from '../src/protocol/close-codes.js'
+import { roomNameError } from '../src/layout.js'
+import { Connection } from './connection.js'
+import { handleMessage } from './dispatch.js'
+import { handleHttp } from './http.js'
+import { createLogger, type Logger } from './logger.js'
+import { Metrics } from './metrics.js'
+import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js'
+import { Refusal, type Principal } from './plugin.js'
+import type { Room } from './room.js'
+import { Rooms } from './rooms.js'
+import { openStorage } from './storage/leveldb.js'
+import type { Storage } from './storage/storage.js'
+
+export interface YroomServer {
+  /** Starts listening; resolves with the bound port. */
+  listen(): Promise<number>
+  /** Stops accepting, closes connections, flushes and unloads every room, closes storage. */
+  close(): Promise<void>
+  /** The room registry: loaded rooms, backend edits (`rooms.edit`), reads. */
+  readonly rooms: Rooms
+  readonly storage: Storage
+  readonly metrics: Metrics
+  readonly logger: Logger
+  readonly options: ResolvedOptions
+  /** The bound port (after listen). */
+  readonly port: number
+  /** Open connections. */
+  readonly connections: ReadonlySet<Connection>
+}
+
+let anonymousCounter = 0
+
+function toBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data))
+  if (data instanceof ArrayBuffer) return new Uint8Array(data)
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+}
+
+/** Parses `/<room>?token=…` into a room name, or returns an error text. */
+function parseTarget(req: IncomingMessage): { room: string; token: string | null } | { error: string } {
+  const url = new URL(req.url ?? '/', 'http://localhost')
+  let room: string
+  try {
+    room = decodeURIComponent(url.pathname.slice(1))
+  } catch {
+    return { error: 'room name is not valid URL encoding' }
+  }
+  const err = roomNameError(room)
+  return err ? { error: err } : { room, token: url.searchParams.get('token') }
+}
+
+export async function createServer(input: ServerOptions = {}): Promise<YroomServer> {
+  const options = resolveOptions(input)
+  const logger = typeof input.logger === 'object' ? input.logger : createLogger(input.logger)
+  const metrics = new Metrics(options.processMetrics)
+  const storage = typeof input.storage === 'object' ? input.storage : await openStorage(input.storage ?? './data')
+  const rooms = new Rooms({ storage, options, plugins: options.plugins, metrics, logger })
+  const connections = new Set<Connection>()
+  let serving = false
+  let port = 0
+
+  const http = createHttpServer((req, res) => {
+    handleHttp({ metrics, staticDir: options.staticDir, isServing: () => serving }, req, res).catch((err) => {
+      logger.error({ err }, 'http handler failed')
+      if (!res.headersSent) res.writeHead(500).end()
+    })
+  })
+  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes })
+
+  http.on('upgrade', (req, socket, head) => {
+    if (!serving) {
+      socket.destroy()
+      return
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => void onSocket(ws, req))
+  })
+
+  async function authenticate(room: string, req: IncomingMessage, token: string | null): Promise<Principal> {
+    if (options.authenticate) return options.authenticate({ room, request: req, token })
+    return { id: `anonymous:${++anonymousCounter}`, anonymous: true }
+  }
+
+  async function onSocket(ws: WebSocket, req: IncomingMessage): Promise<void> {
+    // Listen at once: messages that arrive during auth and room load are queued, not lost.
+    const early: Array<{ data: RawData; isBinary: boolean }> = []
+    let deliver: ((data: RawData, isBinary: boolean) => void) | null = null
+    ws.on('message', (data, isBinary) => (deliver ? deliver(data, isBinary) : early.push({ data, isBinary })))
+    ws.on('error', (err: Error & { code?: string }) => {
+      const reason = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'oversize' : 'frame-error'
+      metrics.rejectedMessages.inc({ reason })
+      logger.warn({ err: err.message, code: err.code }, 'websocket error')
+    })
+
+    const target = parseTarget(req)
+    if ('error' in target) {
+      metrics.rejectedMessages.inc({ reason: 'invalid-room' })
+      ws.close(CloseCode.INVALID_ROOM, target.error)
+      return
+    }
+    let principal: Principal
+    try {
+      principal = await authenticate(target.room, req, target.token)
+    } catch (err) {
+      const forbidden = err instanceof Refusal && err.code === 'forbidden'
+      ws.close(forbidden ? CloseCode.FORBIDDEN : CloseCode.UNAUTHORIZED, (err as Error).message || 'unauthorized')
+      return
+    }
+    const conn = new Connection(ws, target.room, principal, metrics, options)
+    let room: Room
+    try {
+      room = await rooms.open(target.room)
+      for (const p of options.plugins) await p.onConnect?.({ room, connection: conn })
+    } catch (err) {
+      if (err instanceof Refusal) ws.close(CloseCode.FORBIDDEN, err.message)
+      else {
+        logger.error({ err, room: target.room }, 'join failed')
+        ws.close(CloseCode.INTERNAL_ERROR, 'room could not be opened')
+      }
+      return
+    }
+    if (ws.readyState !== ws.OPEN || !serving) return
+    connections.add(conn)
+    metrics.connections.set(connections.size)
+    ws.on('pong', () => (conn.alive = true))
+    ws.on('close', () => {
+      conn.closed = true
+      connections.delete(conn)
+      metrics.connections.set(connections.size)
+      void rooms.detach(room, conn)
+    })
+    deliver = (data, isBinary) => {
+      conn.alive = true
+      if (conn.closed) return
+      if (!isBinary) {
+        metrics.rejectedMessages.inc({ reason: 'text-frame' })
+        conn.close(CloseCode.UNSUPPORTED_DATA, 'binary messages only')
+        return
+      }
+      if (!conn.takeMessageToken()) {
+        metrics.rejectedMessages.inc({ reason: 'rate' })
+        conn.close(CloseCode.POLICY_VIOLATION, 'message rate over the limit')
+        return
+      }
+      handleMessage(room, conn, toBytes(data))
+    }
+    const openedRoom = await rooms.attach(conn)
+    room = openedRoom
+    for (const m of early.splice(0)) deliver(m.data, m.isBinary)
+  }
+
+  // Heartbeat: a connection that did not answer the previous ping is dead.
+  let heartbeat: NodeJS.Timeout | null = null
+  function startHeartbeat(): void {
+    heartbeat = setInterval(() => {
+      for (const conn of connections) {
+        if (!conn.alive) {
+          logger.info({ conn: conn.id, room: conn.room }, 'heartbeat timeout')
+          conn.terminate()
+          continue
+        }
+        conn.alive = false
+        try {
+          conn.socket.ping()
+        } catch {
+          conn.terminate()
+        }
+      }
+    }, options.heartbeatMs)
+    heartbeat.unref()
+  }
+
+  const server: YroomServer = {
+    rooms,
+    storage,
+    metrics,
+    logger,
+    options,
+    connections,
+    get port() {
+      return port
+    },
+    listen() {
+      return new Promise((resolve, reject) => {
+        http.once('error', reject)
+        http.listen(options.port, options.host, () => {
+          http.off('error', reject)
+          port = (http.address() as AddressInfo).port
+          serving = true
+          startHeartbeat()
+          logger.info({ port, host: options.host }, 'yroom listening')
+          resolve(port)
+        })
+      })
+    },
+    async close() {
+      serving = false
+      if (heartbeat) clearInterval(heartbeat)
+      const closing = [...connections].map(
+        (c) => new Promise<void>((resolve) => {
+          c.socket.once('close', () => resolve())
+          c.close(CloseCode.GOING_AWAY, 'server shutting down')
+          setTimeout(() => {
+            c.terminate()
+            resolve()
+          }, 1000).unref()
+        }),
+      )
+      await Promise.all(closing)
+      // Let detach hooks (onDisconnect) of the closed connections run first.
+      await new Promise((r) => setImmediate(r))
+      await rooms.unloadAll()
+      await storage.close()
+      wss.close()
+      await new Promise<void>((resolve) => http.close(() => resolve()))
+      http.closeAllConnections?.()
+      logger.info('yroom stopped')
+    },
+  }
+  return server
+}

@@ -1,0 +1,61 @@
+/** In-memory storage (`--data :memory:`): same semantics as LevelDB, nothing survives the process. */
+import type { Storage, StoredDocument } from './storage.js'
+
+interface MemoryRoom {
+  log: Map<number, Uint8Array>
+  seq: number
+  meta: Map<string, Uint8Array>
+}
+
+export class MemoryStorage implements Storage {
+  private rooms = new Map<string, MemoryRoom>()
+
+  private room(name: string): MemoryRoom {
+    let r = this.rooms.get(name)
+    if (!r) {
+      r = { log: new Map(), seq: 0, meta: new Map() }
+      this.rooms.set(name, r)
+    }
+    return r
+  }
+
+  async load(room: string): Promise<StoredDocument> {
+    const r = this.rooms.get(room)
+    if (!r) return { updates: [], seq: 0 }
+    return { updates: [...r.log.values()], seq: r.seq }
+  }
+
+  async append(room: string, updates: Uint8Array[]): Promise<number> {
+    const r = this.room(room)
+    for (const u of updates) r.log.set(++r.seq, u)
+    return r.seq
+  }
+
+  async compact(room: string, merged: Uint8Array, through: number): Promise<void> {
+    const r = this.room(room)
+    const rest = [...r.log].filter(([seq]) => seq > through)
+    r.log = new Map([[through, merged], ...rest])
+  }
+
+  async size(room: string): Promise<number> {
+    return this.rooms.get(room)?.log.size ?? 0
+  }
+
+  async list(): Promise<string[]> {
+    return [...this.rooms.keys()].filter((n) => this.rooms.get(n)!.log.size > 0)
+  }
+
+  async delete(room: string): Promise<void> {
+    this.rooms.delete(room)
+  }
+
+  async getMeta(room: string, key: string): Promise<Uint8Array | undefined> {
+    return this.rooms.get(room)?.meta.get(key)
+  }
+
+  async setMeta(room: string, key: string, value: Uint8Array): Promise<void> {
+    this.room(room).meta.set(key, value)
+  }
+
+  async close(): Promise<void> {}
+}
