@@ -1,5 +1,6 @@
 /** The plugins `yroom serve` enables by default. */
 import type { YroomPlugin } from '../server/plugin.js'
+import { authorityPlugin } from './authority/index.js'
 
 export interface DefaultPluginOptions {
   /** Enforce ownership rules (SPEC §3, §4). Default true. */
@@ -8,6 +9,8 @@ export interface DefaultPluginOptions {
   reconnectGraceMs?: number
 }
 
-export function defaultPlugins(_options: DefaultPluginOptions = {}): YroomPlugin[] {
-  return []
+export function defaultPlugins(options: DefaultPluginOptions = {}): YroomPlugin[] {
+  const plugins: YroomPlugin[] = []
+  if (options.authority !== false) plugins.push(authorityPlugin())
+  return plugins
 }

@@ -10,9 +10,9 @@ import * as Y from 'yjs'
 
 export type Change =
   /** A new item: a map value set (`key` set, `replaced` is the value it overwrote) or list content. */
-  | { kind: 'insert'; item: Y.Item; parent: Y.AbstractType<unknown>; key: string | null; replaced: Y.Item | null }
+  | { kind: 'insert'; item: Y.Item; parent: Y.AbstractType<any>; key: string | null; replaced: Y.Item | null }
   /** A pre-existing item removed: a map key deleted or list content removed. */
-  | { kind: 'delete'; item: Y.Item; parent: Y.AbstractType<unknown>; key: string | null }
+  | { kind: 'delete'; item: Y.Item; parent: Y.AbstractType<any>; key: string | null }
 
 export class TransactionView {
   /** Items that existed before and were deleted by this transaction. */
@@ -53,7 +53,7 @@ export class TransactionView {
   }
 
   /** True when `type` (or the item holding it) was created by this transaction. */
-  isNewType(type: Y.AbstractType<unknown>): boolean {
+  isNewType(type: Y.AbstractType<any>): boolean {
     return type._item !== null && this.isNew(type._item)
   }
 
@@ -72,7 +72,7 @@ export class TransactionView {
       for (let i = Y.findIndexSS(structs, start); i < structs.length; i++) {
         const s = structs[i]
         if (!(s instanceof Y.Item) || s.deleted) continue
-        const parent = s.parent as Y.AbstractType<unknown>
+        const parent = s.parent as Y.AbstractType<any>
         if (parent._item !== null && this.isNew(parent._item)) continue // inside a new subtree
         let replaced: Y.Item | null = null
         if (s.parentSub !== null) {
@@ -85,7 +85,7 @@ export class TransactionView {
     }
     for (const item of this.deletedBefore) {
       if (replacedBy.has(item)) continue
-      const parent = item.parent as Y.AbstractType<unknown>
+      const parent = item.parent as Y.AbstractType<any>
       if (parent._item !== null && this.deletedBefore.has(parent._item)) continue // inside a removed subtree
       out.push({ kind: 'delete', item, parent, key: item.parentSub })
     }
@@ -97,7 +97,7 @@ export class TransactionView {
   deletedBelow(item: Y.Item): Y.Item[] {
     const out: Y.Item[] = []
     for (const d of this.deletedBefore) {
-      for (let p = (d.parent as Y.AbstractType<unknown>)._item; p !== null; p = (p.parent as Y.AbstractType<unknown>)._item) {
+      for (let p = (d.parent as Y.AbstractType<any>)._item; p !== null; p = (p.parent as Y.AbstractType<any>)._item) {
         if (p === item) {
           out.push(d)
           break

@@ -22,7 +22,7 @@ import {
   PROTOCOL_VERSION,
   type Request,
 } from '../src/protocol/extension.js'
-import { readAwarenessClientIds } from '../src/protocol/awareness-ids.js'
+import { encodeAwarenessEntries, readAwarenessEntries } from '../src/protocol/awareness-ids.js'
 import { applyClientUpdate } from './apply-update.js'
 import type { Connection } from './connection.js'
 import { Refusal } from './plugin.js'
@@ -107,8 +107,17 @@ function handleSync(room: Room, conn: Connection, decoder: decoding.Decoder): vo
 }
 
 function handleAwareness(room: Room, conn: Connection, update: Uint8Array): void {
-  const clientIds = readAwarenessClientIds(update)
-  for (const p of room.plugins) p.beforeAwareness?.({ room, connection: conn, clientIds })
+  const entries = readAwarenessEntries(update)
+  let clientIds = entries.map((e) => e.clientID)
+  for (const p of room.plugins) {
+    const keep = p.beforeAwareness?.({ room, connection: conn, clientIds })
+    if (keep) clientIds = keep
+  }
+  if (clientIds.length === 0) return
+  if (clientIds.length !== entries.length) {
+    const keep = new Set(clientIds)
+    update = encodeAwarenessEntries(entries.filter((e) => keep.has(e.clientID)))
+  }
   awarenessProtocol.applyAwarenessUpdate(room.awareness, update, conn)
 }
 

@@ -112,8 +112,12 @@ export interface YroomPlugin {
   onUpdate?(ctx: UpdateContext): void
   /** After the update (accepted part plus compensation) is applied. */
   afterApply?(ctx: AfterApplyContext): void
-  /** Before an awareness update is applied: throw a Refusal to refuse it. */
-  beforeAwareness?(ctx: ConnectionContext & { clientIds: number[] }): void
+  /**
+   * Before an awareness update is applied: return the client ids whose entries may be
+   * applied (others are dropped), or nothing to keep all; throw a Refusal to refuse it.
+   * Stock y-websocket clients relay other clients' states, so dropping is the usual answer.
+   */
+  beforeAwareness?(ctx: ConnectionContext & { clientIds: number[] }): number[] | void
   /** A connection closed (cleanly or by heartbeat timeout). */
   onDisconnect?(ctx: ConnectionContext): void | Promise<void>
   /** The room is about to unload (its idle time after the last client passed). */

@@ -16,14 +16,14 @@ function indexInList(item: Y.Item): number {
 
 /** Path of the slot an item occupies: the parent type's path, then the key or index. */
 export function pathOfItem(item: Y.Item): ModelPath {
-  const parent = item.parent as Y.AbstractType<unknown>
+  const parent = item.parent as Y.AbstractType<any>
   const base = pathOfType(parent)
   base.push(item.parentSub ?? indexInList(item))
   return base
 }
 
 /** Path of a shared type: `[rootName, ...keys]`. */
-export function pathOfType(type: Y.AbstractType<unknown>): ModelPath {
+export function pathOfType(type: Y.AbstractType<any>): ModelPath {
   const item = type._item
   if (item === null) {
     const doc = type.doc

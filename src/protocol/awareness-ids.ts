@@ -1,20 +1,40 @@
 /**
- * Reads the client ids an awareness update speaks for, without applying it. The server
- * checks them against the connection's identity before the update touches the room.
+ * Reads and re-writes awareness updates without applying them, so the server can check
+ * which client ids an update speaks for before it touches the room.
  * Format (y-protocols/awareness): varUint(n), n × [varUint(clientID), varUint(clock), varString(json)].
  */
 import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
 
-export function readAwarenessClientIds(update: Uint8Array): number[] {
+export interface AwarenessEntry {
+  clientID: number
+  clock: number
+  /** The state as JSON text ('null' = removed). */
+  json: string
+}
+
+export function readAwarenessEntries(update: Uint8Array): AwarenessEntry[] {
   const decoder = decoding.createDecoder(update)
   const n = decoding.readVarUint(decoder)
-  const ids: number[] = []
+  const entries: AwarenessEntry[] = []
   for (let i = 0; i < n; i++) {
-    ids.push(decoding.readVarUint(decoder))
-    decoding.readVarUint(decoder)
+    const clientID = decoding.readVarUint(decoder)
+    const clock = decoding.readVarUint(decoder)
     const json = decoding.readVarString(decoder)
     JSON.parse(json) // malformed state JSON makes the whole update malformed
+    entries.push({ clientID, clock, json })
   }
   if (decoding.hasContent(decoder)) throw new TypeError('awareness update has trailing bytes')
-  return ids
+  return entries
+}
+
+export function encodeAwarenessEntries(entries: AwarenessEntry[]): Uint8Array {
+  const enc = encoding.createEncoder()
+  encoding.writeVarUint(enc, entries.length)
+  for (const e of entries) {
+    encoding.writeVarUint(enc, e.clientID)
+    encoding.writeVarUint(enc, e.clock)
+    encoding.writeVarString(enc, e.json)
+  }
+  return encoding.toUint8Array(enc)
 }

@@ -1,0 +1,83 @@
+/**
+ * Models and their meta as they were before the update being judged (SPEC §2, §4).
+ * One instance per judged update; results are cached because every change of an update
+ * asks about the same few ancestors.
+ */
+import * as Y from 'yjs'
+import {
+  COLLECTION,
+  META_KEY,
+  OWNER_ID,
+  PREVENT_OWNERSHIP_TAKEOVER,
+  UNOWNED,
+} from '../../src/layout.js'
+import type { TransactionView } from '../../server/changes.js'
+
+export interface MetaBefore {
+  ownerID: number
+  prevent: boolean
+  collection: string | undefined
+}
+
+const NO_META: MetaBefore = { ownerID: UNOWNED, prevent: false, collection: undefined }
+
+/** The Y.Map holding `type` (the type itself when it is a map), or null at the root. */
+export function parentOf(type: Y.AbstractType<any>): Y.AbstractType<any> | null {
+  return type._item === null ? null : (type._item.parent as Y.AbstractType<any>)
+}
+
+/** The model a type's content belongs to: the nearest Y.Map at or above it. */
+export function modelOf(type: Y.AbstractType<any> | null): Y.Map<unknown> | null {
+  for (let t = type; t !== null; t = parentOf(t)) if (t instanceof Y.Map) return t
+  return null
+}
+
+/** When `type` is some model's meta-model, that model; else null. */
+export function metaOwner(type: Y.AbstractType<any>): Y.Map<unknown> | null {
+  const item = type._item
+  if (item === null || item.parentSub !== META_KEY || !(type instanceof Y.Map)) return null
+  const parent = item.parent
+  return parent instanceof Y.Map ? parent : null
+}
+
+/** The root type name of a type (`doc.getMap(name)`). */
+export function rootName(type: Y.AbstractType<any>): string {
+  let t = type
+  for (let p = parentOf(t); p !== null; p = parentOf(t)) t = p
+  return Y.findRootTypeKey(t)
+}
+
+function asNumber(v: unknown): number {
+  return typeof v === 'number' ? v : UNOWNED
+}
+
+export class Before {
+  private metas = new Map<Y.Map<unknown>, MetaBefore>()
+
+  constructor(readonly view: TransactionView) {}
+
+  /** The meta of `model` before the update (defaults for new models and models without $meta). */
+  meta(model: Y.Map<unknown>): MetaBefore {
+    let m = this.metas.get(model)
+    if (m) return m
+    m = NO_META
+    if (!this.view.isNewType(model)) {
+      const metaItem = this.view.itemBefore(model, META_KEY)
+      const metaMap = metaItem?.content instanceof Y.ContentType ? metaItem.content.type : null
+      if (metaMap instanceof Y.Map) {
+        m = {
+          ownerID: asNumber(this.view.valueBefore(metaMap, OWNER_ID)),
+          prevent: this.view.valueBefore(metaMap, PREVENT_OWNERSHIP_TAKEOVER) === true,
+          collection: (this.view.valueBefore(metaMap, COLLECTION) as string | undefined) ?? undefined,
+        }
+      }
+    }
+    this.metas.set(model, m)
+    return m
+  }
+
+  /** `model` and its ancestor models, nearest first. */
+  *hierarchy(model: Y.Map<unknown>): Generator<Y.Map<unknown>> {
+    for (let m: Y.Map<unknown> | null = model; m !== null; m = modelOf(parentOf(m))) yield m
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * Identity binding (SPEC §3): every Yjs client id a connection writes under is bound to that
+ * connection and its principal. The table lives with the room and is stored beside its log,
+ * so persistent ownership outlives the session that created it.
+ */
+import { Refusal, SERVER_PRINCIPAL, type Principal } from '../../server/plugin.js'
+import type { Connection } from '../../server/connection.js'
+import type { Room } from '../../server/room.js'
+
+export interface Binding {
+  principalId: string
+  anonymous: boolean
+  /** The live connection, or null when it closed (or the room was reloaded). */
+  conn: Connection | null
+}
+
+const STORAGE_KEY = 'authority.bindings'
+
+interface StoredBinding {
+  p: string
+  a: boolean
+}
+
+export class IdentityTable {
+  private bindings = new Map<number, Binding>()
+  private saving: Promise<void> = Promise.resolve()
+  private dirty = false
+
+  constructor(private room: Room) {}
+
+  /** Loads the stored table (called from onLoad) and binds this process's server ids. */
+  async load(): Promise<void> {
+    const raw = await this.room.ctx.storage.getMeta(this.room.name, STORAGE_KEY)
+    if (raw) {
+      const stored = JSON.parse(Buffer.from(raw).toString('utf8')) as Record<string, StoredBinding>
+      for (const [id, b] of Object.entries(stored)) this.bindings.set(Number(id), { principalId: b.p, anonymous: b.a, conn: null })
+    }
+    for (const id of this.room.serverClientIds) this.bindServer(id)
+  }
+
+  get(clientID: number): Binding | undefined {
+    return this.bindings.get(clientID)
+  }
+
+  bindServer(clientID: number): void {
+    this.bindings.set(clientID, { principalId: SERVER_PRINCIPAL.id, anonymous: false, conn: null })
+    this.scheduleSave()
+  }
+
+  /** True when `clientID` is bound to this very connection. */
+  isOwnConnection(clientID: number, conn: Connection): boolean {
+    return this.bindings.get(clientID)?.conn === conn
+  }
+
+  /** True when `clientID` was bound to the same authenticated principal as `conn` (a re-take, §3). */
+  isSamePrincipal(clientID: number, principal: Principal): boolean {
+    const b = this.bindings.get(clientID)
+    return b !== undefined && !principal.anonymous && !b.anonymous && b.principalId === principal.id
+  }
+
+  /**
+   * Why `conn` may not write under `clientID`, or null when it may. A closed connection's id
+   * may be bound again by the same authenticated principal; an anonymous one by an
+   * anonymous connection (a stock client reconnecting keeps its id, and without
+   * authentication there is no stronger identity to check).
+   */
+  check(clientID: number, conn: Connection): Refusal | null {
+    if (clientID === 0) return new Refusal('reserved-client-id', 'client id 0 is reserved for the server')
+    const b = this.bindings.get(clientID)
+    if (b === undefined || b.conn === conn) return null
+    if (b.principalId === SERVER_PRINCIPAL.id) return new Refusal('reserved-client-id', `client id ${clientID} belongs to the server`)
+    const live = b.conn !== null && !b.conn.closed
+    const same = b.anonymous ? conn.principal.anonymous : !conn.principal.anonymous && b.principalId === conn.principal.id
+    if (live || !same) {
+      return new Refusal('identity-mismatch', `client id ${clientID} is bound to another ${live ? 'connection' : 'principal'}`)
+    }
+    return null
+  }
+
+  /** Binds every id to `conn`, or throws (binding none) when one of them belongs to someone else. */
+  bindAll(clientIDs: Iterable<number>, conn: Connection): void {
+    const ids = [...clientIDs]
+    for (const id of ids) {
+      const refusal = this.check(id, conn)
+      if (refusal) throw refusal
+    }
+    for (const id of ids) this.bind(id, conn)
+  }
+
+  /** Binds one id already checked with `check`. */
+  private bind(clientID: number, conn: Connection): void {
+    const b = this.bindings.get(clientID)
+    if (b?.conn === conn) return
+    this.bindings.set(clientID, { principalId: conn.principal.id, anonymous: conn.principal.anonymous, conn })
+    if (b === undefined || b.principalId !== conn.principal.id) this.scheduleSave()
+  }
+
+  /** Binds `clientID` if allowed; returns whether it is now bound to `conn`. */
+  tryBind(clientID: number, conn: Connection): boolean {
+    if (this.check(clientID, conn)) return false
+    this.bind(clientID, conn)
+    return true
+  }
+
+  /** Client ids bound to `conn`. */
+  idsOf(conn: Connection): number[] {
+    const out: number[] = []
+    for (const [id, b] of this.bindings) if (b.conn === conn) out.push(id)
+    return out
+  }
+
+  /** Forgets the live connection of every id bound to `conn` (the ids stay bound to the principal). */
+  release(conn: Connection): void {
+    for (const b of this.bindings.values()) if (b.conn === conn) b.conn = null
+  }
+
+  /** Persists the table (coalesced: at most one write in flight). */
+  private scheduleSave(): void {
+    if (this.dirty) return
+    this.dirty = true
+    this.saving = this.saving.then(async () => {
+      this.dirty = false
+      const out: Record<string, StoredBinding> = {}
+      for (const [id, b] of this.bindings) out[id] = { p: b.principalId, a: b.anonymous }
+      try {
+        await this.room.ctx.storage.setMeta(this.room.name, STORAGE_KEY, Buffer.from(JSON.stringify(out)))
+      } catch (err) {
+        this.room.logger.error({ err, room: this.room.name }, 'saving identity bindings failed')
+      }
+    })
+  }
+
+  /** Resolves once pending writes of the table are stored. */
+  flush(): Promise<void> {
+    return this.saving
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * The authority plugin (SPEC §3, §4): binds client ids to connections and principals,
+ * refuses updates written under someone else's id, and rejects (with compensation) every
+ * change the ownership rules forbid. Enabled by default by `yroom serve`.
+ */
+import type { Room } from '../../server/room.js'
+import type { YroomPlugin } from '../../server/plugin.js'
+import { IdentityTable } from './identity.js'
+import { Judge } from './rules.js'
+
+export { Reason } from './rules.js'
+export { IdentityTable } from './identity.js'
+
+const NAME = 'authority'
+
+/** The identity table of a room loaded with the authority plugin. */
+export function identityOf(room: Room): IdentityTable {
+  const t = room.pluginState.get(NAME)
+  if (!(t instanceof IdentityTable)) throw new Error(`room ${room.name} was not loaded with the authority plugin`)
+  return t
+}
+
+export function authorityPlugin(): YroomPlugin {
+  return {
+    name: NAME,
+    async onLoad(room) {
+      const table = new IdentityTable(room)
+      await table.load()
+      room.pluginState.set(NAME, table)
+    },
+    onHello({ room, connection, clientID }) {
+      identityOf(room).bindAll([clientID], connection)
+    },
+    beforeUpdate({ room, connection, structClients }) {
+      identityOf(room).bindAll(structClients.keys(), connection)
+    },
+    onUpdate(ctx) {
+      new Judge(ctx, identityOf(ctx.room)).run()
+    },
+    beforeAwareness({ room, connection, clientIds }) {
+      const table = identityOf(room)
+      return clientIds.filter((id) => table.tryBind(id, connection))
+    },
+    onDisconnect({ room, connection }) {
+      identityOf(room).release(connection)
+    },
+    async onUnload(room) {
+      await identityOf(room).flush()
+    },
+  }
+}

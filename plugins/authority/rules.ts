@@ -1,0 +1,226 @@
+/**
+ * The authority rules of SPEC §4, applied to the changes of one update.
+ *
+ * Ownership changes are judged first, against the state before the update. Every other
+ * change is then judged with ownership as the server just decided it: a client that claims
+ * a model and edits it in the same update (Normcore's RequestOwnership + write, or
+ * instantiate with ownedByClient) gets both, and a rejected claim takes its edits with it.
+ */
+import * as Y from 'yjs'
+import {
+  ARRAY_ITEMS_KEY,
+  COLLECTION,
+  META_KEY,
+  OWNER_ID,
+  ROOM_MAP,
+  SERVER_OWNER,
+  UNOWNED,
+} from '../../src/layout.js'
+import type { Change } from '../../server/changes.js'
+import type { UpdateContext } from '../../server/plugin.js'
+import { Before, metaOwner, modelOf, rootName } from './hierarchy.js'
+import type { IdentityTable } from './identity.js'
+
+export const Reason = {
+  OWNED_BY_ANOTHER: 'owned-by-another',
+  TAKEOVER_PREVENTED: 'takeover-prevented',
+  NOT_OWN_ID: 'not-own-id',
+  STALE_OWNERSHIP: 'stale-ownership',
+  SERVER_ONLY: 'server-only',
+  COLLECTION_IMMUTABLE: 'collection-immutable',
+  APPEND_ONLY: 'append-only',
+} as const
+
+type Verdict = { reason: string; message: string } | null
+
+const ok: Verdict = null
+const no = (reason: string, message: string): Verdict => ({ reason, message })
+
+/** The model whose meta a change touches: a field of its $meta map, or its `$meta` key itself. */
+function metaTarget(c: Change): Y.Map<unknown> | null {
+  const owner = metaOwner(c.parent)
+  if (owner) return owner
+  if (c.key === META_KEY && c.parent instanceof Y.Map) return c.parent
+  return null
+}
+
+function isOwnershipChange(c: Change): boolean {
+  return c.key === OWNER_ID ? metaOwner(c.parent) !== null : c.key === META_KEY && c.parent instanceof Y.Map
+}
+
+function itemType(item: Y.Item | null): Y.AbstractType<any> | null {
+  return item !== null && item.content instanceof Y.ContentType ? item.content.type : null
+}
+
+function sameId(a: Y.ID | null, b: Y.ID | null): boolean {
+  return a === b || (a !== null && b !== null && a.client === b.client && a.clock === b.clock)
+}
+
+export class Judge {
+  private before: Before
+  /** Owners accepted in this update's ownership phase. */
+  private owners = new Map<Y.Map<unknown>, number>()
+
+  constructor(
+    private ctx: UpdateContext,
+    private identity: IdentityTable,
+  ) {
+    this.before = new Before(ctx.view)
+  }
+
+  run(): void {
+    const changes = this.ctx.view.changes
+    const rest: Change[] = []
+    for (const c of changes) {
+      if (this.ctx.isRejected(c)) continue
+      if (isOwnershipChange(c)) this.apply(c, this.judgeOwnership(c))
+      else rest.push(c)
+    }
+    for (const c of rest) this.apply(c, this.judgeOther(c))
+  }
+
+  private apply(c: Change, v: Verdict): void {
+    if (v) this.ctx.reject(c, v.reason, v.message)
+  }
+
+  private own(clientID: number): boolean {
+    return this.identity.isOwnConnection(clientID, this.ctx.connection)
+  }
+
+  private ownerOf(model: Y.Map<unknown>): number {
+    return this.owners.get(model) ?? this.before.meta(model).ownerID
+  }
+
+  /** The nearest model in `model`'s hierarchy owned by another, or null (rule 1). */
+  private ownedByAnother(model: Y.Map<unknown> | null, skipSelf = false): Y.Map<unknown> | null {
+    if (model === null) return null
+    for (const m of this.before.hierarchy(model)) {
+      if (skipSelf && m === model) continue
+      const owner = this.ownerOf(m)
+      if (owner !== UNOWNED && !this.own(owner)) return m
+    }
+    return null
+  }
+
+  private serverOnly(c: Change): Verdict {
+    return rootName(c.parent) === ROOM_MAP ? no(Reason.SERVER_ONLY, `${ROOM_MAP} is written only by the server`) : ok
+  }
+
+  /** Rule 3: a claim or clear of `model`'s ownerID (or a replacement of its whole $meta). */
+  private judgeOwnership(c: Change): Verdict {
+    const model = metaTarget(c)!
+    const v = this.serverOnly(c)
+    if (v) return v
+    const next = this.ownerAfter(c)
+    if (next !== UNOWNED && !this.own(next)) return no(Reason.NOT_OWN_ID, `ownerID may only be set to your own client id or -1, not ${next}`)
+    if (this.ownedByAnother(model, true)) return no(Reason.OWNED_BY_ANOTHER, 'an ancestor model is owned by another client')
+    if (c.kind === 'insert' && !this.isCompareAndSet(c)) {
+      return no(Reason.STALE_OWNERSHIP, 'ownership changed on the server before this request arrived')
+    }
+    const current = this.before.meta(model).ownerID
+    if (current !== UNOWNED && current !== next && !this.own(current) && !this.identity.isSamePrincipal(current, this.ctx.connection.principal)) {
+      if (current === SERVER_OWNER) return no(Reason.SERVER_ONLY, 'the model is owned by the server')
+      for (const m of this.before.hierarchy(model)) {
+        if (this.before.meta(m).prevent) return no(Reason.TAKEOVER_PREVENTED, 'preventOwnershipTakeover is set on the model or an ancestor')
+      }
+    }
+    if (c.key === META_KEY) {
+      const collection = this.before.meta(model).collection
+      const meta = itemType(c.kind === 'insert' ? c.item : null)
+      const nextCollection = meta instanceof Y.Map ? meta.get(COLLECTION) : undefined
+      if (collection !== nextCollection) return no(Reason.COLLECTION_IMMUTABLE, 'collection is set once, at creation')
+    }
+    this.owners.set(model, next)
+    return ok
+  }
+
+  /** The ownerID the change leaves on its model. */
+  private ownerAfter(c: Change): number {
+    if (c.kind === 'delete') return UNOWNED
+    const content = c.item.content.getContent()
+    const value = c.key === META_KEY ? (content[0] instanceof Y.Map ? content[0].get(OWNER_ID) : undefined) : content[content.length - 1]
+    return typeof value === 'number' ? value : UNOWNED
+  }
+
+  /** §4 concurrency: a claim is valid only when made on the value the server holds. */
+  private isCompareAndSet(c: Extract<Change, { kind: 'insert' }>): boolean {
+    const map = c.parent as Y.Map<unknown>
+    let old = map._map.get(c.key!) ?? null
+    while (old !== null && this.ctx.view.isNew(old)) old = old.left
+    return sameId(c.item.origin, old === null ? null : old.lastId)
+  }
+
+  /** Rules 1, 2, 4, 5, 6, 7 for everything that is not an ownership change. */
+  private judgeOther(c: Change): Verdict {
+    const v = this.serverOnly(c)
+    if (v) return v
+    const metaModel = metaTarget(c)
+    if (metaModel) return this.judgeMetaField(c, metaModel)
+    const model = modelOf(c.parent)
+    if (this.ownedByAnother(model)) return no(Reason.OWNED_BY_ANOTHER, 'the model or an ancestor is owned by another client')
+    if (c.kind === 'delete') {
+      const removed = itemType(c.item)
+      if (removed instanceof Y.Map && this.ownedByAnother(removed)) {
+        return no(Reason.OWNED_BY_ANOTHER, 'the removed model is owned by another client')
+      }
+    } else {
+      const replaced = itemType(c.replaced)
+      if (replaced instanceof Y.Map && this.ownedByAnother(replaced)) {
+        return no(Reason.OWNED_BY_ANOTHER, 'the replaced model is owned by another client')
+      }
+      const created = itemType(c.item)
+      if (created) {
+        const bad = this.foreignClaim(created)
+        if (bad !== null) return no(Reason.NOT_OWN_ID, `a new model may be owned only by its creator, not ${bad}`)
+      }
+    }
+    return this.judgeCollection(c, model)
+  }
+
+  /** Rule 4: meta fields other than ownerID follow rule 1 on the model; collection never changes. */
+  private judgeMetaField(c: Change, model: Y.Map<unknown>): Verdict {
+    if (c.key === COLLECTION) return no(Reason.COLLECTION_IMMUTABLE, 'collection is set once, at creation')
+    if (this.ownedByAnother(model)) return no(Reason.OWNED_BY_ANOTHER, 'the model or an ancestor is owned by another client')
+    return ok
+  }
+
+  /** Rule 6: a RealtimeArray only grows at its end. */
+  private judgeCollection(c: Change, model: Y.Map<unknown> | null): Verdict {
+    if (model === null) return ok
+    if (model === c.parent && c.key === ARRAY_ITEMS_KEY && this.before.meta(model).collection === 'array') {
+      return no(Reason.APPEND_ONLY, 'the items of a RealtimeArray cannot be replaced')
+    }
+    const parent = c.parent
+    const arrayModel = parent instanceof Y.Array ? modelOf(parent) : null
+    if (arrayModel === null || parent._item?.parentSub !== ARRAY_ITEMS_KEY || this.before.meta(arrayModel).collection !== 'array') return ok
+    if (c.kind === 'delete') return no(Reason.APPEND_ONLY, 'RealtimeArray is append-only: items cannot be removed')
+    if (c.item.rightOrigin !== null) return no(Reason.APPEND_ONLY, 'RealtimeArray is append-only: insert only at the end')
+    return ok
+  }
+
+  /** An ownerID in a newly created subtree that is neither -1 nor the creator's: the first one found. */
+  private foreignClaim(type: Y.AbstractType<any>): number | null {
+    if (type instanceof Y.Map) {
+      const meta = type.get(META_KEY)
+      if (meta instanceof Y.Map) {
+        const owner = meta.get(OWNER_ID)
+        if (typeof owner === 'number' && owner !== UNOWNED && !this.own(owner)) return owner
+      }
+    }
+    for (let item = type._start; item !== null; item = item.right) {
+      const t = itemType(item)
+      if (t && !item.deleted) {
+        const bad = this.foreignClaim(t)
+        if (bad !== null) return bad
+      }
+    }
+    for (const item of type._map.values()) {
+      const t = itemType(item)
+      if (t && !item.deleted) {
+        const bad = this.foreignClaim(t)
+        if (bad !== null) return bad
+      }
+    }
+    return null
+  }
+}
