@@ -50,6 +50,16 @@ export function encodeAwareness(awareness: awarenessProtocol.Awareness, ids: num
   return encoding.toUint8Array(enc)
 }
 
+/** What one tick (or, with tickMs 0, one incoming message) sends. */
+interface Batch {
+  updates: Uint8Array[]
+  /** Connections whose updates are in `updates` (null = the server). */
+  contributors: Set<Connection | null>
+  /** Authors that must receive the batch even though they wrote it (rollbacks). */
+  echo: Set<Connection>
+  awarenessIds: number[]
+}
+
 export class Room {
   readonly doc: Y.Doc
   readonly awareness: awarenessProtocol.Awareness
@@ -72,6 +82,7 @@ export class Room {
   private timer: NodeJS.Timeout | null = null
   private chain: Promise<void> = Promise.resolve()
   private flushQueued = false
+  private microtaskQueued = false
   closed = false
 
   constructor(
@@ -169,7 +180,16 @@ export class Room {
   private scheduleFlush(): void {
     if (this.closed) return
     if (this.ctx.options.tickMs === 0) {
-      // Sent at the end of the incoming message: dispatch calls flushSoon() after handling it.
+      // Changes from an incoming message are sent when dispatch calls flushSoon() at its end.
+      // Anything else (awareness removal on close, backend and plugin edits) must not wait
+      // for the next incoming message: flush it once the current synchronous work is done.
+      if (!this.microtaskQueued) {
+        this.microtaskQueued = true
+        queueMicrotask(() => {
+          this.microtaskQueued = false
+          this.flushSoon()
+        })
+      }
       return
     }
     if (this.timer === null) {
@@ -180,41 +200,64 @@ export class Room {
     }
   }
 
-  /** With tickMs 0, dispatch calls this after each incoming message; otherwise it is the tick. */
+  /**
+   * With tickMs 0, dispatch calls this after each incoming message; otherwise it is the tick.
+   * The message's changes are taken at once: ws may deliver several messages in one go, and
+   * each must still get its own broadcast (tickMs 0 means no batching).
+   */
   flushSoon(): void {
-    if (this.ctx.options.tickMs === 0) void this.flush()
+    if (this.ctx.options.tickMs !== 0) return
+    const batch = this.takeBatch()
+    if (batch) this.chain = this.chain.then(() => this.send(batch)).catch(this.onFlushError)
   }
 
   /** Stores and broadcasts everything pending. Serialized: one flush at a time per room. */
   flush(): Promise<void> {
     if (this.flushQueued) return this.chain
     this.flushQueued = true
-    this.chain = this.chain.then(() => {
-      this.flushQueued = false
-      return this.flushNow()
-    })
+    this.chain = this.chain
+      .then(() => {
+        this.flushQueued = false
+        const batch = this.takeBatch()
+        return batch ? this.send(batch) : undefined
+      })
+      // A failed flush must not wedge the chain: every later flush hangs off it.
+      .catch(this.onFlushError)
     return this.chain
   }
 
-  private async flushNow(): Promise<void> {
-    if (this.pending.length > 0) await this.flushUpdates()
-    if (this.awarenessChanged.size > 0) {
-      const ids = [...this.awarenessChanged]
-      this.awarenessChanged.clear()
-      const msg = encodeAwareness(this.awareness, ids)
+  private onFlushError = (err: unknown): void => {
+    this.flushQueued = false
+    this.logger.error({ err, room: this.name }, 'flush failed')
+  }
+
+  /** Takes everything pending (updates and awareness changes), or null when there is nothing. */
+  private takeBatch(): Batch | null {
+    if (this.pending.length === 0 && this.awarenessChanged.size === 0) return null
+    const batch: Batch = {
+      updates: this.pending,
+      contributors: this.contributors,
+      echo: this.echo,
+      awarenessIds: [...this.awarenessChanged],
+    }
+    this.pending = []
+    this.contributors = new Set()
+    this.echo = new Set()
+    this.awarenessChanged.clear()
+    return batch
+  }
+
+  private async send(batch: Batch): Promise<void> {
+    if (batch.updates.length > 0) await this.sendUpdates(batch)
+    if (batch.awarenessIds.length > 0) {
+      const msg = encodeAwareness(this.awareness, batch.awarenessIds)
       // Sent to every connection, the author included: stock y-websocket clients count any
       // incoming message as a sign of life, and their own awareness renewals provide it.
       for (const conn of this.connections) conn.send(msg)
     }
   }
 
-  private async flushUpdates(): Promise<void> {
-    const updates = this.pending
-    const contributors = this.contributors
-    const echo = this.echo
-    this.pending = []
-    this.contributors = new Set()
-    this.echo = new Set()
+  private async sendUpdates({ updates, contributors, echo }: Batch): Promise<void> {
     const started = performance.now()
     try {
       this.seq = await this.ctx.storage.append(this.name, updates)
