@@ -187,7 +187,8 @@ export class Judge {
   /** Rule 6: a RealtimeArray only grows at its end. */
   private judgeCollection(c: Change, model: Y.Map<unknown> | null): Verdict {
     if (model === null) return ok
-    if (model === c.parent && c.key === ARRAY_ITEMS_KEY && this.before.meta(model).collection === 'array') {
+    const replacesItems = c.kind === 'delete' || c.replaced !== null
+    if (model === c.parent && c.key === ARRAY_ITEMS_KEY && replacesItems && this.before.meta(model).collection === 'array') {
       return no(Reason.APPEND_ONLY, 'the items of a RealtimeArray cannot be replaced')
     }
     const parent = c.parent
