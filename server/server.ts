@@ -73,7 +73,10 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
       if (!res.headersSent) res.writeHead(500).end()
     })
   })
-  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes })
+  // ws cuts off messages over maxPayload while receiving them, but closes with 1009 and no
+  // reason. Its cap is set above the limit so that messages between the two are refused in
+  // `deliver` with a reason; larger ones still never get buffered whole.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes * 2 })
 
   http.on('upgrade', (req, socket, head) => {
     if (!serving) {
@@ -139,6 +142,13 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
     deliver = (data, isBinary) => {
       conn.alive = true
       if (conn.closed) return
+      const bytes = toBytes(data)
+      if (bytes.byteLength > options.maxMessageBytes) {
+        metrics.rejectedMessages.inc({ reason: 'oversize' })
+        logger.warn({ room: conn.room, conn: conn.id, bytes: bytes.byteLength }, 'message over the size limit')
+        conn.close(CloseCode.MESSAGE_TOO_BIG, `message of ${bytes.byteLength} bytes over the limit of ${options.maxMessageBytes}`)
+        return
+      }
       if (!isBinary) {
         metrics.rejectedMessages.inc({ reason: 'text-frame' })
         conn.close(CloseCode.UNSUPPORTED_DATA, 'binary messages only')
@@ -149,7 +159,7 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
         conn.close(CloseCode.POLICY_VIOLATION, 'message rate over the limit')
         return
       }
-      handleMessage(room, conn, toBytes(data))
+      handleMessage(room, conn, bytes)
     }
     const openedRoom = await rooms.attach(conn)
     room = openedRoom
