@@ -1,0 +1,195 @@
+/**
+ * Untrusted input: every malformed message closes only the offending connection, with a
+ * close code and a reason; the room keeps syncing and loses no accepted change.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import * as encoding from 'lib0/encoding'
+import WebSocket from 'ws'
+import { CloseCode } from '../../src/protocol/close-codes.js'
+import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC } from '../../src/protocol/message-types.js'
+import { connectProvider, RawClient, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
+
+const MAX = 4096
+let s: TestServer
+let a: ProviderClient
+let b: ProviderClient
+let round = 0
+
+beforeAll(async () => {
+  s = await startServer({ maxMessageBytes: MAX, tickMs: 10 })
+  a = await connectProvider(s.url, 'room')
+  b = await connectProvider(s.url, 'room')
+})
+afterAll(async () => {
+  a.destroy()
+  b.destroy()
+  await s.close()
+})
+
+function message(...parts: Array<(e: encoding.Encoder) => void>): Uint8Array {
+  const e = encoding.createEncoder()
+  for (const p of parts) p(e)
+  return encoding.toUint8Array(e)
+}
+const uint = (n: number) => (e: encoding.Encoder) => encoding.writeVarUint(e, n)
+const bytes = (b: Uint8Array) => (e: encoding.Encoder) => encoding.writeVarUint8Array(e, b)
+const raw = (b: Uint8Array) => (e: encoding.Encoder) => encoding.writeUint8Array(e, b)
+
+/** A valid update setting `key` in map 'm', from a throwaway doc. */
+function validUpdate(key: string, value: unknown = key): Uint8Array {
+  const d = new Y.Doc()
+  d.getMap('m').set(key, value)
+  return Y.encodeStateAsUpdate(d)
+}
+
+/**
+ * The offender first makes an accepted change, then sends `bad`. Checks: it alone is closed
+ * with `code` and a reason; its accepted change survives; the others keep syncing.
+ */
+async function expectRejected(bad: Uint8Array | string, code: number, reason: RegExp): Promise<void> {
+  const n = ++round
+  const offender = await new RawClient(s.url, 'room').sync()
+  offender.doc.getMap('m').set(`accepted-${n}`, n)
+  await until(() => b.doc.getMap('m').get(`accepted-${n}`) === n, { message: 'accepted change broadcast' })
+  offender.ws.send(bad)
+  await offender.closed
+  expect(offender.closeCode).toBe(code)
+  expect(offender.closeReason).toMatch(reason)
+  // The room is intact and the other clients keep syncing both ways.
+  a.doc.getMap('m').set(`after-${n}`, n)
+  b.doc.getMap('m').set(`after-b-${n}`, n)
+  await until(() => b.doc.getMap('m').get(`after-${n}`) === n && a.doc.getMap('m').get(`after-b-${n}`) === n, {
+    message: 'others keep syncing',
+  })
+  const room = s.server.rooms.get('room')!
+  expect(room.doc.getMap('m').get(`accepted-${n}`)).toBe(n)
+  expect(room.connections.size).toBe(2)
+}
+
+describe('bad input', () => {
+  it('garbage bytes', () => expectRejected(new Uint8Array([0xde, 0xad, 0xbe, 0xef, 0x01, 0x02]), CloseCode.PROTOCOL_ERROR, /.+/))
+  it('empty message', () => expectRejected(new Uint8Array(0), CloseCode.PROTOCOL_ERROR, /malformed/))
+  it('truncated varint', () => expectRejected(new Uint8Array([0x80]), CloseCode.PROTOCOL_ERROR, /malformed/))
+  it('truncated sync message', () => expectRejected(new Uint8Array([MESSAGE_SYNC, 2, 0x80]), CloseCode.PROTOCOL_ERROR, /malformed/))
+  it('update cut short (length prefix says more than the frame has)', () => {
+    const full = message(uint(MESSAGE_SYNC), uint(2), bytes(validUpdate('cut')))
+    return expectRejected(full.slice(0, full.length - 3), CloseCode.PROTOCOL_ERROR, /malformed/)
+  })
+  it('update with a truncated body (framing intact)', () => {
+    const u = validUpdate('trunc-body', 'x'.repeat(40))
+    return expectRejected(message(uint(MESSAGE_SYNC), uint(2), bytes(u.slice(0, u.length - 10))), CloseCode.PROTOCOL_ERROR, /malformed/)
+  })
+  it('update that is random bytes', () =>
+    expectRejected(message(uint(MESSAGE_SYNC), uint(2), bytes(new Uint8Array([5, 200, 1, 7, 7, 7, 9]))), CloseCode.PROTOCOL_ERROR, /malformed/))
+  it('unknown sync message type', () => expectRejected(message(uint(MESSAGE_SYNC), uint(9)), CloseCode.PROTOCOL_ERROR, /sync message type 9/))
+  it('unknown message type', () => expectRejected(message(uint(42), raw(new Uint8Array([1, 2, 3]))), CloseCode.PROTOCOL_ERROR, /unknown message type 42/))
+  it('awareness update with invalid JSON', () => {
+    const aw = message(uint(1), uint(12345), uint(1), (e) => encoding.writeVarString(e, '{not json'))
+    return expectRejected(message(uint(MESSAGE_AWARENESS), bytes(aw)), CloseCode.PROTOCOL_ERROR, /malformed/)
+  })
+  it('awareness update cut short', () => {
+    const aw = message(uint(2), uint(12345), uint(1), (e) => encoding.writeVarString(e, '{}'))
+    return expectRejected(message(uint(MESSAGE_AWARENESS), bytes(aw)), CloseCode.PROTOCOL_ERROR, /malformed/)
+  })
+  it('text frame', () => expectRejected('hello', CloseCode.UNSUPPORTED_DATA, /binary/))
+  it('message over maxMessageBytes', () =>
+    expectRejected(message(uint(MESSAGE_SYNC), uint(2), bytes(validUpdate('big', 'x'.repeat(MAX + 100)))), CloseCode.MESSAGE_TOO_BIG, /.+/))
+  it('message far over maxMessageBytes', () => expectRejected(new Uint8Array(MAX * 20), CloseCode.MESSAGE_TOO_BIG, /.*/))
+
+  it('a message just under the limit is accepted', async () => {
+    const c = await new RawClient(s.url, 'room').sync()
+    const u = validUpdate('just-under', 'y'.repeat(MAX - 200))
+    const m = message(uint(MESSAGE_SYNC), uint(2), bytes(u))
+    expect(m.byteLength).toBeLessThanOrEqual(MAX)
+    c.send(m)
+    await until(() => b.doc.getMap('m').get('just-under') !== undefined)
+    expect(c.closeCode).toBe(null)
+    await c.close()
+  })
+})
+
+describe('invalid room names', () => {
+  async function openAndClose(path: string): Promise<{ code: number; reason: string }> {
+    const ws = new WebSocket(`${s.url}/${path}`)
+    return new Promise((resolve, reject) => {
+      ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() }))
+      ws.once('error', reject)
+    })
+  }
+  it.each([
+    ['longer than 512 characters', 'r'.repeat(513), /512/],
+    ['a control character', 'bad%01name', /control/],
+    ['a DEL character', 'bad%7Fname', /control/],
+    ['a newline', 'bad%0Aname', /control/],
+    ['empty', '', /empty/],
+    ['broken percent-encoding', 'bad%E0%A4%A', /encoding/],
+  ])('rejects a room name that is %s (4400 with reason)', async (_what, path, reason) => {
+    const { code, reason: r } = await openAndClose(path)
+    expect(code).toBe(CloseCode.INVALID_ROOM)
+    expect(r).toMatch(reason)
+    expect(s.server.rooms.all.size).toBe(1) // no room was created for it
+  })
+  it('accepts exactly 512 characters and unicode', async () => {
+    const c = await connectProvider(s.url, 'é'.repeat(512))
+    expect(s.server.rooms.get('é'.repeat(512))).toBeDefined()
+    c.destroy()
+  })
+})
+
+describe('fuzz: mutated updates never corrupt the room', () => {
+  it('random byte flips in valid update messages', async () => {
+    // Deterministic PRNG (mulberry32) so a failure reproduces.
+    // FUZZ_SEED / FUZZ_ROUNDS widen the search locally; the defaults keep CI fast.
+    let seed = Number(process.env.FUZZ_SEED ?? 0x5eed)
+    const rounds = Number(process.env.FUZZ_ROUNDS ?? 150)
+    const rand = () => {
+      seed = (seed + 0x6d2b79f5) | 0
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+    }
+    const src = new Y.Doc()
+    src.getMap('m').set('fuzz-base', 1)
+    const base = Y.encodeStateVector(src)
+    src.transact(() => {
+      src.getArray('arr').push(['a', 1, { o: true }])
+      src.getText('txt').insert(0, 'fuzzing text')
+      const nested = new Y.Map()
+      src.getMap('m').set('nested', nested)
+      nested.set('k', 'v')
+    })
+    const update = Y.encodeStateAsUpdate(src, base)
+    let conn = await new RawClient(s.url, 'room').sync()
+    let accepted = 0
+    for (let i = 0; i < rounds; i++) {
+      const m = message(uint(MESSAGE_SYNC), uint(2), bytes(update))
+      const flips = 1 + Math.floor(rand() * 3)
+      for (let f = 0; f < flips; f++) m[2 + Math.floor(rand() * (m.length - 2))] = Math.floor(rand() * 256)
+      if (conn.closeCode !== null) conn = await new RawClient(s.url, 'room').sync()
+      // Send, then a query-awareness: its answer (or a close) says the server has handled it.
+      const before = conn.framesOfType(MESSAGE_AWARENESS).length
+      conn.send(m)
+      conn.send(message(uint(MESSAGE_QUERY_AWARENESS)))
+      await until(() => conn.closeCode !== null || conn.framesOfType(MESSAGE_AWARENESS).length > before, { message: `fuzz ${i} handled` })
+      if (conn.closeCode === null) accepted++
+    }
+    expect(accepted).toBeGreaterThan(0) // some mutations are valid updates: both paths ran
+    expect(accepted).toBeLessThan(rounds)
+    conn.ws.terminate()
+    // Whatever was accepted is stored and reached the other clients: server, storage and
+    // clients hold the same state, and the room still syncs.
+    a.doc.getMap('m').set('after-fuzz', true)
+    await until(() => b.doc.getMap('m').get('after-fuzz') === true)
+    const room = s.server.rooms.get('room')!
+    await room.flush()
+    const stored = await s.server.storage.load('room')
+    const fromStorage = new Y.Doc()
+    Y.applyUpdate(fromStorage, Y.mergeUpdates(stored.updates))
+    expect(Y.encodeStateVector(fromStorage)).toEqual(Y.encodeStateVector(room.doc))
+    const sv = (d: Y.Doc) => Buffer.from(Y.encodeStateVector(d)).toString('hex')
+    await until(() => sv(b.doc) === sv(room.doc), { message: 'client b converged on the server state' })
+    expect(Y.encodeStateVector(b.doc)).toEqual(Y.encodeStateVector(room.doc))
+    expect(b.doc.getMap('m').toJSON()).toEqual(room.doc.getMap('m').toJSON())
+  })
+})
