@@ -1,6 +1,7 @@
 /** The plugins `yroom serve` enables by default. */
 import type { YroomPlugin } from '../server/plugin.js'
 import { authorityPlugin } from './authority/index.js'
+import { lifetimePlugin } from './lifetime/index.js'
 
 export interface DefaultPluginOptions {
   /** Enforce ownership rules (SPEC §3, §4). Default true. */
@@ -11,6 +12,10 @@ export interface DefaultPluginOptions {
 
 export function defaultPlugins(options: DefaultPluginOptions = {}): YroomPlugin[] {
   const plugins: YroomPlugin[] = []
-  if (options.authority !== false) plugins.push(authorityPlugin())
+  if (options.authority !== false) {
+    plugins.push(authorityPlugin())
+    // Lifetime needs authority's identity bindings to know whose models a leave removes.
+    plugins.push(lifetimePlugin({ reconnectGraceMs: options.reconnectGraceMs }))
+  }
   return plugins
 }

@@ -14,6 +14,17 @@ export type Change =
   /** A pre-existing item removed: a map key deleted or list content removed. */
   | { kind: 'delete'; item: Y.Item; parent: Y.AbstractType<any>; key: string | null }
 
+/**
+ * Gives untyped root types that hold map entries their Y.Map class. The server never calls
+ * `doc.getMap(name)` itself, so a root written by clients stays a bare AbstractType, which
+ * would hide that it is a model (SPEC §2: a top-level map is a root model).
+ */
+export function typeRootMaps(doc: Y.Doc): void {
+  for (const [name, type] of doc.share) {
+    if (Object.getPrototypeOf(type) === Y.AbstractType.prototype && type._map.size > 0) doc.getMap(name)
+  }
+}
+
 export class TransactionView {
   /** Items that existed before and were deleted by this transaction. */
   readonly deletedBefore = new Set<Y.Item>()
@@ -24,6 +35,7 @@ export class TransactionView {
     /** Clients that authored structs in the update, with their first clock. */
     private readonly structClients: Map<number, number>,
   ) {
+    typeRootMaps(transaction.doc)
     Y.iterateDeletedStructs(transaction, transaction.deleteSet, (s) => {
       if (s instanceof Y.Item && !this.isNew(s)) this.deletedBefore.add(s)
     })

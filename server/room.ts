@@ -8,6 +8,7 @@ import * as encoding from 'lib0/encoding'
 import * as syncProtocol from 'y-protocols/sync'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { MESSAGE_AWARENESS, MESSAGE_SYNC } from '../src/protocol/message-types.js'
+import { typeRootMaps } from './changes.js'
 import { Connection } from './connection.js'
 import type { Logger } from './logger.js'
 import type { Metrics } from './metrics.js'
@@ -95,6 +96,7 @@ export class Room {
       const merged = stored.updates.length === 1 ? stored.updates[0] : Y.mergeUpdates(stored.updates)
       Y.applyUpdate(this.doc, merged, LOAD_ORIGIN)
     }
+    typeRootMaps(this.doc)
     this.doc.clientID = uniqueServerClientId(this.doc)
     this.serverClientIds.add(this.doc.clientID)
     this.seq = stored.seq

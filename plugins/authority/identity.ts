@@ -6,12 +6,15 @@
 import { Refusal, SERVER_PRINCIPAL, type Principal } from '../../server/plugin.js'
 import type { Connection } from '../../server/connection.js'
 import type { Room } from '../../server/room.js'
+import { CloseCode } from '../../src/protocol/close-codes.js'
 
 export interface Binding {
   principalId: string
   anonymous: boolean
   /** The live connection, or null when it closed (or the room was reloaded). */
   conn: Connection | null
+  /** Id of the last connection that held this binding (0 = none in this process). */
+  connId: number
 }
 
 const STORAGE_KEY = 'authority.bindings'
@@ -33,7 +36,7 @@ export class IdentityTable {
     const raw = await this.room.ctx.storage.getMeta(this.room.name, STORAGE_KEY)
     if (raw) {
       const stored = JSON.parse(Buffer.from(raw).toString('utf8')) as Record<string, StoredBinding>
-      for (const [id, b] of Object.entries(stored)) this.bindings.set(Number(id), { principalId: b.p, anonymous: b.a, conn: null })
+      for (const [id, b] of Object.entries(stored)) this.bindings.set(Number(id), { principalId: b.p, anonymous: b.a, conn: null, connId: 0 })
     }
     for (const id of this.room.serverClientIds) this.bindServer(id)
   }
@@ -43,7 +46,7 @@ export class IdentityTable {
   }
 
   bindServer(clientID: number): void {
-    this.bindings.set(clientID, { principalId: SERVER_PRINCIPAL.id, anonymous: false, conn: null })
+    this.bindings.set(clientID, { principalId: SERVER_PRINCIPAL.id, anonymous: false, conn: null, connId: 0 })
     this.scheduleSave()
   }
 
@@ -69,10 +72,13 @@ export class IdentityTable {
     const b = this.bindings.get(clientID)
     if (b === undefined || b.conn === conn) return null
     if (b.principalId === SERVER_PRINCIPAL.id) return new Refusal('reserved-client-id', `client id ${clientID} belongs to the server`)
+    const authenticatedSame = !b.anonymous && !conn.principal.anonymous && b.principalId === conn.principal.id
     const live = b.conn !== null && !b.conn.closed
-    const same = b.anonymous ? conn.principal.anonymous : !conn.principal.anonymous && b.principalId === conn.principal.id
-    if (live || !same) {
-      return new Refusal('identity-mismatch', `client id ${clientID} is bound to another ${live ? 'connection' : 'principal'}`)
+    // The same authenticated user on a new socket replaces a stale one (a dead socket whose
+    // heartbeat has not timed out yet); anonymous connections cannot prove they are the same.
+    if (live && !authenticatedSame) return new Refusal('identity-mismatch', `client id ${clientID} is bound to another connection`)
+    if (!authenticatedSame && !(b.anonymous && conn.principal.anonymous)) {
+      return new Refusal('identity-mismatch', `client id ${clientID} is bound to another principal`)
     }
     return null
   }
@@ -87,11 +93,12 @@ export class IdentityTable {
     for (const id of ids) this.bind(id, conn)
   }
 
-  /** Binds one id already checked with `check`. */
+  /** Binds one id already checked with `check`; a stale socket of the same principal is closed. */
   private bind(clientID: number, conn: Connection): void {
     const b = this.bindings.get(clientID)
     if (b?.conn === conn) return
-    this.bindings.set(clientID, { principalId: conn.principal.id, anonymous: conn.principal.anonymous, conn })
+    if (b?.conn && !b.conn.closed) b.conn.close(CloseCode.POLICY_VIOLATION, 'replaced by a newer connection of the same user')
+    this.bindings.set(clientID, { principalId: conn.principal.id, anonymous: conn.principal.anonymous, conn, connId: conn.id })
     if (b === undefined || b.principalId !== conn.principal.id) this.scheduleSave()
   }
 
@@ -102,14 +109,27 @@ export class IdentityTable {
     return true
   }
 
-  /** Client ids bound to `conn`. */
+  /** Client ids bound to `conn` (while it is open). */
   idsOf(conn: Connection): number[] {
     const out: number[] = []
     for (const [id, b] of this.bindings) if (b.conn === conn) out.push(id)
     return out
   }
 
-  /** Forgets the live connection of every id bound to `conn` (the ids stay bound to the principal). */
+  /** Client ids whose last connection was `connId` and that no connection holds now. */
+  idsLeftBy(connId: number): number[] {
+    const out: number[] = []
+    for (const [id, b] of this.bindings) if (b.connId === connId && b.conn === null) out.push(id)
+    return out
+  }
+
+  /** True when some open connection holds `clientID`. */
+  isLive(clientID: number): boolean {
+    const b = this.bindings.get(clientID)
+    return b !== undefined && b.conn !== null && !b.conn.closed
+  }
+
+  /** Detaches `conn` from its ids; they stay bound to its principal (§3). */
   release(conn: Connection): void {
     for (const b of this.bindings.values()) if (b.conn === conn) b.conn = null
   }
