@@ -1,0 +1,123 @@
+/** Persistence: LevelDB across server restarts, kill -9, SIGTERM flush, idle unload. */
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS } from '../../src/protocol/message-types.js'
+import { connectProvider, RawClient, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
+import { killAll, startCli, tempDir } from './fixtures/cli.js'
+
+const dirs: Array<{ remove(): Promise<void> }> = []
+const clients: Array<{ destroy(): void }> = []
+const servers: TestServer[] = []
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.destroy()
+  for (const s of servers.splice(0)) await s.close()
+  await killAll()
+})
+afterAll(async () => {
+  for (const d of dirs.splice(0)) await d.remove()
+})
+
+async function dir(): Promise<string> {
+  const d = await tempDir()
+  dirs.push(d)
+  return d.path
+}
+
+async function join(url: string, room: string): Promise<ProviderClient> {
+  const c = await connectProvider(url, room)
+  clients.push(c)
+  return c
+}
+
+async function server(path: string, options = {}): Promise<TestServer> {
+  const s = await startServer({ storage: path, ...options })
+  servers.push(s)
+  return s
+}
+
+async function closeServer(s: TestServer): Promise<void> {
+  servers.splice(servers.indexOf(s), 1)
+  await s.close()
+}
+
+describe('LevelDB persistence (in process)', () => {
+  it('data survives closing the server and opening a new one on the same directory', async () => {
+    const path = await dir()
+    const s1 = await server(path)
+    const a = await join(s1.url, 'doc')
+    a.doc.getMap('m').set('title', 'hello')
+    a.doc.getText('body').insert(0, 'some text')
+    for (let i = 0; i < 50; i++) a.doc.getArray('list').push([i])
+    const b = await join(s1.url, 'doc')
+    await until(() => b.doc.getArray('list').length === 50)
+    a.destroy()
+    b.destroy()
+    await closeServer(s1)
+
+    const s2 = await server(path)
+    const c = await join(s2.url, 'doc')
+    expect(c.doc.getMap('m').get('title')).toBe('hello')
+    expect(c.doc.getText('body').toString()).toBe('some text')
+    expect(c.doc.getArray('list').toArray()).toEqual([...Array(50).keys()])
+    // Closing compacted the log into one entry.
+    expect(await s2.server.storage.size('doc')).toBe(1)
+    expect(await s2.server.storage.list()).toEqual(['doc'])
+  })
+
+  it('the log is compacted past compactAfterEntries while the room is live', async () => {
+    const path = await dir()
+    const s = await server(path, { compactAfterEntries: 10, tickMs: 0 })
+    const a = await join(s.url, 'big')
+    for (let i = 0; i < 25; i++) {
+      a.doc.getArray('n').push([i])
+      // tickMs 0: one log entry per message; wait for each to be applied so they stay separate.
+      await until(() => s.server.rooms.get('big')!.doc.getArray('n').length === i + 1)
+    }
+    await s.server.rooms.get('big')!.flush()
+    expect(await s.server.storage.size('big')).toBeLessThanOrEqual(11)
+    const stored = await s.server.storage.load('big')
+    const d = new Y.Doc()
+    Y.applyUpdate(d, Y.mergeUpdates(stored.updates))
+    expect(d.getArray('n').length).toBe(25)
+  })
+})
+
+describe('CLI child process', () => {
+  it('kill -9 right after another client received an update: the update is there after restart', async () => {
+    const path = await dir()
+    const p1 = await startCli(['--data', path])
+    const writer = await join(p1.url, 'crash')
+    const reader = await join(p1.url, 'crash')
+    writer.doc.getMap('m').set('before-crash', 42)
+    writer.doc.getText('t').insert(0, 'durable')
+    await until(() => reader.doc.getMap('m').get('before-crash') === 42 && reader.doc.getText('t').length === 7)
+    p1.proc.kill('SIGKILL')
+    expect(await p1.exited).toEqual({ code: null, signal: 'SIGKILL' })
+    writer.destroy()
+    reader.destroy()
+
+    const p2 = await startCli(['--data', path])
+    const c = await join(p2.url, 'crash')
+    expect(c.doc.getMap('m').get('before-crash')).toBe(42)
+    expect(c.doc.getText('t').toString()).toBe('durable')
+  })
+
+  it('SIGTERM flushes updates the tick has not written yet, and exits 0', async () => {
+    const path = await dir()
+    // A tick far longer than the test: only the shutdown can have written the update.
+    const p1 = await startCli(['--data', path, '--tick-ms', '600000'])
+    const writer = await new RawClient(p1.url, 'term').sync()
+    writer.doc.getMap('m').set('unflushed', 'yes')
+    // A query-awareness on the same socket: its answer proves the server handled the update
+    // (messages of a connection are handled in order) while the tick is still pending.
+    writer.send(new Uint8Array([MESSAGE_QUERY_AWARENESS]))
+    await until(() => writer.framesOfType(MESSAGE_AWARENESS).length > 0, { message: 'query-awareness answer' })
+    p1.proc.kill('SIGTERM')
+    expect(await p1.exited).toEqual({ code: 0, signal: null })
+    writer.ws.terminate()
+
+    const p2 = await startCli(['--data', path])
+    const c = await join(p2.url, 'term')
+    expect(c.doc.getMap('m').get('unflushed')).toBe('yes')
+  })
+})
