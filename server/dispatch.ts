@@ -87,10 +87,18 @@ function handleSync(room: Room, conn: Connection, decoder: decoding.Decoder): vo
   const syncType = decoding.readVarUint(decoder)
   switch (syncType) {
     case syncProtocol.messageYjsSyncStep1: {
-      const enc = encoding.createEncoder()
-      encoding.writeVarUint(enc, MESSAGE_SYNC)
-      syncProtocol.readSyncStep1(decoder, enc, room.doc)
-      conn.send(encoding.toUint8Array(enc))
+      const stateVector = decoding.readVarUint8Array(decoder)
+      const reply = () => {
+        const enc = encoding.createEncoder()
+        encoding.writeVarUint(enc, MESSAGE_SYNC)
+        syncProtocol.writeSyncStep2(enc, room.doc, stateVector)
+        conn.send(encoding.toUint8Array(enc))
+      }
+      // Nothing reaches a client before it is stored (SPEC §6): with updates still waiting
+      // for this tick's write, answer once they are written.
+      const stored = room.whenStored()
+      if (stored) void stored.then(reply)
+      else reply()
       break
     }
     case syncProtocol.messageYjsSyncStep2:

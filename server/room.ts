@@ -82,6 +82,8 @@ export class Room {
   private awarenessChanged = new Set<number>()
   private timer: NodeJS.Timeout | null = null
   private chain: Promise<void> = Promise.resolve()
+  /** Storage appends in flight. */
+  private writing = 0
   private flushQueued = false
   private microtaskQueued = false
   closed = false
@@ -213,6 +215,15 @@ export class Room {
     if (batch) this.chain = this.chain.then(() => this.send(batch)).catch(this.onFlushError)
   }
 
+  /**
+   * Null when every accepted update is stored; else a promise that resolves once they are.
+   * A late joiner's sync answer waits for it, so no client sees state a crash could lose.
+   */
+  whenStored(): Promise<void> | null {
+    if (this.pending.length > 0) return this.flush()
+    return this.writing > 0 ? this.chain : null
+  }
+
   /** Stores and broadcasts everything pending. Serialized: one flush at a time per room. */
   flush(): Promise<void> {
     if (this.flushQueued) return this.chain
@@ -261,12 +272,15 @@ export class Room {
 
   private async sendUpdates({ updates, contributors, echo }: Batch): Promise<void> {
     const started = performance.now()
+    this.writing++
     try {
       this.seq = await this.ctx.storage.append(this.name, updates)
       this.logEntries += updates.length
       for (const u of updates) this.storedBytes += u.byteLength
     } catch (err) {
       this.logger.error({ err, room: this.name }, 'storage append failed')
+    } finally {
+      this.writing--
     }
     this.ctx.metrics.storageWriteSeconds.observe((performance.now() - started) / 1000)
     const merged = updates.length === 1 ? updates[0] : Y.mergeUpdates(updates)
