@@ -111,7 +111,8 @@ export function applyClientUpdate(room: Room, conn: Connection, update: Uint8Arr
   const tr = transaction as Y.Transaction | null
   if (tr !== null && stateChanged(tr)) {
     const payload = reencode ? encoded : update
-    if (payload !== null) room.enqueue(payload, conn, rejected.length > 0)
+    // Echo to the author whenever the server changed its update (rollback or transformation).
+    if (payload !== null) room.enqueue(payload, conn, reencode)
   }
   for (const p of plugins) p.afterApply?.({ room, connection: conn, rejected: rejected.length })
 
