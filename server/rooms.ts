@@ -14,6 +14,8 @@ export class Rooms {
   private loading = new Map<string, Promise<Room>>()
   private queues = new Map<string, Promise<unknown>>()
   private idleTimers = new Map<string, NodeJS.Timeout>()
+  /** Rooms whose unload (onUnload hooks, final flush) is under way. */
+  private unloading = new Set<string>()
 
   constructor(private ctx: RoomContext) {}
 
@@ -42,7 +44,9 @@ export class Rooms {
   /** Returns the room, loading it (and running plugins' onLoad) first if needed. */
   open(name: string): Promise<Room> {
     const room = this.loaded.get(name)
-    if (room) return Promise.resolve(room)
+    // A room whose unload has begun is not handed out: the caller waits for the unload
+    // and gets the room loaded again, instead of joining a document about to be freed.
+    if (room && !this.unloading.has(name)) return Promise.resolve(room)
     let p = this.loading.get(name)
     if (!p) {
       p = this.queue(name, () => this.load(name)).finally(() => this.loading.delete(name))
@@ -67,7 +71,9 @@ export class Rooms {
 
   /** Adds a connection to its room (loading it if needed). */
   async attach(conn: Connection): Promise<Room> {
-    const room = await this.open(conn.room)
+    let room = await this.open(conn.room)
+    // The unload may have begun while we waited for the room: wait for it and reload.
+    while (this.unloading.has(room.name) || this.loaded.get(room.name) !== room) room = await this.open(conn.room)
     this.cancelUnload(room.name)
     room.join(conn)
     return room
@@ -109,16 +115,21 @@ export class Rooms {
       const room = this.loaded.get(name)
       if (!room) return
       if (room.connections.size > 0) return // someone joined meanwhile
-      for (const p of this.ctx.plugins) {
-        try {
-          await p.onUnload?.(room)
-        } catch (err) {
-          this.ctx.logger.error({ err, plugin: p.name, room: name }, 'onUnload failed')
+      this.unloading.add(name)
+      try {
+        for (const p of this.ctx.plugins) {
+          try {
+            await p.onUnload?.(room)
+          } catch (err) {
+            this.ctx.logger.error({ err, plugin: p.name, room: name }, 'onUnload failed')
+          }
         }
+        this.loaded.delete(name)
+        this.ctx.metrics.roomsLoaded.set(this.loaded.size)
+        await room.close()
+      } finally {
+        this.unloading.delete(name)
       }
-      this.loaded.delete(name)
-      this.ctx.metrics.roomsLoaded.set(this.loaded.size)
-      await room.close()
       this.ctx.logger.debug({ room: name }, 'room unloaded')
     })
   }
