@@ -10,6 +10,32 @@ import type { Metrics } from './metrics.js'
 
 let nextConnectionId = 1
 
+/** The WebSocket protocol limits a close reason to 123 bytes of UTF-8 (ws throws beyond). */
+const MAX_REASON_BYTES = 123
+
+/** Shortens `reason` to fit a close frame, cutting at a character boundary. */
+export function fitCloseReason(reason: string): string {
+  if (Buffer.byteLength(reason) <= MAX_REASON_BYTES) return reason
+  let out = ''
+  let bytes = 0
+  for (const ch of reason) {
+    const n = Buffer.byteLength(ch)
+    if (bytes + n > MAX_REASON_BYTES - 3) break // room for the 3-byte ellipsis
+    out += ch
+    bytes += n
+  }
+  return out + '…'
+}
+
+/** Closes a socket with a code and a reason; never throws (an unusable socket is terminated). */
+export function closeSocket(socket: WebSocket, code: number, reason: string): void {
+  try {
+    socket.close(code, fitCloseReason(reason))
+  } catch {
+    socket.terminate()
+  }
+}
+
 /** Token bucket: `rate` messages per second with a burst of `burst`. */
 class RateLimiter {
   private tokens: number
@@ -101,13 +127,7 @@ export class Connection {
   close(code: number, reason: string): void {
     if (this.closed) return
     this.closed = true
-    // Close reasons are limited to 123 bytes by the WebSocket protocol.
-    const r = Buffer.from(reason).byteLength > 123 ? reason.slice(0, 100) + '…' : reason
-    try {
-      this.socket.close(code, r)
-    } catch {
-      this.socket.terminate()
-    }
+    closeSocket(this.socket, code, reason)
   }
 
   terminate(): void {

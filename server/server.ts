@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
 import { CloseCode } from '../src/protocol/close-codes.js'
 import { roomNameError } from '../src/layout.js'
-import { Connection } from './connection.js'
+import { closeSocket, Connection } from './connection.js'
 import { handleMessage } from './dispatch.js'
 import { handleHttp } from './http.js'
 import { createLogger, type Logger } from './logger.js'
@@ -83,7 +83,13 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
       socket.destroy()
       return
     }
-    wss.handleUpgrade(req, socket, head, (ws) => void onSocket(ws, req))
+    wss.handleUpgrade(req, socket, head, (ws) =>
+      // A failure while setting up one connection must never take the process down.
+      onSocket(ws, req).catch((err) => {
+        logger.error({ err }, 'connection setup failed')
+        closeSocket(ws, CloseCode.INTERNAL_ERROR, 'connection setup failed')
+      }),
+    )
   })
 
   async function authenticate(room: string, req: IncomingMessage, token: string | null): Promise<Principal> {
@@ -95,7 +101,14 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
     // Listen at once: messages that arrive during auth and room load are queued, not lost.
     const early: Array<{ data: RawData; isBinary: boolean }> = []
     let deliver: ((data: RawData, isBinary: boolean) => void) | null = null
-    ws.on('message', (data, isBinary) => (deliver ? deliver(data, isBinary) : early.push({ data, isBinary })))
+    let earlyBytes = 0
+    ws.on('message', (data, isBinary) => {
+      if (deliver) return deliver(data, isBinary)
+      // Bounded: a client may not pile up data while a slow auth hook or room load runs.
+      earlyBytes += toBytes(data).byteLength
+      if (earlyBytes > options.maxBufferedBytes) closeSocket(ws, CloseCode.POLICY_VIOLATION, 'too much data before the connection was set up')
+      else early.push({ data, isBinary })
+    })
     ws.on('error', (err: Error & { code?: string }) => {
       const reason = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'oversize' : 'frame-error'
       metrics.rejectedMessages.inc({ reason })
@@ -105,7 +118,7 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
     const target = parseTarget(req)
     if ('error' in target) {
       metrics.rejectedMessages.inc({ reason: 'invalid-room' })
-      ws.close(CloseCode.INVALID_ROOM, target.error)
+      closeSocket(ws, CloseCode.INVALID_ROOM, target.error)
       return
     }
     let principal: Principal
@@ -113,7 +126,7 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
       principal = await authenticate(target.room, req, target.token)
     } catch (err) {
       const forbidden = err instanceof Refusal && err.code === 'forbidden'
-      ws.close(forbidden ? CloseCode.FORBIDDEN : CloseCode.UNAUTHORIZED, (err as Error).message || 'unauthorized')
+      closeSocket(ws, forbidden ? CloseCode.FORBIDDEN : CloseCode.UNAUTHORIZED, (err as Error)?.message || 'unauthorized')
       return
     }
     const conn = new Connection(ws, target.room, principal, metrics, options)
@@ -122,10 +135,10 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
       room = await rooms.open(target.room)
       for (const p of options.plugins) await p.onConnect?.({ room, connection: conn })
     } catch (err) {
-      if (err instanceof Refusal) ws.close(CloseCode.FORBIDDEN, err.message)
+      if (err instanceof Refusal) closeSocket(ws, CloseCode.FORBIDDEN, err.message)
       else {
         logger.error({ err, room: target.room }, 'join failed')
-        ws.close(CloseCode.INTERNAL_ERROR, 'room could not be opened')
+        closeSocket(ws, CloseCode.INTERNAL_ERROR, 'room could not be opened')
       }
       return
     }
