@@ -72,6 +72,56 @@ describe('authenticate hook', () => {
     await join('public', 'bob')
   })
 
+  it('a refusal with a reason longer than a close frame allows is shortened, not fatal', async () => {
+    s = await startServer({
+      authenticate: () => {
+        throw new Refusal('unauthorized', 'ü'.repeat(200))
+      },
+    })
+    const { code, reason } = await closeOf(`${s.url}/room`)
+    expect(code).toBe(CloseCode.UNAUTHORIZED)
+    expect(Buffer.byteLength(reason)).toBeLessThanOrEqual(123)
+    expect(reason).toMatch(/^ü+…$/)
+    // The server is still up.
+    expect((await fetch(`http://127.0.0.1:${s.port}/healthz`)).status).toBe(200)
+  })
+
+  it('a plugin refusing in onConnect closes with 4403 and its reason', async () => {
+    s = await startServer({
+      plugins: [
+        {
+          name: 'gate',
+          onConnect: ({ room }) => {
+            if (room.name === 'closed') throw new Refusal('forbidden', 'room is closed')
+          },
+        },
+      ],
+    })
+    expect(await closeOf(`${s.url}/closed`)).toEqual({ code: CloseCode.FORBIDDEN, reason: 'room is closed' })
+    await join('open')
+  })
+
+  it('data a client piles up while authentication runs is bounded (1008)', async () => {
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    s = await startServer({
+      maxBufferedBytes: 10_000,
+      authenticate: async () => {
+        await gate
+        return { id: 'slow', anonymous: false }
+      },
+    })
+    const ws = new WebSocket(`${s.url}/flood`)
+    const closed = new Promise<{ code: number; reason: string }>((r) => ws.once('close', (code, reason) => r({ code, reason: reason.toString() })))
+    await new Promise((r) => ws.once('open', r))
+    for (let i = 0; i < 20; i++) ws.send(new Uint8Array(1000))
+    const { code, reason } = await closed
+    release()
+    expect(code).toBe(CloseCode.POLICY_VIOLATION)
+    expect(reason).toMatch(/before the connection was set up/)
+    await until(() => s.server.connections.size === 0)
+  })
+
   it('without a hook, every connection is its own anonymous principal', async () => {
     s = await startServer()
     await join('anon')
