@@ -193,3 +193,53 @@ describe('fuzz: mutated updates never corrupt the room', () => {
     expect(b.doc.getMap('m').toJSON()).toEqual(room.doc.getMap('m').toJSON())
   })
 })
+
+describe('limits', () => {
+  it('a connection over its message rate is closed with 1008; others are not', async () => {
+    const srv = await startServer({ messagesPerSecond: 5, messageBurst: 5 })
+    try {
+      const calm = await connectProvider(srv.url, 'rate')
+      const flood = await new RawClient(srv.url, 'rate').sync() // sync used 1 token
+      for (let i = 0; i < 20; i++) flood.send(message(uint(MESSAGE_QUERY_AWARENESS)))
+      await flood.closed
+      expect(flood.closeCode).toBe(CloseCode.POLICY_VIOLATION)
+      expect(flood.closeReason).toMatch(/rate/)
+      const other = await connectProvider(srv.url, 'rate')
+      calm.doc.getMap('m').set('ok', true)
+      await until(() => other.doc.getMap('m').get('ok') === true)
+      calm.destroy()
+      other.destroy()
+    } finally {
+      await srv.close()
+    }
+  })
+
+  it('an update that would grow the document past maxDocumentBytes is refused with 4413; what was stored stays', async () => {
+    const srv = await startServer({ maxDocumentBytes: 3000, tickMs: 0 })
+    try {
+      const c = await new RawClient(srv.url, 'cap').sync()
+      const room = srv.server.rooms.get('cap')!
+      let accepted = 0
+      while (c.closeCode === null && accepted < 20) {
+        c.sendUpdate(validUpdate(`k${accepted}`, 'z'.repeat(500)))
+        const want = accepted + 1
+        await until(() => c.closeCode !== null || room.doc.getMap('m').size === want)
+        if (c.closeCode === null) {
+          await room.flush() // storedBytes counts what is stored
+          accepted++
+        }
+      }
+      await c.closed
+      expect(c.closeCode).toBe(CloseCode.DOCUMENT_TOO_LARGE)
+      expect(c.closeReason).toMatch(/3000/)
+      expect(accepted).toBeGreaterThan(2)
+      expect(accepted).toBeLessThan(6)
+      expect(room.doc.getMap('m').size).toBe(accepted)
+      const fresh = await connectProvider(srv.url, 'cap')
+      expect(fresh.doc.getMap('m').size).toBe(accepted)
+      fresh.destroy()
+    } finally {
+      await srv.close()
+    }
+  })
+})
