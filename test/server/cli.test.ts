@@ -1,0 +1,48 @@
+/** The `yroom serve` command line. */
+import { afterEach, describe, expect, it } from 'vitest'
+import { execFile } from 'node:child_process'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { connectProvider, until } from '../helpers.js'
+import { killAll, startCli } from './fixtures/cli.js'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+afterEach(() => killAll())
+
+function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'cli.ts'), ...args], { cwd: ROOT }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    )
+  })
+}
+
+describe('cli', () => {
+  it('--help prints the usage and exits 0; no command exits 2', async () => {
+    const help = await run(['serve', '--help'])
+    expect(help.code).toBe(0)
+    expect(help.stdout).toMatch(/usage: yroom serve/)
+    expect(help.stdout).toMatch(/--tick-ms/)
+    expect((await run([])).code).toBe(2)
+  })
+
+  it('a bad flag value exits 2 with a message', async () => {
+    const r = await run(['serve', '--tick-ms', 'soon'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/--tick-ms must be a non-negative integer/)
+  })
+
+  it('serves with --data :memory: and the flags given; SIGINT stops it cleanly', async () => {
+    const p = await startCli(['--data', ':memory:', '--tick-ms', '0', '--idle-shutdown-ms', '100'])
+    const health = await fetch(`http://127.0.0.1:${p.port}/healthz`)
+    expect(health.status).toBe(200)
+    const a = await connectProvider(p.url, 'cli-room')
+    const b = await connectProvider(p.url, 'cli-room')
+    a.doc.getMap('m').set('x', 1)
+    await until(() => b.doc.getMap('m').get('x') === 1)
+    a.destroy()
+    b.destroy()
+    p.proc.kill('SIGINT')
+    expect(await p.exited).toEqual({ code: 0, signal: null })
+  })
+})
