@@ -2,6 +2,8 @@
 import type { YroomPlugin } from '../server/plugin.js'
 import { authorityPlugin } from './authority/index.js'
 import { lifetimePlugin } from './lifetime/index.js'
+import { stringKeyDictionaryPlugin } from './string-key-dictionary.js'
+import { datastoreSkeletonPlugin } from './datastore-skeleton.js'
 
 export interface DefaultPluginOptions {
   /** Enforce ownership rules (SPEC §3, §4). Default true. */
@@ -17,5 +19,7 @@ export function defaultPlugins(options: DefaultPluginOptions = {}): YroomPlugin[
     // Lifetime needs authority's identity bindings to know whose models a leave removes.
     plugins.push(lifetimePlugin({ reconnectGraceMs: options.reconnectGraceMs }))
   }
+  // Server side of the SDK: StringKeyDictionary requests and the root model skeleton.
+  plugins.push(stringKeyDictionaryPlugin(), datastoreSkeletonPlugin())
   return plugins
 }

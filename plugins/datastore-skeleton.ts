@@ -1,0 +1,66 @@
+/**
+ * Server side of the SDK's root model skeleton (request `datastore.ensure`, wire format in
+ * src/sdk/skeleton-protocol.ts).
+ *
+ * Why: the child models and collections a root model's schema declares are Y.Maps nested
+ * in the root map. If two clients create the same missing child concurrently, Yjs keeps one
+ * of the two maps and everything written into the other is lost. So after syncing, the SDK
+ * sends the skeleton it expects (a Yjs update of a scratch doc) and the server, which
+ * applies requests one at a time, creates only what is missing: shared types (maps, texts,
+ * arrays) under keys that hold nothing. It never overwrites and never writes plain values.
+ * Subtrees the caller may not write (rule 1) are skipped. Answers the number of types created,
+ * after they were broadcast.
+ */
+import * as Y from 'yjs'
+import { ROOM_MAP } from '../src/layout.js'
+import type { AnyValue } from '../src/protocol/extension.js'
+import type { Connection } from '../server/connection.js'
+import { Refusal, type RequestContext, type YroomPlugin } from '../server/plugin.js'
+import type { Room } from '../server/room.js'
+import { DATASTORE_ENSURE, SKELETON_ROOT } from '../src/sdk/skeleton-protocol.js'
+import { ownedByAnother } from './string-key-dictionary.js'
+
+function parseParams(params: AnyValue): { root: string; value: Uint8Array } {
+  const p = params as Record<string, AnyValue> | null
+  if (typeof p !== 'object' || p === null || typeof p.root !== 'string' || !(p.value instanceof Uint8Array)) {
+    throw new Refusal('invalid-params', 'expected { root: string, value: Uint8Array }')
+  }
+  if (p.root === ROOM_MAP || p.root.length === 0) throw new Refusal('server-only', `cannot create a skeleton in '${p.root}'`)
+  return { root: p.root, value: p.value }
+}
+
+/** Creates in `target` the shared types of `want` that are missing; returns how many. */
+function merge(room: Room, conn: Connection, target: Y.Map<unknown>, want: Y.Map<unknown>): number {
+  if (ownedByAnother(room, conn, target)) return 0
+  let created = 0
+  for (const [key, value] of want.entries()) {
+    if (!(value instanceof Y.AbstractType)) continue
+    const have = target.get(key)
+    if (have === undefined) {
+      target.set(key, value.clone())
+      created++
+    } else if (have instanceof Y.Map && value instanceof Y.Map) {
+      created += merge(room, conn, have as Y.Map<unknown>, value as Y.Map<unknown>)
+    }
+  }
+  return created
+}
+
+async function ensure({ room, connection }: RequestContext, params: AnyValue): Promise<number> {
+  const { root, value } = parseParams(params)
+  const scratch = new Y.Doc()
+  try {
+    Y.applyUpdate(scratch, value)
+  } catch (err) {
+    throw new Refusal('invalid-value', `value is not a Yjs update: ${(err as Error).message}`)
+  }
+  const want = scratch.getMap<unknown>(SKELETON_ROOT)
+  const created = room.transactAsServer((doc) => merge(room, connection, doc.getMap(root), want))
+  scratch.destroy()
+  if (created > 0) await room.flush()
+  return created
+}
+
+export function datastoreSkeletonPlugin(): YroomPlugin {
+  return { name: 'datastore-skeleton', requests: { [DATASTORE_ENSURE]: ensure } }
+}

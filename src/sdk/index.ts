@@ -1,0 +1,44 @@
+/** The yroom client SDK (§9): `import { connect, defineModel, prop } from 'yroom'`. */
+export { connect, Room, type ConnectOptions, type RoomEvents } from './room.js'
+export { Datastore, type InstantiateOptions, MODEL_TYPE_FIELD, ROOT_MAP, INSTANCES_MAP } from './datastore.js'
+export { defineModel } from './model.js'
+export {
+  prop,
+  type Prop,
+  type Fields,
+  type ModelType,
+  type Instance,
+  type InstanceOf,
+  type Init,
+  type InitOf,
+  type Json,
+  type ValueProp,
+  type TextProp,
+  type ModelProp,
+  type CollectionProp,
+} from './schema.js'
+export {
+  RealtimeModel,
+  type ChangeSource,
+  type PropertyChange,
+  type ModelChange,
+  type OwnerChange,
+  type ModelEvents,
+} from './base.js'
+export { RealtimeSet, type SetEvents, type SetElementEvent } from './collections/set.js'
+export {
+  RealtimeDictionary,
+  type DictionaryEvents,
+  type DictionaryElementEvent,
+  type DictionaryReplaceEvent,
+} from './collections/dictionary.js'
+export { RealtimeArray, type ArrayEvents, type ArrayElementEvent } from './collections/array.js'
+export { StringKeyDictionary } from './collections/string-key-dictionary.js'
+export * as skdProtocol from './collections/skd-protocol.js'
+export {
+  RequestInterruptedError,
+  type ConnectionStatus,
+  type StatusEvent,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from './transport.js'

@@ -1,0 +1,230 @@
+/**
+ * connect(): a room = a Y.Doc, its datastore (typed models over the doc), awareness, and
+ * the transport that keeps the doc in sync with the server (§9).
+ */
+import * as Y from 'yjs'
+import { Awareness } from 'y-protocols/awareness'
+import type { AnyValue, ErrorNotice, RejectedChange, Response, Welcome } from '../protocol/extension.js'
+import { Datastore, ROOT_MAP } from './datastore.js'
+import { DATASTORE_ENSURE } from './skeleton-protocol.js'
+import { Emitter } from './emitter.js'
+import type { ModelType } from './schema.js'
+import { Transport, type ConnectionStatus, type StatusEvent, type WebSocketConstructor } from './transport.js'
+
+export interface ConnectOptions<R extends ModelType = ModelType> {
+  /** Server URL, e.g. `ws://localhost:1234`. */
+  url: string
+  /** Room name (at most 512 characters). */
+  room: string
+  /** Passed to the server's authenticate hook as `?token=`. */
+  token?: string
+  /** Extra query parameters. */
+  params?: Record<string, string>
+  /** Seconds: local changes within one frame go out as one merged update. Default 1/20. */
+  datastoreFrameDuration?: number
+  /** The root model's type: `room.datastore.root` is typed by it. */
+  model?: R
+  /** Use an existing document (e.g. one an editor binding already holds). */
+  doc?: Y.Doc
+  /** Use an existing awareness instance. */
+  awareness?: Awareness
+  /** WebSocket implementation; default: the global one, or the `ws` package in Node. */
+  WebSocket?: WebSocketConstructor
+  /** Connect at once (default true). */
+  connect?: boolean
+  /** Reconnect backoff bounds in ms (default 100 .. 2500, doubling per failed attempt). */
+  reconnect?: { minDelayMs?: number; maxDelayMs?: number }
+  /** Reconnect when the server sent nothing for this long (default 30000 ms). */
+  watchdogMs?: number
+  /**
+   * Browsers: keep the document in IndexedDB (needs the optional `y-indexeddb` package).
+   * `true` uses the database name `yroom:<room>`, a string names it.
+   */
+  offline?: boolean | string
+}
+
+export type RoomEvents = {
+  /** Connection state: connecting / connected / disconnected / closed, with close code and reason. */
+  status: (e: StatusEvent) => void
+  /** The document is in sync with the server (after each (re)connect). */
+  synced: () => void
+  /** The server rejected one of our changes (it has been or is being rolled back). */
+  rejected: (change: RejectedChange) => void
+  /** An error notice from the server (e.g. a refused update). */
+  error: (e: ErrorNotice) => void
+  /** The server's hello reply, once per connection. */
+  welcome: (w: Welcome) => void
+  /** One merged update (a frame) was sent; `bytes` is its size. */
+  frame: (bytes: number) => void
+  /** The server refused writes on this connection (read-only principal). */
+  'permission-denied': (reason: string) => void
+}
+
+interface IndexeddbPersistenceLike {
+  whenSynced: Promise<unknown>
+  destroy(): Promise<void> | void
+}
+
+export class Room<R extends ModelType = ModelType> {
+  readonly name: string
+  readonly doc: Y.Doc
+  readonly awareness: Awareness
+  readonly datastore: Datastore<R>
+  private readonly transport: Transport
+  private readonly events = new Emitter<RoomEvents>()
+  private persistence: IndexeddbPersistenceLike | null = null
+  private destroyed = false
+  /** Synced, and the root skeleton is in place. */
+  private ready = false
+  private readonly ownsDoc: boolean
+  private readonly ownsAwareness: boolean
+
+  constructor(opts: ConnectOptions<R>) {
+    this.name = opts.room
+    this.ownsDoc = opts.doc === undefined
+    this.ownsAwareness = opts.awareness === undefined
+    this.doc = opts.doc ?? new Y.Doc()
+    this.awareness = opts.awareness ?? new Awareness(this.doc)
+    const frame = opts.datastoreFrameDuration ?? 1 / 20
+    if (!(frame >= 0)) throw new TypeError('datastoreFrameDuration must be >= 0 seconds')
+    this.transport = new Transport({
+      url: opts.url,
+      room: opts.room,
+      token: opts.token,
+      params: opts.params,
+      doc: this.doc,
+      awareness: this.awareness,
+      frameMs: frame * 1000,
+      WebSocket: opts.WebSocket,
+      minBackoffMs: opts.reconnect?.minDelayMs,
+      maxBackoffMs: opts.reconnect?.maxDelayMs,
+      watchdogMs: opts.watchdogMs,
+    })
+    this.datastore = new Datastore<R>(this.doc, { request: (m, p) => this.request(m, p) }, opts.model)
+    const t = this.transport.events
+    t.on('status', (e) => {
+      if (e.status !== 'connected') {
+        this.datastore.rejections.clear()
+        this.ready = false
+      }
+      this.events.emit('status', e)
+    })
+    t.on('synced', () => void this.onTransportSynced())
+    t.on('rejected', (changes) => {
+      this.datastore.rejections.add(changes)
+      for (const c of changes) this.events.emit('rejected', c)
+    })
+    t.on('error', (e) => this.events.emit('error', e))
+    t.on('welcome', (w) => this.events.emit('welcome', w))
+    t.on('frame', (n) => this.events.emit('frame', n))
+    t.on('permission-denied', (r) => this.events.emit('permission-denied', r))
+    if (opts.offline) void this.startOffline(opts.offline === true ? `yroom:${opts.room}` : opts.offline, opts.connect !== false)
+    else if (opts.connect !== false) this.transport.connect()
+  }
+
+  /**
+   * Synced with the server: first make sure the root model's skeleton exists, created by
+   * the server (see skeleton-protocol.ts), then report 'synced'.
+   */
+  private async onTransportSynced(): Promise<void> {
+    const skeleton = this.datastore.skeletonUpdate()
+    if (skeleton !== null) {
+      try {
+        const res = await this.transport.request(DATASTORE_ENSURE, { root: ROOT_MAP, value: skeleton })
+        const reason = (res.result as { reason?: unknown } | null)?.reason
+        if (!res.ok && reason === 'unknown-method') this.datastore.ensureRootSkeleton()
+      } catch {
+        return // the connection dropped: the next sync tries again
+      }
+    }
+    if (!this.transport.synced) return
+    this.ready = true
+    this.events.emit('synced')
+  }
+
+  private async startOffline(dbName: string, connectAfter: boolean): Promise<void> {
+    const spec = 'y-indexeddb' // a variable: bundlers and tsc must not require the optional package
+    const mod = (await import(/* @vite-ignore */ spec)) as {
+      IndexeddbPersistence: new (name: string, doc: Y.Doc) => IndexeddbPersistenceLike
+    }
+    if (this.destroyed) return
+    this.persistence = new mod.IndexeddbPersistence(dbName, this.doc)
+    await this.persistence.whenSynced
+    if (connectAfter && !this.destroyed) this.transport.connect()
+  }
+
+  /** This client's id: the Y.Doc's clientID, which `ownerID` holds for models it owns. */
+  get clientID(): number {
+    return this.doc.clientID
+  }
+
+  get status(): ConnectionStatus {
+    return this.transport.status
+  }
+
+  /** True when the document is in sync with the server (and the root model's skeleton exists). */
+  get synced(): boolean {
+    return this.ready && this.transport.synced
+  }
+
+  /** The server's hello reply on the current connection (protocol version, server time...). */
+  get welcome(): Welcome | null {
+    return this.transport.welcome
+  }
+
+  /** Number of document updates (frames) sent so far. */
+  get framesSent(): number {
+    return this.transport.framesSent
+  }
+
+  on<K extends keyof RoomEvents>(name: K, fn: RoomEvents[K]): () => void {
+    return this.events.on(name, fn)
+  }
+
+  off<K extends keyof RoomEvents>(name: K, fn: RoomEvents[K]): void {
+    this.events.off(name, fn)
+  }
+
+  /** Resolves when the document is in sync with the server (at once if it is). */
+  whenSynced(): Promise<void> {
+    if (this.synced) return Promise.resolve()
+    return new Promise((resolve) => this.events.once('synced', () => resolve()))
+  }
+
+  /** Sends the pending frame now instead of at the end of the frame. */
+  flush(): void {
+    this.transport.flush()
+  }
+
+  /** Sends an extension request (used by StringKeyDictionary; open for plugins' own methods). */
+  request(method: string, params: AnyValue): Promise<Response> {
+    return this.transport.request(method, params)
+  }
+
+  /** (Re)connects after `disconnect()` or a terminal close. */
+  connect(): void {
+    this.transport.connect()
+  }
+
+  /** Closes the connection and stops reconnecting. The document stays usable offline. */
+  disconnect(): void {
+    this.transport.disconnect()
+  }
+
+  /** Disconnects and releases everything; the Y.Doc is destroyed too unless it was passed in. */
+  destroy(): void {
+    if (this.destroyed) return
+    this.destroyed = true
+    this.transport.destroy()
+    this.datastore.destroy()
+    void this.persistence?.destroy()
+    if (this.ownsAwareness) this.awareness.destroy()
+    if (this.ownsDoc) this.doc.destroy()
+    this.events.clear()
+  }
+}
+
+/** Connects to a room (§9). The returned room works at once; `whenSynced()` waits for the server's state. */
+export function connect<R extends ModelType = ModelType>(options: ConnectOptions<R>): Room<R> {
+  return new Room<R>(options)
+}
