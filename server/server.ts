@@ -118,6 +118,7 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
     const target = parseTarget(req)
     if ('error' in target) {
       metrics.rejectedMessages.inc({ reason: 'invalid-room' })
+      logger.warn({ url: req.url?.slice(0, 200), reason: target.error }, 'invalid room name')
       closeSocket(ws, CloseCode.INVALID_ROOM, target.error)
       return
     }
@@ -126,6 +127,7 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
       principal = await authenticate(target.room, req, target.token)
     } catch (err) {
       const forbidden = err instanceof Refusal && err.code === 'forbidden'
+      logger.info({ room: target.room, forbidden, reason: (err as Error)?.message }, 'authentication refused')
       closeSocket(ws, forbidden ? CloseCode.FORBIDDEN : CloseCode.UNAUTHORIZED, (err as Error)?.message || 'unauthorized')
       return
     }
@@ -135,8 +137,10 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
       room = await rooms.open(target.room)
       for (const p of options.plugins) await p.onConnect?.({ room, connection: conn })
     } catch (err) {
-      if (err instanceof Refusal) closeSocket(ws, CloseCode.FORBIDDEN, err.message)
-      else {
+      if (err instanceof Refusal) {
+        logger.info({ room: target.room, principal: principal.id, reason: err.message }, 'connection refused by a plugin')
+        closeSocket(ws, CloseCode.FORBIDDEN, err.message)
+      } else {
         logger.error({ err, room: target.room }, 'join failed')
         closeSocket(ws, CloseCode.INTERNAL_ERROR, 'room could not be opened')
       }
@@ -146,11 +150,22 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
     connections.add(conn)
     metrics.connections.set(connections.size)
     ws.on('pong', () => (conn.alive = true))
+    // Detach once, from the room the connection actually joined: the socket may close
+    // while attach still waits (e.g. for an unload of the room to finish).
+    let attached: Room | null = null
+    let socketClosed = false
+    const detach = () => {
+      if (!attached || !socketClosed) return
+      const joined = attached
+      attached = null
+      void rooms.detach(joined, conn)
+    }
     ws.on('close', () => {
       conn.closed = true
+      socketClosed = true
       connections.delete(conn)
       metrics.connections.set(connections.size)
-      void rooms.detach(room, conn)
+      detach()
     })
     deliver = (data, isBinary) => {
       conn.alive = true
@@ -164,18 +179,21 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
       }
       if (!isBinary) {
         metrics.rejectedMessages.inc({ reason: 'text-frame' })
+        logger.warn({ room: conn.room, conn: conn.id }, 'text frame')
         conn.close(CloseCode.UNSUPPORTED_DATA, 'binary messages only')
         return
       }
       if (!conn.takeMessageToken()) {
         metrics.rejectedMessages.inc({ reason: 'rate' })
+        logger.warn({ room: conn.room, conn: conn.id }, 'message rate over the limit')
         conn.close(CloseCode.POLICY_VIOLATION, 'message rate over the limit')
         return
       }
       handleMessage(room, conn, bytes)
     }
-    const openedRoom = await rooms.attach(conn)
-    room = openedRoom
+    room = attached = await rooms.attach(conn)
+    detach() // closed while attaching
+    if (socketClosed) return
     for (const m of early.splice(0)) deliver(m.data, m.isBinary)
   }
 
