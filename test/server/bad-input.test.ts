@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import WebSocket from 'ws'
+import { pino } from 'pino'
 import { CloseCode } from '../../src/protocol/close-codes.js'
 import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC } from '../../src/protocol/message-types.js'
 import { connectProvider, RawClient, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
@@ -238,6 +239,31 @@ describe('limits', () => {
       const fresh = await connectProvider(srv.url, 'cap')
       expect(fresh.doc.getMap('m').size).toBe(accepted)
       fresh.destroy()
+    } finally {
+      await srv.close()
+    }
+  })
+})
+
+describe('logging', () => {
+  it('every refused input is logged with its room and connection', async () => {
+    const lines: Array<{ msg: string; level: number; room?: string }> = []
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) })
+    const srv = await startServer({ logger, maxMessageBytes: MAX })
+    try {
+      const sendAndWait = async (bad: Uint8Array | string) => {
+        const c = await new RawClient(srv.url, 'logged').sync()
+        c.ws.send(bad)
+        await c.closed
+      }
+      await sendAndWait(new Uint8Array([0x80]))
+      await sendAndWait(new Uint8Array([42]))
+      await sendAndWait('text')
+      await sendAndWait(new Uint8Array(MAX + 10))
+      await new Promise<void>((resolve) => new WebSocket(`${srv.url}/bad%01`).once('close', () => resolve()))
+      const warnings = lines.filter((l) => l.level >= 40).map((l) => l.msg)
+      expect(warnings).toEqual(['malformed message', 'message refused', 'text frame', 'message over the size limit', 'invalid room name'])
+      expect(lines.filter((l) => l.level >= 40 && l.msg !== 'invalid room name').every((l) => l.room === 'logged')).toBe(true)
     } finally {
       await srv.close()
     }

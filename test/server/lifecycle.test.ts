@@ -1,6 +1,7 @@
 /** Room lifecycle: idle unload and reload, backend edits with rooms.edit, unload races. */
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
+import WebSocket from 'ws'
 import type { YroomPlugin } from '../../server/index.js'
 import { connectProvider, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
 
@@ -82,6 +83,40 @@ describe('idle unload', () => {
     const room = s.server.rooms.get('race')!
     expect(room.connections.size).toBe(2)
     expect(room.doc.getMap('m').toJSON()).toEqual({ a: 1, b: 2 })
+  })
+  it('a client that disconnects while waiting for an unload to finish leaves nothing behind', async () => {
+    let releaseUnload!: () => void
+    const unloadGate = new Promise<void>((r) => (releaseUnload = r))
+    let releaseConnect!: () => void
+    const connectGate = new Promise<void>((r) => (releaseConnect = r))
+    let unloads = 0
+    let connecting = 0
+    const slow: YroomPlugin = {
+      name: 'slow',
+      async onConnect() {
+        connecting++
+        await connectGate
+      },
+      async onUnload() {
+        unloads++
+        await unloadGate
+      },
+    }
+    s = await startServer({ idleShutdownMs: 60_000, plugins: [slow] })
+    // The client is past authentication and waits in onConnect while the room starts to
+    // unload; it then waits for the unload in attach, and disconnects there.
+    const ws = new WebSocket(`${s.url}/zombie`)
+    await until(() => connecting === 1, { message: 'client in onConnect' })
+    const unloaded = s.server.rooms.unload('zombie')
+    await until(() => unloads === 1, { message: 'unload started' })
+    releaseConnect()
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r)) // into attach
+    ws.terminate()
+    await until(() => s.server.connections.size === 0, { message: 'socket closed on the server' })
+    releaseUnload()
+    await unloaded
+    // The room was loaded again for the (gone) client, which must not stay in it.
+    await until(() => s.server.rooms.get('zombie')?.connections.size === 0, { message: 'no zombie connection' })
   })
 })
 
