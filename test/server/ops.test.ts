@@ -5,8 +5,8 @@ import * as syncProtocol from 'y-protocols/sync'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
-import { MESSAGE_AWARENESS, MESSAGE_SYNC } from '../../src/protocol/message-types.js'
-import { connectProvider, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
+import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC } from '../../src/protocol/message-types.js'
+import { connectProvider, RawClient, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
 
 let s: TestServer
 const clients: ProviderClient[] = []
@@ -56,6 +56,28 @@ describe('heartbeat', () => {
     live.doc.getMap('m').set('still', 'alive')
     await until(() => other.doc.getMap('m').get('still') === 'alive')
     aw.destroy()
+  })
+})
+
+describe('shutdown', () => {
+  it('close() tells clients 1001 "server shutting down", stores everything and frees the port', async () => {
+    const srv = await startServer({ tickMs: 60_000 })
+    const c = await new RawClient(srv.url, 'bye').sync()
+    c.doc.getMap('m').set('last', 'word')
+    // A query-awareness round trip: the update was handled, the tick has not run.
+    c.send(new Uint8Array([MESSAGE_QUERY_AWARENESS]))
+    await until(() => c.framesOfType(MESSAGE_AWARENESS).length > 0)
+    const storage = srv.server.storage
+    const load = storage.load.bind(storage)
+    storage.close = async () => undefined // keep the in-memory store readable after close
+    await srv.close()
+    await c.closed
+    expect(c.closeCode).toBe(1001)
+    expect(c.closeReason).toBe('server shutting down')
+    const d = new Y.Doc()
+    Y.applyUpdate(d, Y.mergeUpdates((await load('bye')).updates))
+    expect(d.getMap('m').get('last')).toBe('word')
+    await expect(fetch(`http://127.0.0.1:${srv.port}/healthz`)).rejects.toThrow()
   })
 })
 
