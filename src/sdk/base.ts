@@ -89,6 +89,8 @@ export class RealtimeModel<F extends Fields = Fields, E extends EventMap = Model
   readonly _children = new Map<string, RealtimeModel>()
   /** @internal Last ownerIDSelf seen by the dispatcher (for ownerIDSelfDidChange). */
   _lastOwner: number
+  /** @internal The model's last values, captured when it was removed from the document. */
+  _snapshot: Record<string, unknown> | undefined
 
   constructor(ds: Datastore, binding: Binding) {
     this._ds = ds
@@ -143,6 +145,18 @@ export class RealtimeModel<F extends Fields = Fields, E extends EventMap = Model
   /** A JSON copy of the model's data (shared types converted). */
   toJSON(): Record<string, unknown> {
     return this.yMap?.toJSON() ?? {}
+  }
+
+  /**
+   * @internal The last values of a removed model (or of a child of one): removed Yjs
+   * content reads as empty, so the dispatcher captures it when the removal arrives.
+   */
+  _removedValues(): Record<string, unknown> | undefined {
+    if (this._snapshot) return this._snapshot
+    const b = this._binding
+    if (b.kind === 'map') return undefined
+    const v = b.parent._removedValues()?.[b.key]
+    return typeof v === 'object' && v !== null && !(v instanceof Uint8Array) ? (v as Record<string, unknown>) : undefined
   }
 
   // ---- events -------------------------------------------------------------------------

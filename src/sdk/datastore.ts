@@ -223,12 +223,46 @@ export class Datastore<R extends ModelType = ModelType> {
     const sourceOf: SourceOf = (path: ModelPath): ChangeSource =>
       !remote ? 'local' : this.rejections.match(path) ? 'rollback' : 'remote'
     const batch = new EventBatch(sourceOf)
-    for (const [type, events] of tr.changedParentTypes) {
-      if (type._item !== null) continue // every event is listed under its root exactly once
-      for (const ev of events) this.dispatch(ev, batch)
-    }
+    const roots = [...tr.changedParentTypes].filter(([type]) => type._item === null) // each event is listed under its root once
+    for (const [, events] of roots) for (const ev of events) this.captureRemoved(ev)
+    for (const [, events] of roots) for (const ev of events) this.dispatch(ev, batch)
     batch.finish()
     if (remote) this.rejections.endTransaction()
+  }
+
+  /** Gives the views of models this event removed their last values (readable in modelRemoved and after). */
+  private captureRemoved(ev: Y.YEvent<Y.AbstractType<unknown>>): void {
+    if (ev instanceof Y.YMapEvent) {
+      for (const [, change] of ev.changes.keys) if (change.oldValue instanceof Y.Map) this.snapshotTree(change.oldValue)
+    } else if (ev instanceof Y.YArrayEvent) {
+      for (const item of ev.changes.deleted) {
+        if (item.content instanceof Y.ContentType && item.content.type instanceof Y.Map) this.snapshotTree(item.content.type)
+      }
+    }
+  }
+
+  private snapshotTree(map: Y.Map<unknown>): Record<string, unknown> {
+    const snap: Record<string, unknown> = {}
+    for (const [key, item] of map._map) {
+      const content = item.content
+      if (content instanceof Y.ContentDeleted) continue
+      if (content instanceof Y.ContentType) {
+        snap[key] = content.type instanceof Y.Map ? this.snapshotTree(content.type as Y.Map<unknown>) : content.type
+        if (content.type instanceof Y.Array) this.snapshotArray(content.type)
+      } else {
+        const values = content.getContent()
+        snap[key] = values[values.length - 1]
+      }
+    }
+    const bound = this.views.get(map)
+    if (bound) for (const v of bound.values()) v._snapshot = snap
+    return snap
+  }
+
+  private snapshotArray(arr: Y.Array<unknown>): void {
+    for (let item = arr._start; item !== null; item = item.right) {
+      if (item.content instanceof Y.ContentType && item.content.type instanceof Y.Map) this.snapshotTree(item.content.type)
+    }
   }
 
   private dispatch(ev: Y.YEvent<Y.AbstractType<unknown>>, batch: EventBatch): void {
@@ -274,6 +308,9 @@ export class Datastore<R extends ModelType = ModelType> {
         value = p.default
       }
       const previous = change.oldValue instanceof Y.AbstractType ? undefined : change.oldValue
+      // A rewrite with the same plain value (e.g. a compensation restoring what an observer
+      // already had) is not a change.
+      if (change.action === 'update' && typeof value !== 'object' && Object.is(value, previous)) continue
       batch.property(view, key, value, previous, [...base, key])
     }
   }

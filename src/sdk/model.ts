@@ -51,7 +51,9 @@ function defineAccessor(proto: object, key: string, p: Prop): void {
       enumerable: true,
       get(this: RealtimeModel) {
         const v = this.yMap?.get(key)
-        return v === undefined ? p.default : v
+        if (v !== undefined) return v
+        const removed = this._removedValues()
+        return removed !== undefined && key in removed ? removed[key] : p.default
       },
       set(this: RealtimeModel, v: unknown) {
         if (!p.check(v)) throw new TypeError(`property '${key}': ${String(v)} is not a valid ${p.kind}`)
