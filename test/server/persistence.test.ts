@@ -82,6 +82,27 @@ describe('LevelDB persistence (in process)', () => {
   })
 })
 
+describe('restart with connected clients', () => {
+  it('a stock client reconnects after a restart and its offline edits merge into the stored state', async () => {
+    const path = await dir()
+    const s1 = await server(path)
+    const port = s1.port
+    const a = await join(s1.url, 'offline')
+    const b = await join(s1.url, 'offline')
+    a.doc.getMap('m').set('online', 1)
+    await until(() => b.doc.getMap('m').get('online') === 1)
+    b.destroy()
+    await closeServer(s1)
+    await until(() => !a.provider.wsconnected, { message: 'a noticed the shutdown' })
+    a.doc.getMap('m').set('offline', 2) // made while no server runs
+    const s2 = await server(path, { port })
+    await until(() => a.provider.synced && a.provider.wsconnected, { message: 'a reconnected', timeout: 10_000 })
+    const c = await join(s2.url, 'offline')
+    await until(() => c.doc.getMap('m').get('offline') === 2, { message: 'offline edit reached a new client' })
+    expect(c.doc.getMap('m').toJSON()).toEqual({ online: 1, offline: 2 })
+  })
+})
+
 describe('CLI child process', () => {
   it('kill -9 right after another client received an update: the update is there after restart', async () => {
     const path = await dir()
