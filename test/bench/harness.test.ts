@@ -1,0 +1,97 @@
+/**
+ * The benchmark's own measuring instruments: if these are wrong, every figure is.
+ * Marker scanning on merged updates, the raw WebSocket client against a real yroom server,
+ * Hocuspocus framing, /proc readers. (The benchmark itself runs with `npm run bench`.)
+ */
+import { describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import * as encoding from 'lib0/encoding'
+import { startServer, until } from '../helpers.js'
+import { marker, scanMarkers, MAGIC_REJECTED } from './lib/marker.js'
+import { Framing, SYNC_STEP2, SYNC_UPDATE } from './lib/framing.js'
+import { RawWebSocket } from './lib/ws-client.js'
+import { cpuSeconds, memory } from './lib/proc.js'
+
+function writerUpdate(id: number, ts: number, doc = new Y.Doc()): Uint8Array {
+  let update: Uint8Array = new Uint8Array()
+  doc.once('update', (u: Uint8Array) => (update = u))
+  doc.getMap('models').set(`m${id}`, marker(id, ts))
+  return update
+}
+
+function found(buf: Uint8Array): Array<[number, number]> {
+  const out: Array<[number, number]> = []
+  scanMarkers(Buffer.from(buf), 0, (w, t) => out.push([w, t]))
+  return out
+}
+
+describe('bench instruments', () => {
+  it('finds every marker in a merged update, and no rejected-write markers', () => {
+    const doc = new Y.Doc()
+    const updates = [writerUpdate(7, 123, doc), writerUpdate(7, 456, doc), writerUpdate(42, 999_999_999_999)]
+    const rejected = new Y.Doc()
+    rejected.on('update', (u: Uint8Array) => updates.push(u))
+    rejected.getMap('x').set('k', marker(3, 5, MAGIC_REJECTED))
+    const got = found(Y.mergeUpdates(updates)).sort((a, b) => a[1] - b[1])
+    expect(got).toEqual([
+      [7, 123],
+      [7, 456],
+      [42, 999_999_999_999],
+    ])
+  })
+
+  it('parses Hocuspocus framing (document-name prefix)', () => {
+    const f = new Framing('hocuspocus', 'room/ü')
+    const [auth, step1] = f.hello(new Uint8Array([0]))
+    expect(auth.length).toBeGreaterThan(0)
+    expect(f.parse(step1).sync).toBe(0)
+    const msg = f.update(writerUpdate(1, 77))
+    const p = f.parse(msg)
+    expect(p.sync).toBe(SYNC_UPDATE)
+    expect(found(f.body(msg, p.body))).toEqual([[1, 77]])
+    const enc = encoding.createEncoder()
+    encoding.writeVarString(enc, 'room/ü')
+    encoding.writeVarUint(enc, 8) // SyncStatus: not a sync message
+    encoding.writeVarUint(enc, 1)
+    expect(f.parse(encoding.toUint8Array(enc)).sync).toBe(-1)
+  })
+
+  it('receives another client\'s write through a real yroom server over the raw client', async () => {
+    const srv = await startServer()
+    try {
+      const received: Array<[number, number]> = []
+      let synced = 0
+      const open = async () => {
+        const f = new Framing('y-websocket', 'bench-test')
+        const ws = await RawWebSocket.open('127.0.0.1', srv.port, f.path, {
+          onMessage: (p) => {
+            const m = f.parse(p)
+            if (m.sync === SYNC_STEP2) synced++
+            if (m.sync === SYNC_UPDATE) scanMarkers(p, m.body, (w, t) => received.push([w, t]))
+          },
+          onClose: () => undefined,
+        })
+        for (const m of f.hello(Y.encodeStateVector(new Y.Doc()))) ws.send(m)
+        return { ws, f }
+      }
+      const a = await open()
+      const b = await open()
+      await until(() => synced === 2, { message: 'both synced' })
+      b.ws.send(b.f.update(writerUpdate(5, 4242)))
+      await until(() => received.length > 0, { message: 'marker at the other client' })
+      expect(received).toEqual([[5, 4242]])
+      expect(a.ws.bytesIn).toBeGreaterThan(0)
+      a.ws.close()
+      b.ws.close()
+    } finally {
+      await srv.close()
+    }
+  })
+
+  it('reads CPU time and memory from /proc', () => {
+    expect(cpuSeconds(process.pid)).toBeGreaterThan(0)
+    const m = memory(process.pid)
+    expect(m.rssMB).toBeGreaterThan(1)
+    expect(m.hwmMB).toBeGreaterThanOrEqual(m.rssMB)
+  })
+})

@@ -1,0 +1,198 @@
+/**
+ * One simulated client of the load generator. It holds a small Y.Doc only for its own writes
+ * and finds the timestamps of other clients' writes in the raw frames it receives, without
+ * decoding them. Offenders (rejection storm) are the exception: they must see their replica
+ * roll back, so they apply what they receive.
+ */
+import * as Y from 'yjs'
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks'
+import { RawWebSocket } from '../lib/ws-client.js'
+import { Framing, SYNC_STEP2, SYNC_UPDATE } from '../lib/framing.js'
+import { MAGIC_REJECTED, marker, scanMarkers } from '../lib/marker.js'
+
+const LOCAL = Symbol('bench.local')
+const REMOTE = Symbol('bench.remote')
+
+export const nowMicros = (): number => Math.round(performance.now() * 1000)
+
+/** Counters shared by all clients of one run. Window bounds are in µs (`nowMicros`). */
+export class Stats {
+  t0 = Infinity
+  t1 = Infinity
+  writes = 0
+  rejectedWrites = 0
+  delivered = 0
+  rolledBack = 0
+  framesIn = 0
+  foreign = 0
+  disconnects = 0
+  stopping = false
+  readonly errors = new Set<string>()
+  readonly latency: RecordableHistogram = createHistogram()
+  readonly rollbackLatency: RecordableHistogram = createHistogram()
+
+  inWindow(ts: number): boolean {
+    return ts >= this.t0 && ts < this.t1
+  }
+}
+
+export interface ClientSpec {
+  /** Global writer id; the room's clients are ids [roomBase, roomBase + clientsPerRoom). */
+  id: number
+  roomBase: number
+  clientsPerRoom: number
+  roomName: string
+  /** Offenders write into the model of `victimId` instead of their own. */
+  victimId: number | null
+}
+
+const modelKey = (id: number) => `m${id}`
+
+export class BenchClient {
+  readonly doc = new Y.Doc()
+  synced = false
+  private ws: RawWebSocket | null = null
+  private model: Y.Map<unknown> | null = null
+  private readonly lastSeen: Float64Array
+  private readonly framing: Framing
+  private outstanding: Array<{ item: Y.Item; ts: number }> = []
+  private seq = 0
+  private startTimer: NodeJS.Timeout | null = null
+  private interval: NodeJS.Timeout | null = null
+
+  constructor(
+    readonly spec: ClientSpec,
+    flavor: ConstructorParameters<typeof Framing>[0],
+    private stats: Stats,
+  ) {
+    this.framing = new Framing(flavor, spec.roomName)
+    this.lastSeen = new Float64Array(spec.clientsPerRoom).fill(-1)
+    this.doc.on('update', (u: Uint8Array, origin: unknown) => {
+      if (origin === LOCAL) this.ws?.send(this.framing.update(u))
+    })
+  }
+
+  get offender(): boolean {
+    return this.spec.victimId !== null
+  }
+
+  async connect(host: string, port: number): Promise<void> {
+    this.ws = await RawWebSocket.open(host, port, this.framing.path, {
+      onMessage: (p) => this.onMessage(p),
+      onClose: (reason) => {
+        if (this.stats.stopping) return
+        this.stats.disconnects++
+        if (this.stats.errors.size < 10) this.stats.errors.add(`client disconnected: ${reason}`)
+      },
+    })
+    for (const m of this.framing.hello(Y.encodeStateVector(this.doc))) this.ws.send(m)
+  }
+
+  /** Send time of the newest write of the room's writer `local` this client received (-1: none). */
+  lastSeenOf(local: number): number {
+    return this.lastSeen[local]
+  }
+
+  get bytesIn(): number {
+    return this.ws?.bytesIn ?? 0
+  }
+
+  /** Creates this client's model, owned by it (SPEC §2: `$meta.ownerID` = its clientID). */
+  createModel(): void {
+    this.doc.transact(() => {
+      const model = new Y.Map<unknown>()
+      this.doc.getMap('models').set(modelKey(this.spec.id), model)
+      const meta = new Y.Map<unknown>()
+      model.set('$meta', meta)
+      meta.set('ownerID', this.doc.clientID)
+      this.model = model
+    }, LOCAL)
+  }
+
+  /** Offenders: whether the victim's model has reached this replica. */
+  hasVictim(): boolean {
+    const m = this.doc.getMap('models').get(modelKey(this.spec.victimId!))
+    return m instanceof Y.Map && m.get('$meta') instanceof Y.Map
+  }
+
+  start(hz: number): void {
+    const period = 1000 / hz
+    this.startTimer = setTimeout(() => {
+      this.write()
+      this.interval = setInterval(() => this.write(), period)
+    }, Math.random() * period)
+  }
+
+  stop(): void {
+    if (this.startTimer) clearTimeout(this.startTimer)
+    if (this.interval) clearInterval(this.interval)
+  }
+
+  close(): void {
+    this.stop()
+    this.ws?.close()
+    this.doc.destroy()
+  }
+
+  private write(): void {
+    const ts = nowMicros()
+    const inWindow = this.stats.inWindow(ts)
+    if (!this.offender) {
+      this.doc.transact(() => this.model!.set('v', marker(this.spec.id, ts)), LOCAL)
+      if (inWindow) this.stats.writes++
+      return
+    }
+    const victim = this.doc.getMap('models').get(modelKey(this.spec.victimId!)) as Y.Map<unknown>
+    // A fresh key per write: overwriting one key would delete the previous item locally,
+    // which would look like a rollback.
+    const key = `x${this.spec.id}_${this.seq++}`
+    this.doc.transact(() => victim.set(key, marker(this.spec.id, ts, MAGIC_REJECTED)), LOCAL)
+    this.outstanding.push({ item: victim._map.get(key)!, ts })
+    if (inWindow) this.stats.rejectedWrites++
+  }
+
+  private onMessage(payload: Buffer): void {
+    const stats = this.stats
+    stats.framesIn++
+    const p = this.framing.parse(payload)
+    if (p.sync === SYNC_UPDATE) {
+      const now = nowMicros()
+      const base = this.spec.roomBase
+      scanMarkers(payload, p.body, (writer, ts) => {
+        if (writer === this.spec.id) return
+        const local = writer - base
+        if (local < 0 || local >= this.lastSeen.length) {
+          stats.foreign++
+          return
+        }
+        // Merged and echoed messages may repeat a write; count each write once per receiver.
+        if (ts <= this.lastSeen[local]) return
+        this.lastSeen[local] = ts
+        if (ts < stats.t0 || ts >= stats.t1) return
+        stats.delivered++
+        stats.latency.record(Math.max(1, now - ts))
+      })
+    } else if (p.sync === SYNC_STEP2) {
+      this.synced = true
+    }
+    if (this.offender && (p.sync === SYNC_UPDATE || p.sync === SYNC_STEP2)) {
+      Y.applyUpdate(this.doc, this.framing.body(payload, p.body), REMOTE)
+      this.checkRollbacks()
+    }
+  }
+
+  private checkRollbacks(): void {
+    if (this.outstanding.length === 0) return
+    const now = nowMicros()
+    const left: Array<{ item: Y.Item; ts: number }> = []
+    for (const o of this.outstanding) {
+      if (!o.item.deleted) {
+        left.push(o)
+      } else if (this.stats.inWindow(o.ts)) {
+        this.stats.rolledBack++
+        this.stats.rollbackLatency.record(Math.max(1, now - o.ts))
+      }
+    }
+    this.outstanding = left
+  }
+}

@@ -1,0 +1,353 @@
+/** Renders BENCHMARKS.md from the results of one run. */
+import type { LoadResult } from '../loadgen/types.js'
+import type { AuthorityResult, FanoutResult } from '../scenarios/fanout.js'
+import { FANOUT_SERVERS } from '../scenarios/fanout.js'
+import type { CapacityResult } from '../scenarios/capacity.js'
+import { MAX_P99_MS, MIN_RATIO, generatorSaturated } from '../scenarios/capacity.js'
+import type { ColdLoadResult, Timing } from '../scenarios/coldload.js'
+import type { StorageResult } from '../scenarios/storage.js'
+import type { MemoryResult } from '../scenarios/memory.js'
+import type { Settings } from '../scenarios/common.js'
+import type { HotFunction } from '../lib/profile.js'
+import { SERVERS } from '../servers/servers.js'
+
+export interface Machine {
+  cpu: string
+  cores: number
+  memGB: number
+  os: string
+  node: string
+  loadStart: number[]
+  loadEnd: number[]
+}
+
+export interface ProfileSummary {
+  title: string
+  note: string
+  busyMs: number
+  top: HotFunction[]
+}
+
+export interface BenchReport {
+  quick: boolean
+  command: string
+  date: string
+  durationSec: number
+  machine: Machine
+  commit: string
+  versions: Record<string, string>
+  settings: Settings
+  tickMs: number
+  fanout?: FanoutResult
+  authority?: AuthorityResult
+  capacity?: CapacityResult[]
+  rejection?: LoadResult
+  cold?: ColdLoadResult
+  storage?: StorageResult
+  memory?: MemoryResult
+  profiles: ProfileSummary[]
+  chartPath: string | null
+  failures: string[]
+}
+
+export interface TargetRow {
+  target: string
+  measured: string
+  met: boolean | null
+}
+
+const f = (n: number | null | undefined, d = 1) => (n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : n.toFixed(d))
+const pct = (r: number) => (Number.isFinite(r) ? `${(r * 100).toFixed(2)}%` : 'n/a')
+const k = (n: number) => (Number.isFinite(n) ? `${(n / 1000).toFixed(1)}k` : 'n/a')
+const yes = (m: boolean | null) => (m === null ? '—' : m ? '✅ met' : '❌ **missed**')
+const timing = (t: Timing) => (t.medianMs !== null ? `${f(t.medianMs, 1)} ms` : `> ${f((t.timedOutAfterMs ?? 0) / 1000, 0)} s (stopped)`)
+
+export function evaluateTargets(r: BenchReport): TargetRow[] {
+  const rows: TargetRow[] = []
+  if (r.fanout) {
+    const ratio = r.fanout.yroom.cpuPer1000 / r.fanout.hocuspocus.cpuPer1000
+    rows.push({
+      target: 'Server CPU per 1,000 deliveries, standard load, authority on: ≤ 0.25 × Hocuspocus',
+      measured: `${f(r.fanout.yroom.cpuPer1000 * 1000, 2)} ms vs ${f(r.fanout.hocuspocus.cpuPer1000 * 1000, 2)} ms = **${f(ratio, 2)} ×**`,
+      met: Number.isFinite(ratio) ? ratio <= 0.25 : null,
+    })
+  }
+  if (r.capacity) {
+    const y = r.capacity.find((c) => c.server === 'yroom')
+    const h = r.capacity.find((c) => c.server === 'hocuspocus')
+    if (y && h) {
+      const yl = y.highest?.offered ?? 0
+      const hl = h.highest?.offered ?? 0
+      const ratio = hl > 0 ? yl / hl : NaN
+      const bound = y.open ? ' (yroom held every step: its figure is a lower bound)' : y.generatorBound ? ' (yroom failed while the load generator was saturated: lower bound)' : ''
+      rows.push({
+        target: `Capacity (p99 ≤ ${MAX_P99_MS} ms, delivery ≥ ${MIN_RATIO * 100}%): ≥ 3 × Hocuspocus`,
+        measured: `${k(yl)} vs ${k(hl)} deliveries/s = **${f(ratio, 2)} ×**${bound}`,
+        met: Number.isFinite(ratio) ? (ratio >= 3 ? true : y.open || y.generatorBound ? null : false) : null,
+      })
+    }
+  }
+  if (r.authority) {
+    rows.push({
+      target: 'Authority on vs off: ≤ 1.15 × server CPU',
+      measured: `**${f(r.authority.ratio, 3)} ×** (CPU per 1,000 deliveries, ${r.authority.on.length} runs each)`,
+      met: Number.isFinite(r.authority.ratio) ? r.authority.ratio <= 1.15 : null,
+    })
+  }
+  if (r.rejection?.rollback) {
+    const rb = r.rejection.rollback
+    const limit = r.tickMs + 10
+    const complete = rb.writes > 0 && rb.rolledBack / rb.writes >= 0.99
+    rows.push({
+      target: `Rollback reaches the offender within one tick + 10 ms (${limit} ms) at p99`,
+      measured: `p99 **${f(rb.latency.p99, 1)} ms** (${rb.rolledBack}/${rb.writes} rejected writes rolled back)`,
+      met: rb.latency.count === 0 ? false : rb.latency.p99 <= limit && complete,
+    })
+  }
+  if (r.cold) {
+    const c = r.cold
+    const floor = c.floor.medianMs ?? NaN
+    const logRatio = c.log.medianMs !== null ? c.log.medianMs / floor : (c.log.timedOutAfterMs ?? NaN) / floor
+    rows.push({
+      target: `Cold load (${c.models} models, ${c.updates} stored updates) ≤ 1.5 × in-memory Y.applyUpdate`,
+      measured: `${timing(c.log)} vs ${f(floor, 1)} ms = **${c.log.medianMs === null ? '> ' : ''}${f(logRatio, 1)} ×**`,
+      met: Number.isFinite(logRatio) ? logRatio <= 1.5 : null,
+    })
+    const cr = (c.compacted.medianMs ?? NaN) / floor
+    rows.push({
+      target: '… the same room after the server compacted its log (one stored entry)',
+      measured: `${timing(c.compacted)} = **${f(cr, 2)} ×**`,
+      met: Number.isFinite(cr) ? cr <= 1.5 : null,
+    })
+  }
+  if (r.memory) {
+    const m = r.memory
+    rows.push({
+      target: 'Loaded idle room ≤ 2 × its Y.Doc heap + 0.1 MB',
+      measured: `**${f(m.roomRssMB * 1024, 0)} KB** RSS per room (limit ${f(m.limitMB * 1024, 0)} KB; Y.Doc heap ${f(m.docHeapMB * 1024, 0)} KB)`,
+      met: m.roomRssMB <= m.limitMB,
+    })
+    const residuePerRoomKB = ((m.unloadedHeapMB - m.docsDroppedHeapMB) * 1024) / m.rooms
+    rows.push({
+      target: 'Unloaded rooms cost nothing measurable',
+      measured:
+        `heap after unloading ${m.rooms} rooms: ${f(m.unloadedHeapMB, 2)} MB above the baseline ` +
+        `(plain Y.Docs dropped: ${f(m.docsDroppedHeapMB, 2)} MB) = **${f(residuePerRoomKB, 2)} KB/room**; ` +
+        `RSS ${f(m.unloadedRssMB, 1)} MB (plain Y.Docs: ${f(m.docsDroppedRssMB, 1)} MB)`,
+      met: residuePerRoomKB < 1,
+    })
+  }
+  return rows
+}
+
+function loadTable(rows: Array<{ label: string; r: LoadResult; vsHocus?: number }>, withRatio: boolean): string {
+  const head =
+    '| server | deliveries/s | delivered / expected | p50 ms | p99 ms | max ms | server CPU s | CPU ms / 1,000 deliveries |' +
+    (withRatio ? ' × Hocuspocus |' : '') +
+    ' RSS MB (peak) | MB sent | frames received | load-gen CPU | errors |'
+  const sep = '|' + head.split('|').slice(1, -1).map(() => '---').join('|') + '|'
+  const lines = rows.map(({ label, r, vsHocus }) => {
+    const gen = `${f(r.genCpu * 100, 0)}%${generatorSaturated(r) ? ' ⚠' : ''}`
+    return (
+      `| ${label} | ${k(r.deliveriesPerSec)} | ${pct(r.ratio)} | ${f(r.latency.p50)} | ${f(r.latency.p99)} | ${f(r.latency.max)} | ` +
+      `${f(r.serverCpuSec, 2)} | ${f(r.cpuPer1000 * 1000, 3)} |` +
+      (withRatio ? ` ${f(vsHocus, 2)} |` : '') +
+      ` ${f(r.serverRssMB, 0)} (${f(r.serverPeakRssMB, 0)}) | ${f(r.bytesOut / 2 ** 20, 1)} | ${r.framesIn} | ${gen} | ${r.disconnects ? r.disconnects + ' disconnects; ' : ''}${r.errors.join('; ') || '—'} |`
+    )
+  })
+  return [head, sep, ...lines].join('\n')
+}
+
+export function renderMarkdown(r: BenchReport): string {
+  const s = r.settings
+  const std = s.standard
+  const out: string[] = []
+  const targets = evaluateTargets(r)
+  out.push('# Benchmarks')
+  out.push('')
+  out.push(
+    `Generated by \`${r.command}\` (test/bench/run.ts) on ${r.date}, in ${f(r.durationSec / 60, 1)} min. ` +
+      (r.quick ? '**Quick mode: short windows and small sizes, a smoke check only; these figures are not the benchmark.** ' : '') +
+      'The machine is shared and noisy: ratios between servers measured in the same run are the figures that count; absolute times only describe this run.',
+  )
+  out.push('')
+  out.push('| | |\n|---|---|')
+  out.push(`| machine | ${r.machine.cpu}, ${r.machine.cores} cores, ${f(r.machine.memGB, 0)} GB RAM, ${r.machine.os} |`)
+  out.push(`| Node | ${r.machine.node} |`)
+  out.push(`| load average (1/5/15 min) | start ${r.machine.loadStart.map((x) => x.toFixed(2)).join(' / ')}, end ${r.machine.loadEnd.map((x) => x.toFixed(2)).join(' / ')} |`)
+  out.push(`| commit | ${r.commit} |`)
+  out.push(`| versions | ${Object.entries(r.versions).map(([n, v]) => `${n} ${v}`).join(', ')} |`)
+  out.push(`| standard load | ${std.rooms} rooms × ${std.clientsPerRoom} clients × ${std.hz} Hz = ${std.rooms * std.clientsPerRoom * std.hz} writes/s, ${k(std.rooms * std.clientsPerRoom * std.hz * (std.clientsPerRoom - 1))} expected deliveries/s |`)
+  out.push(`| windows | warm-up ${std.warmupMs / 1000} s, measured ${std.measureMs / 1000} s, drain ${std.drainMs / 1000} s (capacity steps: ${s.capacity.warmupMs / 1000} / ${s.capacity.measureMs / 1000} / ${s.capacity.drainMs / 1000} s) |`)
+  out.push(`| yroom tick | ${r.tickMs} ms (default) |`)
+  out.push('')
+  if (r.failures.length) {
+    out.push('**Scenarios that failed to run:**')
+    for (const x of r.failures) out.push(`- ${x}`)
+    out.push('')
+  }
+
+  out.push('## Targets')
+  out.push('')
+  out.push('| target | measured | result |\n|---|---|---|')
+  for (const t of targets) out.push(`| ${t.target} | ${t.measured} | ${yes(t.met)} |`)
+  out.push('')
+  out.push('"—": not decided by this run (see the scenario).')
+  out.push('')
+
+  if (r.fanout) {
+    out.push('## 1. Fan-out at the standard load')
+    out.push('')
+    const h = r.fanout.hocuspocus.cpuPer1000
+    out.push(loadTable(FANOUT_SERVERS.map((id) => ({ label: SERVERS[id].label, r: r.fanout![id], vsHocus: r.fanout![id].cpuPer1000 / h })), true))
+    out.push('')
+    out.push(
+      'Deliveries count only other clients\' writes, once per receiver (yroom echoes the merged tick message to writers when several wrote; ' +
+        '@y/websocket-server and Hocuspocus echo every update to its author). Latency: write → receipt by another client. ' +
+        '"MB sent": bytes the server sent to all clients in the window (WebSocket framing included). ' +
+        '⚠ marks a run where the load generator itself was near saturation (> 90% of a core or event-loop p99 > 50 ms).',
+    )
+    out.push('')
+  }
+
+  if (r.capacity) {
+    out.push('## 2. Capacity')
+    out.push('')
+    out.push(`Rooms of ${std.clientsPerRoom} clients × ${std.hz} Hz are added until p99 > ${MAX_P99_MS} ms or delivery < ${MIN_RATIO * 100}% (a failed step is retried once${s.capacity.refine ? '; one step between the last pass and the failure narrows it down' : ''}).`)
+    out.push('')
+    if (r.chartPath) out.push(`![capacity: p99 against offered load](${r.chartPath})`)
+    out.push('')
+    out.push('| server | highest load held | rooms | steps (rooms: p99 ms / delivered / server CPU share / load-gen CPU) |\n|---|---|---|---|')
+    for (const c of r.capacity) {
+      const steps = c.steps
+        .map((st) => `${st.rooms}: ${f(st.result.latency.p99, 0)} / ${pct(st.result.ratio)} / ${f((st.result.serverCpuSec / st.result.windowSec) * 100, 0)}% / ${f(st.result.genCpu * 100, 0)}%${st.held ? '' : ' ✗'}`)
+        .join('; ')
+      const held = c.highest ? `${k(c.highest.offered)} deliveries/s${c.open ? ' (every step held)' : ''}${c.generatorBound ? ' (failure while load generator saturated)' : ''}` : 'none'
+      out.push(`| ${SERVERS[c.server].label} | ${held} | ${c.highest?.rooms ?? 0} | ${steps} |`)
+    }
+    out.push('')
+  }
+
+  if (r.authority) {
+    out.push('## 3. Authority on vs off (standard load)')
+    out.push('')
+    const rows = [
+      ...r.authority.on.map((x, i) => ({ label: `authority on, run ${i + 1}`, r: x })),
+      ...r.authority.off.map((x, i) => ({ label: `authority off, run ${i + 1}`, r: x })),
+    ]
+    out.push(loadTable(rows, false))
+    out.push('')
+    out.push(`Server CPU per 1,000 deliveries, on ÷ off over all runs: **${f(r.authority.ratio, 3)}**. Extra pairs run "off" first, so slow drift of the shared machine does not favour one side.`)
+    out.push('')
+  }
+
+  if (r.rejection) {
+    const rb = r.rejection.rollback!
+    out.push('## 4. Rejection storm (yroom, authority on)')
+    out.push('')
+    out.push(
+      `${std.rooms} rooms × ${std.clientsPerRoom} clients × ${std.hz} Hz; in each room ${s.rejection.offendersPerRoom} clients write only into another client's model ` +
+        `(${f((100 * s.rejection.offendersPerRoom) / std.clientsPerRoom, 0)}% of writes; a fresh key per write), the others into their own model. ` +
+        'Offenders decode what they receive; rollback time = write → the inserted item is deleted in the offender\'s own replica.',
+    )
+    out.push('')
+    out.push('| rejected writes (window) | rolled back | rollback p50 ms | p99 ms | max ms |\n|---|---|---|---|---|')
+    out.push(`| ${rb.writes} | ${rb.rolledBack} (${pct(rb.writes ? rb.rolledBack / rb.writes : NaN)}) | ${f(rb.latency.p50)} | ${f(rb.latency.p99)} | ${f(rb.latency.max)} |`)
+    out.push('')
+    out.push('Accepted writes of the same run:')
+    out.push('')
+    out.push(loadTable([{ label: 'yroom (authority on), 20% offenders', r: r.rejection }], false))
+    out.push('')
+  }
+
+  if (r.cold) {
+    const c = r.cold
+    out.push('## 5. Cold load')
+    out.push('')
+    out.push(
+      `A room with ${c.models} owned models and a ${c.updates}-update history (${f(c.logBytes / 2 ** 20, 1)} MB of updates; state ${f(c.stateBytes / 2 ** 20, 2)} MB) in LevelDB, ` +
+        'loaded by the server\'s own registry (`rooms.open`: storage read, merge, apply, plugins\' onLoad) in a fresh process, in-process rather than over a socket so the figure is the load itself. ' +
+        `Median of ${s.cold.trials} trial(s), each in a fresh process after a JIT warm-up on a small room.`,
+    )
+    out.push('')
+    out.push('| what | time | × floor |\n|---|---|---|')
+    const fl = c.floor.medianMs ?? NaN
+    const row = (label: string, t: Timing) => out.push(`| ${label} | ${timing(t)} | ${t.medianMs !== null ? f(t.medianMs / fl, 2) : '> ' + f((t.timedOutAfterMs ?? 0) / fl, 0)} |`)
+    row('floor: `Y.applyUpdate(new Y.Doc(), state)` in memory', c.floor)
+    row(`yroom, log of ${c.updates} entries (nothing compacted yet)`, c.log)
+    row('yroom, compacted log (one entry, as stored at unload)', c.compacted)
+    row(`in memory, no storage: \`Y.applyUpdate(doc, Y.mergeUpdates(${c.updates} updates))\``, c.mergeApply)
+    out.push('')
+  }
+
+  if (r.storage) {
+    out.push('## 6. Storage: accepted updates written durably')
+    out.push('')
+    out.push('| server (store) | accepted updates/s | delivered / expected | p99 ms | CPU ms / 1,000 deliveries | newest delivered write of each writer found after SIGKILL |\n|---|---|---|---|---|---|')
+    for (const d of r.storage.runs) {
+      out.push(
+        `| ${SERVERS[d.server].label} (${d.store}) | ${f(d.acceptedPerSec, 0)} | ${pct(d.result.ratio)} | ${f(d.result.latency.p99)} | ${f(d.result.cpuPer1000 * 1000, 3)} | ${d.crashCheck.durable} / ${d.crashCheck.writers} |`,
+      )
+    }
+    out.push('')
+    out.push(
+      'Standard load; accepted updates/s = writes delivered to the other clients per second (a write counts once). After the window the server is killed with SIGKILL and its store reopened: ' +
+        'for every writer, the newest write any client had received must be in the store. yroom appends a tick to LevelDB before it broadcasts it.',
+    )
+    out.push('')
+    out.push('yroom\'s LevelDB storage layer alone (4 rooms appending concurrently, each batch awaited as the tick does):')
+    out.push('')
+    out.push('| batch | updates/s | bytes/update |\n|---|---|---|')
+    for (const a of r.storage.append) out.push(`| ${a.batch} | ${f(a.updatesPerSec, 0)} | ${f(a.bytesPerUpdate, 0)} |`)
+    out.push('')
+  }
+
+  if (r.memory) {
+    const m = r.memory
+    out.push('## 7. Memory of idle rooms')
+    out.push('')
+    out.push(
+      `${m.rooms} rooms of ${m.models} models (state ${f(m.stateBytes / 1024, 1)} KB each), loaded through the server's registry with the default plugins and no connections, ` +
+        'in-process (so the per-room figure contains no sockets), against the same number of plain `Y.Doc`s with the same state in another process. Garbage is collected until RSS and heap settle.',
+    )
+    out.push('')
+    out.push('| | per room / doc | after unloading all (total, vs before loading) |\n|---|---|---|')
+    out.push(`| plain Y.Doc, heap | ${f(m.docHeapMB * 1024, 1)} KB | ${f(m.docsDroppedHeapMB, 2)} MB (destroyed) |`)
+    out.push(`| yroom room, heap | ${f(m.roomHeapMB * 1024, 1)} KB | ${f(m.unloadedHeapMB, 2)} MB |`)
+    out.push(`| yroom room, RSS | **${f(m.roomRssMB * 1024, 1)} KB** (limit ${f(m.limitMB * 1024, 0)} KB) | ${f(m.unloadedRssMB, 1)} MB (plain Y.Docs: ${f(m.docsDroppedRssMB, 1)} MB) |`)
+    out.push('')
+    out.push('RSS that V8 and the allocator keep after freeing is the same for plain Y.Docs, so unloading is judged on the heap residue beyond the plain-Y.Doc control.')
+    out.push('')
+  }
+
+  if (r.profiles.length) {
+    out.push('## Profiles (missed targets)')
+    out.push('')
+    for (const p of r.profiles) {
+      out.push(`### ${p.title}`)
+      out.push('')
+      out.push(p.note)
+      out.push('')
+      out.push('| self % | self ms | function | where |\n|---|---|---|---|')
+      for (const h of p.top) out.push(`| ${f(h.selfPct, 1)} | ${f(h.selfMs, 0)} | \`${h.name}\` | ${h.where || '(native)'} |`)
+      out.push('')
+    }
+  }
+
+  out.push('## Method')
+  out.push('')
+  out.push(
+    [
+      '- Servers run as separate processes on loopback with their default configuration: yroom `node dist/server/cli.js serve --data :memory:` (authority plugin on, and `--no-authority`), ' +
+        '`@y/websocket-server` (its own `y-websocket-server` bin), Hocuspocus (`new Server()` with no extensions; its default `flushDelay: 0` coalesces updates per event-loop turn).',
+      '- The load generator is its own process: raw WebSocket frames over TCP (no per-frame library cost), each client a small `Y.Doc` that creates its own model ' +
+        '(`$meta.ownerID` = its clientID) and sets `v` to a marker holding its writer id and the send time. Received frames are scanned for markers without decoding Yjs. ' +
+        'Hocuspocus clients prefix every message with the document name and authenticate first.',
+      '- Server CPU: utime + stime from `/proc/<pid>/stat` over the measured window; RSS from `/proc/<pid>/status`. Each run starts a fresh server process.',
+      '- A write counts as expected once for every other client of its room; a delivery is counted only for writes made inside the window, whenever they arrive before the drain ends.',
+      '- Everything ran on one machine: the servers, the load generator and other users of the machine share the CPU cores.',
+    ].join('\n'),
+  )
+  out.push('')
+  return out.join('\n')
+}

@@ -1,0 +1,167 @@
+/**
+ * `npm run bench [-- --quick] [-- --only 1,3] [-- --no-build] [-- --out FILE]`
+ *
+ * Builds yroom, then runs the scenarios of issue 7 against yroom (authority on and off),
+ * @y/websocket-server and Hocuspocus, each server a separate process on loopback, the load
+ * generator another one, and writes BENCHMARKS.md (+ the capacity chart and raw JSON).
+ * Every child process is killed when the harness exits, fails or is interrupted.
+ */
+import { spawnSync, execFileSync } from 'node:child_process'
+import { cpus, loadavg, release, totalmem, type } from 'node:os'
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import { parseArgs } from 'node:util'
+import { resolveOptions } from '../../server/options.js'
+import { installCleanup } from './lib/children.js'
+import { runLoadgen } from './lib/loadgen.js'
+import { hotFunctions } from './lib/profile.js'
+import { ROOT, startServer, versions } from './servers/servers.js'
+import { log, settings, type Settings } from './scenarios/common.js'
+import { authorityCost, fanout } from './scenarios/fanout.js'
+import { capacity, CAPACITY_SERVERS } from './scenarios/capacity.js'
+import { rejectionStorm } from './scenarios/rejection.js'
+import { coldLoad } from './scenarios/coldload.js'
+import { storage } from './scenarios/storage.js'
+import { memoryScenario } from './scenarios/memory.js'
+import { capacityChart } from './report/chart.js'
+import { evaluateTargets, renderMarkdown, type BenchReport, type ProfileSummary } from './report/markdown.js'
+
+function git(args: string[]): string {
+  try {
+    return execFileSync('git', args, { cwd: ROOT }).toString().trim()
+  } catch {
+    return ''
+  }
+}
+
+function build(): void {
+  log('npm run build')
+  const r = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  if (r.status !== 0) {
+    process.stderr.write(r.stdout.toString() + r.stderr.toString())
+    throw new Error('npm run build failed; fix the build or rerun with --no-build to bench the existing dist/')
+  }
+}
+
+/** CPU profile of the yroom server under the standard load (run when a CPU target is missed). */
+async function profileStandardLoad(s: Settings, dir: string): Promise<ProfileSummary> {
+  log('profiling yroom (authority on) under the standard load')
+  const profDir = mkdtempSync(join(dir, 'server-'))
+  const server = await startServer('yroom', { cpuProfDir: profDir })
+  try {
+    await runLoadgen({
+      flavor: server.spec.flavor,
+      host: '127.0.0.1',
+      port: server.port,
+      serverPid: server.pid,
+      ...s.standard,
+      offendersPerRoom: 0,
+      roomPrefix: 'profile',
+    })
+  } finally {
+    await server.stop()
+  }
+  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'))
+  if (!file) throw new Error('the server wrote no CPU profile')
+  const h = hotFunctions(join(profDir, file), ROOT, 25)
+  return {
+    title: 'yroom server (authority on), standard load, `node --cpu-prof`',
+    note: `Whole server process (startup, connect, warm-up, window, drain): ${(h.totalMs / 1000).toFixed(1)} s sampled, ${((h.totalMs - h.idleMs) / 1000).toFixed(1)} s busy. Self time of the top functions, as % of busy time. Profile: \`${relative(ROOT, join(profDir, file))}\`.`,
+    busyMs: h.totalMs - h.idleMs,
+    top: h.top,
+  }
+}
+
+async function main(): Promise<void> {
+  installCleanup()
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      'no-build': { type: 'boolean', default: false },
+      out: { type: 'string' },
+    },
+  })
+  const quick = values.quick!
+  const only = values.only ? new Set(values.only.split(',').map((x) => Number(x.trim()))) : null
+  const want = (n: number) => only === null || only.has(n)
+  const s = settings(quick)
+  const started = Date.now()
+  const resultsDir = join(ROOT, 'test/bench/results', quick ? 'quick' : '')
+  const profileDir = join(ROOT, 'test/bench/results/profiles')
+  mkdirSync(resultsDir, { recursive: true })
+  mkdirSync(profileDir, { recursive: true })
+  const outFile = values.out ? join(process.cwd(), values.out) : quick ? join(resultsDir, 'BENCHMARKS.md') : join(ROOT, 'BENCHMARKS.md')
+
+  if (!values['no-build']) build()
+  const loadStart = loadavg()
+  const report: BenchReport = {
+    quick,
+    command: `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
+    date: new Date().toISOString().replace('T', ' ').slice(0, 16) + ' UTC',
+    durationSec: 0,
+    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memGB: totalmem() / 2 ** 30, os: `${type()} ${release()}`, node: process.version, loadStart, loadEnd: [] },
+    commit: git(['rev-parse', '--short', 'HEAD']) + (git(['status', '--porcelain', '--', 'server', 'plugins', 'src']) ? ' (server/plugins/src had uncommitted changes)' : ''),
+    versions: versions(),
+    settings: s,
+    tickMs: resolveOptions({}).tickMs,
+    profiles: [],
+    chartPath: null,
+    failures: [],
+  }
+  const attempt = async (name: string, fn: () => Promise<void>) => {
+    try {
+      await fn()
+    } catch (err) {
+      log(`${name} FAILED: ${(err as Error).stack ?? err}`)
+      report.failures.push(`${name}: ${(err as Error).message.split('\n')[0]}`)
+    }
+  }
+
+  if (want(1) || want(3)) await attempt('scenario 1 (fan-out)', async () => void (report.fanout = await fanout(s)))
+  if (want(3) && report.fanout) await attempt('scenario 3 (authority on vs off)', async () => void (report.authority = await authorityCost(s, report.fanout!)))
+  if (want(4)) await attempt('scenario 4 (rejection storm)', async () => void (report.rejection = await rejectionStorm(s)))
+  if (want(2)) {
+    await attempt('scenario 2 (capacity)', async () => {
+      report.capacity = []
+      for (const id of CAPACITY_SERVERS) report.capacity.push(await capacity(id, s))
+      const chart = join(resultsDir, 'capacity.svg')
+      writeFileSync(chart, capacityChart(report.capacity, `Capacity: p99 latency vs offered load (${report.date})`))
+      report.chartPath = relative(join(outFile, '..'), chart)
+    })
+  }
+  if (want(5)) await attempt('scenario 5 (cold load)', async () => void (report.cold = await coldLoad(s, quick ? null : profileDir)))
+  if (want(6)) await attempt('scenario 6 (storage)', async () => void (report.storage = await storage(s)))
+  if (want(7)) await attempt('scenario 7 (memory)', async () => void (report.memory = await memoryScenario(s)))
+
+  // Profiles that explain missed targets (full runs only: they take time).
+  const missed = evaluateTargets(report).filter((t) => t.met === false)
+  if (!quick && missed.some((t) => t.target.startsWith('Server CPU') || t.target.startsWith('Capacity'))) {
+    await attempt('profile (standard load)', async () => void report.profiles.push(await profileStandardLoad(s, profileDir)))
+  }
+  if (report.cold?.profile) {
+    const h = hotFunctions(report.cold.profile.file, ROOT, 20)
+    report.profiles.push({
+      title: `yroom cold load of a ${report.cold.profile.updates}-entry log (node:inspector around \`rooms.open\`)`,
+      note: `${(h.totalMs / 1000).toFixed(2)} s sampled. Profile: \`${relative(ROOT, report.cold.profile.file)}\`.`,
+      busyMs: h.totalMs - h.idleMs,
+      top: h.top,
+    })
+  }
+
+  report.machine.loadEnd = loadavg()
+  report.durationSec = (Date.now() - started) / 1000
+  writeFileSync(outFile, renderMarkdown(report))
+  writeFileSync(join(resultsDir, 'results.json'), JSON.stringify(report, null, 1))
+  log(`wrote ${relative(process.cwd(), outFile)} in ${report.durationSec.toFixed(0)} s`)
+  for (const t of evaluateTargets(report)) console.log(`${t.met === null ? '—' : t.met ? 'MET   ' : 'MISSED'}  ${t.target}: ${t.measured.replace(/\*\*/g, '')}`)
+  if (report.failures.length) {
+    console.log(`failed scenarios: ${report.failures.join('; ')}`)
+    process.exitCode = 1
+  }
+}
+
+main().catch((err) => {
+  console.error('bench:', err instanceof Error ? err.message : err)
+  process.exit(1)
+})

@@ -1,0 +1,83 @@
+/**
+ * Scenario 5, cold load (in-process against the server's registry, see coldload-child.ts):
+ * why in-process: the figure is the room load itself (storage read + merge + apply + plugin
+ * onLoad), which a socket round trip would only blur. Median over trials, each in a fresh
+ * process; a load that exceeds its time limit is stopped and reported as "more than".
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { runScript } from '../lib/child-script.js'
+import type { ColdJob, Prepared } from './coldload-child.js'
+import { log, type Settings } from './common.js'
+
+const CHILD = join(import.meta.dirname, 'coldload-child.ts')
+
+export interface Timing {
+  /** Median of the finished trials, ms; null when none finished. */
+  medianMs: number | null
+  trials: number[]
+  /** A trial hit the limit (ms); the true figure is above it. */
+  timedOutAfterMs: number | null
+}
+
+export interface ColdLoadResult extends Prepared {
+  floor: Timing
+  log: Timing
+  compacted: Timing
+  mergeApply: Timing
+  profile?: { file: string; updates: number }
+}
+
+export const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+}
+
+async function timing(dir: string, what: 'floor' | 'log' | 'compacted' | 'mergeApply', trials: number, limitMs: number): Promise<Timing> {
+  const t: Timing = { medianMs: null, trials: [], timedOutAfterMs: null }
+  for (let i = 0; i < trials; i++) {
+    const job: ColdJob = { job: 'measure', dir, what }
+    try {
+      const { ms } = await runScript<{ ms: number }>(CHILD, job, ['--expose-gc'], limitMs + 20_000)
+      t.trials.push(ms)
+    } catch (err) {
+      // The child's own time includes startup and JIT warm-up; a kill means the load itself ran long.
+      t.timedOutAfterMs = limitMs
+      log(`  ${what}: stopped after the ${limitMs / 1000} s limit (${(err as Error).message.split('\n')[0].slice(0, 120)})`)
+      break
+    }
+  }
+  if (t.trials.length > 0) t.medianMs = median(t.trials)
+  return t
+}
+
+/** `profileDir`: where to write a CPU profile of the log load if it misses its target. */
+export async function coldLoad(s: Settings, profileDir: string | null): Promise<ColdLoadResult> {
+  log(`scenario 5 cold load: ${s.cold.models} models, ${s.cold.updates} updates`)
+  const dir = mkdtempSync(join(tmpdir(), 'yroom-bench-cold-'))
+  try {
+    const prep = await runScript<Prepared>(CHILD, { job: 'prepare', dir, models: s.cold.models, updates: s.cold.updates } satisfies ColdJob)
+    const limit = s.quick ? 20_000 : 45_000
+    const floor = await timing(dir, 'floor', s.cold.trials, limit)
+    const compacted = await timing(dir, 'compacted', s.cold.trials, limit)
+    const logT = await timing(dir, 'log', s.cold.trials, limit)
+    const mergeApply = await timing(dir, 'mergeApply', logT.timedOutAfterMs ? 1 : s.cold.trials, s.quick ? 10_000 : 20_000)
+    const r: ColdLoadResult = { ...prep, floor, log: logT, compacted, mergeApply }
+    log(`  floor ${floor.medianMs?.toFixed(1)} ms, compacted ${compacted.medianMs?.toFixed(1)} ms, log ${logT.medianMs?.toFixed(1) ?? '> ' + limit} ms`)
+    const missed = logT.timedOutAfterMs !== null || (logT.medianMs ?? 0) > 1.5 * (floor.medianMs ?? Infinity)
+    if (profileDir && missed) {
+      // Profile a log load on a smaller history when the full one is too slow to profile.
+      const updates = logT.timedOutAfterMs ? Math.min(s.cold.updates, 10_000) : s.cold.updates
+      const pdir = updates === s.cold.updates ? dir : mkdtempSync(join(tmpdir(), 'yroom-bench-cold-p-'))
+      if (pdir !== dir) await runScript<Prepared>(CHILD, { job: 'prepare', dir: pdir, models: Math.min(s.cold.models, updates / 10), updates } satisfies ColdJob)
+      const file = join(profileDir, 'coldload-log.cpuprofile')
+      await runScript(CHILD, { job: 'measure', dir: pdir, what: 'log', profileFile: file } satisfies ColdJob, ['--expose-gc'])
+      if (pdir !== dir) rmSync(pdir, { recursive: true, force: true })
+      r.profile = { file, updates }
+    }
+    return r
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,99 @@
+/** Settings of a benchmark run (quick or full) and the "start a server, load it, stop it" step. */
+import { runLoadgen } from '../lib/loadgen.js'
+import type { LoadConfig, LoadResult } from '../loadgen/types.js'
+import { startServer, type ServerId, type StartOptions } from '../servers/servers.js'
+
+export interface Window {
+  warmupMs: number
+  measureMs: number
+  drainMs: number
+}
+
+export interface Settings {
+  quick: boolean
+  /** Standard load (scenarios 1, 3, 4, 6). */
+  standard: { rooms: number; clientsPerRoom: number; hz: number } & Window
+  /** Extra authority on/off pairs after scenario 1's (noise control). */
+  authorityPairs: number
+  capacity: { steps: number[]; refine: boolean; retry: boolean } & Window
+  rejection: { offendersPerRoom: number }
+  cold: { models: number; updates: number; trials: number }
+  storage: { appendSeconds: number }
+  memory: { rooms: number; models: number }
+}
+
+export function settings(quick: boolean): Settings {
+  const std = { rooms: 4, clientsPerRoom: 50, hz: 20 }
+  return quick
+    ? {
+        quick,
+        standard: { ...std, warmupMs: 700, measureMs: 1500, drainMs: 600 },
+        authorityPairs: 0,
+        capacity: { steps: [1, 4, 12], refine: false, retry: false, warmupMs: 500, measureMs: 1200, drainMs: 500 },
+        rejection: { offendersPerRoom: 10 },
+        cold: { models: 500, updates: 3000, trials: 1 },
+        storage: { appendSeconds: 0.5 },
+        memory: { rooms: 100, models: 100 },
+      }
+    : {
+        quick,
+        standard: { ...std, warmupMs: 2000, measureMs: 8000, drainMs: 1500 },
+        authorityPairs: 1,
+        capacity: {
+          steps: [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48],
+          refine: true,
+          retry: true,
+          warmupMs: 1500,
+          measureMs: 3000,
+          drainMs: 1000,
+        },
+        rejection: { offendersPerRoom: 10 },
+        cold: { models: 10_000, updates: 100_000, trials: 3 },
+        storage: { appendSeconds: 3 },
+        memory: { rooms: 1000, models: 100 },
+      }
+}
+
+export interface Load {
+  rooms: number
+  clientsPerRoom: number
+  hz: number
+  offendersPerRoom?: number
+}
+
+let runCounter = 0
+
+/** Starts `id` fresh, runs one load against it, stops it. */
+export async function measure(id: ServerId, load: Load, window: Window, start: StartOptions = {}): Promise<LoadResult> {
+  const server = await startServer(id, start)
+  try {
+    const cfg: LoadConfig = {
+      flavor: server.spec.flavor,
+      host: '127.0.0.1',
+      port: server.port,
+      serverPid: server.pid,
+      rooms: load.rooms,
+      clientsPerRoom: load.clientsPerRoom,
+      hz: load.hz,
+      offendersPerRoom: load.offendersPerRoom ?? 0,
+      ...window,
+      roomPrefix: `bench${++runCounter}`,
+    }
+    return await runLoadgen(cfg)
+  } finally {
+    await server.stop()
+  }
+}
+
+export function log(msg: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`)
+}
+
+export function brief(r: LoadResult): string {
+  return (
+    `${(r.deliveriesPerSec / 1000).toFixed(1)}k del/s, ratio ${(r.ratio * 100).toFixed(2)}%, ` +
+    `p50 ${r.latency.p50.toFixed(1)} p99 ${r.latency.p99.toFixed(1)} ms, cpu/1k ${(r.cpuPer1000 * 1000).toFixed(2)} ms, ` +
+    `server ${((r.serverCpuSec / r.windowSec) * 100).toFixed(0)}%, gen ${(r.genCpu * 100).toFixed(0)}% (loop p99 ${r.genLoopP99.toFixed(0)} ms)` +
+    (r.errors.length ? `, errors: ${r.errors.join('; ')}` : '')
+  )
+}

@@ -1,0 +1,46 @@
+/**
+ * Scenario 1, fan-out: the standard load (4 rooms × 50 clients × 20 Hz) against every server.
+ * Scenario 3, authority on vs off: yroom with and without the authority plugin under the same
+ * load; scenario 1's pair plus extra pairs in reversed order, so drift on a shared machine
+ * does not favour one side.
+ */
+import type { LoadResult } from '../loadgen/types.js'
+import type { ServerId } from '../servers/servers.js'
+import { brief, log, measure, type Settings } from './common.js'
+
+export const FANOUT_SERVERS: ServerId[] = ['yroom', 'yroom-noauth', 'y-websocket-server', 'hocuspocus']
+
+export type FanoutResult = Record<ServerId, LoadResult>
+
+export async function fanout(s: Settings): Promise<FanoutResult> {
+  const out = {} as FanoutResult
+  for (const id of FANOUT_SERVERS) {
+    log(`scenario 1 fan-out: ${id}`)
+    out[id] = await measure(id, s.standard, s.standard)
+    log(`  ${brief(out[id])}`)
+  }
+  return out
+}
+
+export interface AuthorityResult {
+  on: LoadResult[]
+  off: LoadResult[]
+  /** Server CPU per 1,000 deliveries, on ÷ off, over all runs. */
+  ratio: number
+}
+
+const cpuPer1000 = (runs: LoadResult[]) =>
+  runs.reduce((n, r) => n + r.serverCpuSec, 0) / (runs.reduce((n, r) => n + r.delivered, 0) / 1000)
+
+export async function authorityCost(s: Settings, f: FanoutResult): Promise<AuthorityResult> {
+  const on = [f.yroom]
+  const off = [f['yroom-noauth']]
+  for (let i = 0; i < s.authorityPairs; i++) {
+    log(`scenario 3 authority on vs off: extra pair ${i + 1} (off first)`)
+    off.push(await measure('yroom-noauth', s.standard, s.standard))
+    log(`  off: ${brief(off[off.length - 1])}`)
+    on.push(await measure('yroom', s.standard, s.standard))
+    log(`  on:  ${brief(on[on.length - 1])}`)
+  }
+  return { on, off, ratio: cpuPer1000(on) / cpuPer1000(off) }
+}

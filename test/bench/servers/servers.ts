@@ -1,0 +1,141 @@
+/**
+ * The servers under test, each started as its own process on loopback with its default
+ * configuration. The harness reads the bound port from the server's stdout.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Flavor } from '../lib/framing.js'
+import { stopChild, track } from '../lib/children.js'
+
+export const ROOT = join(import.meta.dirname, '..', '..', '..')
+const WATCHDOG = join(import.meta.dirname, 'watchdog.mjs')
+
+export type ServerId = 'yroom' | 'yroom-noauth' | 'y-websocket-server' | 'hocuspocus'
+
+export interface ServerSpec {
+  id: ServerId
+  label: string
+  flavor: Flavor
+}
+
+export const SERVERS: Record<ServerId, ServerSpec> = {
+  yroom: { id: 'yroom', label: 'yroom (authority on)', flavor: 'y-websocket' },
+  'yroom-noauth': { id: 'yroom-noauth', label: 'yroom (authority off)', flavor: 'y-websocket' },
+  'y-websocket-server': { id: 'y-websocket-server', label: '@y/websocket-server', flavor: 'y-websocket' },
+  hocuspocus: { id: 'hocuspocus', label: '@hocuspocus/server', flavor: 'hocuspocus' },
+}
+
+export interface StartOptions {
+  /** yroom: `--data` value (default `:memory:`). */
+  data?: string
+  /** @y/websocket-server: YPERSISTENCE directory (y-leveldb); default none. */
+  persistenceDir?: string
+  /** Write a V8 CPU profile into this directory when the server exits. */
+  cpuProfDir?: string
+}
+
+export interface RunningServer {
+  spec: ServerSpec
+  pid: number
+  port: number
+  stop(): Promise<void>
+  /** SIGKILL: a crash, nothing flushed at exit. */
+  kill(): Promise<void>
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+function waitForPort(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = 20_000): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let out = ''
+    let err = ''
+    const t = setTimeout(() => done(new Error(`${what} did not start in ${timeoutMs} ms: ${out}${err}`)), timeoutMs)
+    const onOut = (d: Buffer) => {
+      out += d.toString()
+      const m = pattern.exec(out)
+      if (m) done(null, Number(m[1]))
+    }
+    const onErr = (d: Buffer) => {
+      err += d.toString()
+    }
+    const onExit = (code: number | null) => done(new Error(`${what} exited (${code}) before listening: ${out}${err}`))
+    function done(e: Error | null, port?: number) {
+      clearTimeout(t)
+      child.stdout?.off('data', onOut)
+      child.stderr?.off('data', onErr)
+      child.off('exit', onExit)
+      // Keep draining output so a chatty server never blocks on a full pipe.
+      child.stdout?.resume()
+      child.stderr?.on('data', (d: Buffer) => {
+        const line = d.toString().trim()
+        if (line) process.stderr.write(`[${what}] ${line.slice(0, 500)}\n`)
+      })
+      if (e) reject(e)
+      else resolve(port!)
+    }
+    child.stdout?.on('data', onOut)
+    child.stderr?.on('data', onErr)
+    child.once('exit', onExit)
+  })
+}
+
+export async function startServer(id: ServerId, opts: StartOptions = {}): Promise<RunningServer> {
+  const spec = SERVERS[id]
+  const nodeArgs = ['--import', WATCHDOG]
+  if (opts.cpuProfDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir)
+  let args: string[]
+  let pattern: RegExp
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production' }
+  switch (id) {
+    case 'yroom':
+    case 'yroom-noauth':
+      args = [join(ROOT, 'dist/server/cli.js'), 'serve', '--port', '0', '--host', '127.0.0.1']
+      args.push('--data', opts.data ?? ':memory:', '--log-level', 'silent')
+      if (id === 'yroom-noauth') args.push('--no-authority')
+      pattern = /listening on ws:\/\/[^:]+:(\d+)/
+      break
+    case 'y-websocket-server': {
+      const port = await freePort()
+      args = [join(ROOT, 'node_modules/@y/websocket-server/src/server.js')]
+      Object.assign(env, { HOST: '127.0.0.1', PORT: String(port) })
+      if (opts.persistenceDir) env.YPERSISTENCE = opts.persistenceDir
+      pattern = /on port (\d+)/
+      break
+    }
+    case 'hocuspocus':
+      args = [join(import.meta.dirname, 'hocuspocus.mjs')]
+      pattern = /listening on port (\d+)/
+      break
+  }
+  const child = track(spawn(process.execPath, [...nodeArgs, ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] }))
+  const port = await waitForPort(child, pattern, spec.id)
+  const kill = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve()
+      child.once('exit', () => resolve())
+      child.kill('SIGKILL')
+    })
+  return { spec, pid: child.pid!, port, stop: () => stopChild(child), kill }
+}
+
+/** Version strings of the servers, for the report. */
+export function versions(): Record<string, string> {
+  const v = (p: string) => (JSON.parse(readFileSync(join(ROOT, p), 'utf8')) as { version: string }).version
+  return {
+    yroom: v('package.json'),
+    '@y/websocket-server': v('node_modules/@y/websocket-server/package.json'),
+    '@hocuspocus/server': v('node_modules/@hocuspocus/server/package.json'),
+    yjs: v('node_modules/yjs/package.json'),
+  }
+}
