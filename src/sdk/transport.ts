@@ -144,6 +144,12 @@ export class Transport {
   private watchdog: ReturnType<typeof setInterval> | null = null
   private lastMessageAt = 0
   private pending: Uint8Array[] = []
+  /**
+   * Set once we answered the server's sync step 1 on this connection. Frames wait for it:
+   * before, the server may lack offline changes they depend on, and the step 2 answer
+   * carries them anyway.
+   */
+  private answeredStep1 = false
   private nextRequestId = 1
   private requests = new Map<number, PendingRequest>()
   private queuedRequests: Array<{ id: number; bytes: Uint8Array }> = []
@@ -205,7 +211,7 @@ export class Transport {
     const updates = this.pending
     this.pending = []
     const ws = this.ws
-    if (!ws || ws.readyState !== OPEN || this.status !== 'connected') return // the next sync step 2 carries them
+    if (!ws || ws.readyState !== OPEN || !this.answeredStep1) return // the next sync step 2 carries them
     const merged = updates.length === 1 ? updates[0] : Y.mergeUpdates(updates)
     const enc = encoding.createEncoder()
     encoding.writeVarUint(enc, MESSAGE_SYNC)
@@ -217,7 +223,7 @@ export class Transport {
 
   private onDocUpdate = (update: Uint8Array, origin: unknown): void => {
     if (origin === this) return
-    if (this.status !== 'connected') return
+    if (!this.answeredStep1) return // the sync step 2 answer will carry it
     this.pending.push(update)
     this.scheduleFrame()
   }
@@ -341,6 +347,7 @@ export class Transport {
     if (this.frameTimer) clearTimeout(this.frameTimer)
     this.frameTimer = null
     this.pending = [] // the next sync step 2 carries them
+    this.answeredStep1 = false
     this.synced = false
     this.welcome = null
     for (const [id, r] of this.requests) {
@@ -385,6 +392,7 @@ export class Transport {
           // Our step 2 carries all pending local changes: the frame buffer is redundant now.
           this.pending = []
           ws.send(encoding.toUint8Array(enc))
+          if (syncType === syncProtocol.messageYjsSyncStep1) this.answeredStep1 = true
         }
         if (syncType === syncProtocol.messageYjsSyncStep2 && !this.synced) {
           this.synced = true

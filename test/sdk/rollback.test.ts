@@ -74,8 +74,11 @@ describe('sdk: rollback events', () => {
   it('a rejected ownership request (stale claim) rolls back with ownerIDSelfDidChange', async () => {
     const s = await sdkServer()
     const name = roomName()
-    const a = await join(s.url, name, { model: Game })
-    const b = await join(s.url, name, { model: Game })
+    const r1 = await join(s.url, name, { model: Game })
+    const r2 = await join(s.url, name, { model: Game })
+    // The stale claim must be the one Yjs's tie-break would keep (the higher client id):
+    // then only the server's compare-and-set (§4 Concurrency) decides against it.
+    const [a, b] = r1.clientID < r2.clientID ? [r1, r2] : [r2, r1]
     const tb = b.datastore.root.tree
     // B goes offline and claims; meanwhile A claims first at the server.
     b.disconnect()
@@ -91,7 +94,7 @@ describe('sdk: rollback events', () => {
     b.on('rejected', (r) => rejected.push(r.reason))
     b.connect()
     await until(() => tb.ownerIDSelf === a.clientID)
-    expect(rejected.length).toBeGreaterThan(0)
+    expect(rejected).toEqual(['stale-ownership'])
     expect(seen).toEqual([expect.objectContaining({ ownerID: a.clientID, previous: b.clientID, source: 'rollback' })])
     expect(tb.isOwnedRemotelySelf).toBe(true)
     expect(a.datastore.root.tree.isOwnedLocallySelf).toBe(true)

@@ -5,13 +5,14 @@
 import * as Y from 'yjs'
 import { META_KEY } from '../../layout.js'
 import { pathOfType } from '../../paths.js'
-import type { ChangeSource } from '../base.js'
+import type { ChangeSource, RealtimeModel } from '../base.js'
 import { buildModel } from '../populate.js'
 import type { InitOf, InstanceOf, ModelType } from '../schema.js'
 import { Collection, modelEntries, type SourceOf } from './collection.js'
 
 export interface DictionaryElementEvent<M extends ModelType, K> {
-  dictionary: unknown
+  /** The RealtimeDictionary or StringKeyDictionary. */
+  dictionary: RealtimeModel
   key: K
   model: InstanceOf<M>
   source: ChangeSource
