@@ -46,15 +46,19 @@ function toBytes(data: RawData): Uint8Array {
 
 /** Parses `/<room>?token=…` into a room name, or returns an error text. */
 function parseTarget(req: IncomingMessage): { room: string; token: string | null } | { error: string } {
-  const url = new URL(req.url ?? '/', 'http://localhost')
+  // Split by hand rather than with `new URL`: it would read `//name` as a host and resolve
+  // `.` and `..` segments, changing the room a client asked for.
+  const target = req.url ?? '/'
+  const q = target.indexOf('?')
+  const path = q === -1 ? target : target.slice(0, q)
   let room: string
   try {
-    room = decodeURIComponent(url.pathname.slice(1))
+    room = decodeURIComponent(path.slice(1))
   } catch {
     return { error: 'room name is not valid URL encoding' }
   }
   const err = roomNameError(room)
-  return err ? { error: err } : { room, token: url.searchParams.get('token') }
+  return err ? { error: err } : { room, token: new URLSearchParams(q === -1 ? '' : target.slice(q + 1)).get('token') }
 }
 
 export async function createServer(input: ServerOptions = {}): Promise<YroomServer> {
@@ -129,6 +133,13 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
       const forbidden = err instanceof Refusal && err.code === 'forbidden'
       logger.info({ room: target.room, forbidden, reason: (err as Error)?.message }, 'authentication refused')
       closeSocket(ws, forbidden ? CloseCode.FORBIDDEN : CloseCode.UNAUTHORIZED, (err as Error)?.message || 'unauthorized')
+      return
+    }
+    // A hook written in plain JS may return anything; a connection without an id would
+    // break identity binding for everyone in the room.
+    if (typeof principal !== 'object' || principal === null || typeof principal.id !== 'string') {
+      logger.error({ room: target.room }, 'authenticate returned no principal with a string id')
+      closeSocket(ws, CloseCode.INTERNAL_ERROR, 'authentication failed')
       return
     }
     const conn = new Connection(ws, target.room, principal, metrics, options)
