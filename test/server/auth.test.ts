@@ -86,6 +86,12 @@ describe('authenticate hook', () => {
     expect((await fetch(`http://127.0.0.1:${s.port}/healthz`)).status).toBe(200)
   })
 
+  it('a hook that returns no principal closes with 1011, not a crash', async () => {
+    s = await startServer({ authenticate: (() => undefined) as unknown as () => Principal })
+    expect(await closeOf(`${s.url}/room`)).toEqual({ code: 1011, reason: 'authentication failed' })
+    expect(s.server.connections.size).toBe(0)
+  })
+
   it('a plugin refusing in onConnect closes with 4403 and its reason', async () => {
     s = await startServer({
       plugins: [

@@ -110,6 +110,14 @@ describe('bad input', () => {
   })
 })
 
+function decodeURIComponentSafe(p: string): string {
+  try {
+    return decodeURIComponent(p)
+  } catch {
+    return p
+  }
+}
+
 describe('invalid room names', () => {
   async function openAndClose(path: string): Promise<{ code: number; reason: string }> {
     const ws = new WebSocket(`${s.url}/${path}`)
@@ -129,7 +137,14 @@ describe('invalid room names', () => {
     const { code, reason: r } = await openAndClose(path)
     expect(code).toBe(CloseCode.INVALID_ROOM)
     expect(r).toMatch(reason)
-    expect(s.server.rooms.all.size).toBe(1) // no room was created for it
+    expect([...s.server.rooms.all.keys()].filter((n) => n !== 'room' && s.server.rooms.get(n)!.connections.size > 0)).toEqual([])
+    expect(s.server.rooms.get(decodeURIComponentSafe(path))).toBeUndefined() // no room was created for it
+  })
+  it.each([['a/b'], ['/leading-slash'], ['//double'], ['with space'], ['100%25']])('accepts the room name %s as is', async (name) => {
+    const c = await connectProvider(s.url, name)
+    const expected = name === '100%25' ? '100%' : name.replace('%20', ' ')
+    expect([...s.server.rooms.all.keys()]).toContain(expected)
+    c.destroy()
   })
   it('accepts exactly 512 characters and unicode', async () => {
     const c = await connectProvider(s.url, 'é'.repeat(512))
