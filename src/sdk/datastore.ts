@@ -307,10 +307,11 @@ export class Datastore<R extends ModelType = ModelType> {
       } else if (value === undefined && p && 'default' in p) {
         value = p.default
       }
-      const previous = change.oldValue instanceof Y.AbstractType ? undefined : change.oldValue
+      let previous = change.oldValue instanceof Y.AbstractType ? undefined : change.oldValue
+      if (previous === undefined && p && 'default' in p) previous = p.default // unset read as the default
       // A rewrite with the same plain value (e.g. a compensation restoring what an observer
-      // already had) is not a change.
-      if (change.action === 'update' && typeof value !== 'object' && Object.is(value, previous)) continue
+      // already had, or a first write of the default) is not a change.
+      if (change.action !== 'delete' && typeof value !== 'object' && Object.is(value, previous)) continue
       batch.property(view, key, value, previous, [...base, key])
     }
   }
@@ -331,9 +332,18 @@ function needsMap(p: Prop): boolean {
   return p.kind === 'model' || isCollectionProp(p)
 }
 
+/** `map[key]`, also for a removed map (whose content is deleted but not yet collected). */
+function rawGet(map: Y.Map<unknown>, key: string): unknown {
+  const item = map._map.get(key)
+  if (!item || item.content instanceof Y.ContentDeleted) return undefined
+  const values = item.content.getContent()
+  return values[values.length - 1]
+}
+
 function typeOf(map: Y.Map<unknown>): ModelType {
-  const meta = map.get(META_KEY)
-  const name = meta instanceof Y.Map ? meta.get(MODEL_TYPE_FIELD) : undefined
+  const removed = map._item?.deleted === true
+  const meta = removed ? rawGet(map, META_KEY) : map.get(META_KEY)
+  const name = meta instanceof Y.Map ? (removed ? rawGet(meta as Y.Map<unknown>, MODEL_TYPE_FIELD) : meta.get(MODEL_TYPE_FIELD)) : undefined
   return (typeof name === 'string' ? modelTypeByName(name) : undefined) ?? GENERIC
 }
 

@@ -77,7 +77,7 @@ describe('sdk: change events', () => {
     const localEvents: PropertyChange[] = []
     a.datastore.root.on('roundDidChange', (e) => localEvents.push(e))
     a.datastore.root.round = 1
-    expect(localEvents).toEqual([expect.objectContaining({ key: 'round', value: 1, previous: undefined, source: 'local' })])
+    expect(localEvents).toEqual([expect.objectContaining({ key: 'round', value: 1, previous: 0, source: 'local' })])
 
     const gb = b.datastore.root
     await until(() => gb.round === 1)
