@@ -142,6 +142,10 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
       closeSocket(ws, CloseCode.INTERNAL_ERROR, 'authentication failed')
       return
     }
+    if (!serving) {
+      closeSocket(ws, CloseCode.GOING_AWAY, 'server shutting down')
+      return
+    }
     const conn = new Connection(ws, target.room, principal, metrics, options)
     let room: Room
     try {
@@ -157,7 +161,13 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
       }
       return
     }
-    if (ws.readyState !== ws.OPEN || !serving) return
+    if (ws.readyState !== ws.OPEN) return
+    if (!serving) {
+      // close() began while this connection was being set up; its list of sockets to close
+      // was taken before this one existed.
+      closeSocket(ws, CloseCode.GOING_AWAY, 'server shutting down')
+      return
+    }
     connections.add(conn)
     metrics.connections.set(connections.size)
     ws.on('pong', () => (conn.alive = true))
