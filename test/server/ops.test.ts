@@ -81,6 +81,28 @@ describe('shutdown', () => {
   })
 })
 
+describe('shutdown during setup', () => {
+  it('a connection still authenticating when close() starts is closed with 1001 too', async () => {
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    let authenticating = false
+    const srv = await startServer({
+      authenticate: async () => {
+        authenticating = true
+        await gate
+        return { id: 'late', anonymous: false }
+      },
+    })
+    const ws = new WebSocket(`${srv.url}/late`)
+    const closed = new Promise<{ code: number; reason: string }>((r) => ws.once('close', (code, reason) => r({ code, reason: reason.toString() })))
+    await until(() => authenticating)
+    const closing = srv.close()
+    release()
+    expect(await closed).toEqual({ code: 1001, reason: 'server shutting down' })
+    await closing
+  })
+})
+
 describe('http', () => {
   it('GET /healthz answers 200 while serving', async () => {
     s = await startServer()
