@@ -184,8 +184,9 @@ export class Transport {
     if (this.ws === null && this.reconnectTimer === null) void this.open()
   }
 
-  /** Closes the socket and stops reconnecting. Local edits keep working; `connect()` resumes. */
+  /** Sends the pending frame, closes the socket and stops reconnecting. Local edits keep working; `connect()` resumes. */
   disconnect(): void {
+    this.flush() // what was written before disconnect() still goes out
     this.shouldConnect = false
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer)
     this.reconnectTimer = null
