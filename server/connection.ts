@@ -103,7 +103,11 @@ export class Connection {
   send(bytes: Uint8Array): void {
     if (this.closed || this.socket.readyState !== this.socket.OPEN) return
     if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
-      this.close(CloseCode.POLICY_VIOLATION, 'slow consumer: send buffer over limit')
+      // Dropped, not closed: a close frame would wait behind the data the client does not
+      // read, and the connection (its awareness, its ownerships) would linger until the
+      // closing handshake timed out.
+      this.metrics.rejectedMessages.inc({ reason: 'slow-consumer' })
+      this.terminate()
       return
     }
     this.socket.send(bytes, { binary: true })
