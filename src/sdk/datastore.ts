@@ -18,7 +18,7 @@ import {
 import { pathOfType } from '../paths.js'
 import type { AnyValue, ModelPath, Response } from '../protocol/extension.js'
 import { RealtimeModel, type ChangeSource, type PropertyChange } from './base.js'
-import { Collection, type SourceOf } from './collections/collection.js'
+import { Collection, type SharedType, type SourceOf } from './collections/collection.js'
 import { RealtimeSet } from './collections/set.js'
 import { RealtimeDictionary } from './collections/dictionary.js'
 import { RealtimeArray } from './collections/array.js'
@@ -220,8 +220,12 @@ export class Datastore<R extends ModelType = ModelType> {
   private onAfterTransaction = (tr: Y.Transaction): void => {
     if (tr.changedParentTypes.size === 0) return
     const remote = !tr.local
-    const sourceOf: SourceOf = (path: ModelPath): ChangeSource =>
-      !remote ? 'local' : this.rejections.match(path) ? 'rollback' : 'remote'
+    const sourceOf: SourceOf = (at, key) => {
+      if (!remote) return 'local'
+      if (this.rejections.size === 0) return 'remote'
+      const base = typeof at === 'function' ? at() : pathOfType(at)
+      return this.rejections.match(key === undefined ? base : [...base, key]) ? 'rollback' : 'remote'
+    }
     const batch = new EventBatch(sourceOf)
     const roots = [...tr.changedParentTypes].filter(([type]) => type._item === null) // each event is listed under its root once
     for (const [, events] of roots) for (const ev of events) this.captureRemoved(ev)
@@ -281,7 +285,7 @@ export class Datastore<R extends ModelType = ModelType> {
     if (parent === null || item!.parentSub === null) return
     for (const v of this.viewsOf(parent)) {
       if (v instanceof Collection) v._dispatch(ev, batch.sourceOf)
-      else batch.property(v, item!.parentSub, target, undefined, pathOfType(target))
+      else batch.property(v, item!.parentSub, target, undefined, target)
     }
   }
 
@@ -292,7 +296,6 @@ export class Datastore<R extends ModelType = ModelType> {
       return
     }
     const fields = (view.constructor as { fields?: Record<string, Prop> }).fields ?? {}
-    const base = pathOfType(ev.target)
     for (const [key, change] of ev.changes.keys) {
       if (key === META_KEY) continue
       const p = fields[key]
@@ -312,7 +315,7 @@ export class Datastore<R extends ModelType = ModelType> {
       // A rewrite with the same plain value (e.g. a compensation restoring what an observer
       // already had, or a first write of the default) is not a change.
       if (change.action !== 'delete' && typeof value !== 'object' && Object.is(value, previous)) continue
-      batch.property(view, key, value, previous, [...base, key])
+      batch.property(view, key, value, previous, ev.target, key)
     }
   }
 }
@@ -354,8 +357,9 @@ class EventBatch {
 
   constructor(readonly sourceOf: SourceOf) {}
 
-  property(view: RealtimeModel, key: string, value: unknown, previous: unknown, path: ModelPath): void {
-    const change: PropertyChange = { model: view, key, value, previous, source: this.sourceOf(path) }
+  /** A property change of `view`; the change happened at `atKey` of `at` (or in `at` itself). */
+  property(view: RealtimeModel, key: string, value: unknown, previous: unknown, at: SharedType, atKey?: string): void {
+    const change: PropertyChange = { model: view, key, value, previous, source: this.sourceOf(at, atKey) }
     const events = view._events as unknown as { emit(name: string, e: unknown): void; has(name: string): boolean }
     if (events.has(`${key}DidChange`)) events.emit(`${key}DidChange`, change)
     let list = this.models.get(view)
@@ -381,7 +385,7 @@ class EventBatch {
       const previous = view._lastOwner
       if (now === previous) continue
       view._lastOwner = now
-      const source = this.sourceOf([...view.path, META_KEY, OWNER_ID])
+      const source = this.sourceOf(() => [...view.path, META_KEY, OWNER_ID])
       ;(view._events as unknown as { emit(name: string, e: unknown): void }).emit('ownerIDSelfDidChange', {
         model: view,
         ownerID: now,

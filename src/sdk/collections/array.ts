@@ -5,7 +5,6 @@
  */
 import * as Y from 'yjs'
 import { ARRAY_ITEMS_KEY } from '../../layout.js'
-import { pathOfType } from '../../paths.js'
 import type { ChangeSource } from '../base.js'
 import { buildModel } from '../populate.js'
 import type { InitOf, InstanceOf, ModelType } from '../schema.js'
@@ -74,7 +73,7 @@ export class RealtimeArray<M extends ModelType> extends Collection<M, ArrayEvent
   /** @internal */
   _dispatch(event: Y.YEvent<Y.AbstractType<unknown>>, sourceOf: SourceOf): void {
     if (!(event instanceof Y.YArrayEvent)) return
-    const source = sourceOf(pathOfType(event.target))
+    const source = sourceOf(event.target)
     for (const item of event.changes.deleted) {
       const t = item.content instanceof Y.ContentType ? item.content.type : null
       if (t instanceof Y.Map) this._events.emit('modelRemoved', { array: this, model: this._view(t as Y.Map<unknown>), index: -1, source })
@@ -96,7 +95,7 @@ export class RealtimeArray<M extends ModelType> extends Collection<M, ArrayEvent
   _dispatchAppeared(sourceOf: SourceOf): void {
     const a = this.yArray
     if (!a) return
-    const source = sourceOf(pathOfType(a))
+    const source = sourceOf(a)
     a.toArray().forEach((m, index) => {
       if (m instanceof Y.Map) this._events.emit('modelAdded', { array: this, model: this._view(m as Y.Map<unknown>), index, source })
     })

@@ -9,8 +9,13 @@ import type { Datastore } from '../datastore.js'
 import type { EventMap } from '../emitter.js'
 import type { InstanceOf, ModelType } from '../schema.js'
 
-/** Decides the source of a change at a document path (local / remote / rollback). */
-export type SourceOf = (path: Array<string | number>) => ChangeSource
+/**
+ * Decides the source of a change (local / remote / rollback) at `key` of the shared type
+ * `at` (or at a path computed on demand). Paths are only computed when a rejection is pending.
+ */
+export type SourceOf = (at: SharedType | (() => Array<string | number>), key?: string) => ChangeSource
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type SharedType = Y.AbstractType<any>
 
 export abstract class Collection<M extends ModelType, E extends EventMap> extends RealtimeModel<
   Record<string, never>,

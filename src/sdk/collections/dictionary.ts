@@ -4,7 +4,6 @@
  */
 import * as Y from 'yjs'
 import { META_KEY } from '../../layout.js'
-import { pathOfType } from '../../paths.js'
 import type { ChangeSource, RealtimeModel } from '../base.js'
 import { buildModel } from '../populate.js'
 import type { InitOf, InstanceOf, ModelType } from '../schema.js'
@@ -36,11 +35,10 @@ export function dispatchDictionary<M extends ModelType, K>(
   toKey: (k: string) => K | null,
 ): void {
   if (!(event instanceof Y.YMapEvent)) return
-  const base = pathOfType(event.target)
   for (const [raw, change] of event.changes.keys) {
     const key = raw === META_KEY ? null : toKey(raw)
     if (key === null) continue
-    const source = sourceOf([...base, raw])
+    const source = sourceOf(event.target, raw)
     const now = event.target.get(raw)
     const old = change.oldValue
     const nowModel = now instanceof Y.Map ? target._view(now as Y.Map<unknown>) : null
@@ -128,10 +126,9 @@ export class RealtimeDictionary<M extends ModelType> extends Collection<M, Dicti
   _dispatchAppeared(sourceOf: SourceOf): void {
     const map = this.yMap
     if (!map) return
-    const base = pathOfType(map)
     for (const [k, m] of modelEntries(map)) {
       const key = uintKey(k)
-      if (key !== null) this._events.emit('modelAdded', { dictionary: this, key, model: this._view(m), source: sourceOf([...base, k]) })
+      if (key !== null) this._events.emit('modelAdded', { dictionary: this, key, model: this._view(m), source: sourceOf(map, k) })
     }
   }
 }

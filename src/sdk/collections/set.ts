@@ -6,7 +6,6 @@
 import * as Y from 'yjs'
 import { uuidv4 } from 'lib0/random'
 import { META_KEY } from '../../layout.js'
-import { pathOfType } from '../../paths.js'
 import type { ChangeSource, RealtimeModel } from '../base.js'
 import { buildModel } from '../populate.js'
 import type { InitOf, InstanceOf, ModelType } from '../schema.js'
@@ -82,10 +81,9 @@ export class RealtimeSet<M extends ModelType> extends Collection<M, SetEvents<M>
   /** @internal */
   _dispatch(event: Y.YEvent<Y.AbstractType<unknown>>, sourceOf: SourceOf): void {
     if (!(event instanceof Y.YMapEvent)) return
-    const base = pathOfType(event.target)
     for (const [key, change] of event.changes.keys) {
       if (key === META_KEY) continue
-      const source = sourceOf([...base, key])
+      const source = sourceOf(event.target, key)
       if (change.action !== 'add' && change.oldValue instanceof Y.Map) {
         this._events.emit('modelRemoved', { set: this, model: this._view(change.oldValue), key, source })
       }
@@ -100,9 +98,8 @@ export class RealtimeSet<M extends ModelType> extends Collection<M, SetEvents<M>
   _dispatchAppeared(sourceOf: SourceOf): void {
     const map = this.yMap
     if (!map) return
-    const base = pathOfType(map)
     for (const [key, m] of modelEntries(map)) {
-      this._events.emit('modelAdded', { set: this, model: this._view(m), key, source: sourceOf([...base, key]) })
+      this._events.emit('modelAdded', { set: this, model: this._view(m), key, source: sourceOf(map, key) })
     }
   }
 }

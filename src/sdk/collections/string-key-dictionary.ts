@@ -7,7 +7,6 @@
  */
 import * as Y from 'yjs'
 import { META_KEY } from '../../layout.js'
-import { pathOfType } from '../../paths.js'
 import { buildModel } from '../populate.js'
 import type { InitOf, InstanceOf, ModelType } from '../schema.js'
 import { Collection, modelEntries, type SourceOf } from './collection.js'
@@ -114,9 +113,8 @@ export class StringKeyDictionary<M extends ModelType> extends Collection<M, Dict
   _dispatchAppeared(sourceOf: SourceOf): void {
     const map = this.yMap
     if (!map) return
-    const base = pathOfType(map)
     for (const [k, m] of modelEntries(map)) {
-      this._events.emit('modelAdded', { dictionary: this, key: k, model: this._view(m), source: sourceOf([...base, k]) })
+      this._events.emit('modelAdded', { dictionary: this, key: k, model: this._view(m), source: sourceOf(map, k) })
     }
   }
 }
