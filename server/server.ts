@@ -188,7 +188,7 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
       metrics.connections.set(connections.size)
       detach()
     })
-    deliver = (data, isBinary) => {
+    const handle = (data: RawData, isBinary: boolean): void => {
       conn.alive = true
       if (conn.closed) return
       const bytes = toBytes(data)
@@ -215,7 +215,10 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
     room = attached = await rooms.attach(conn)
     detach() // closed while attaching
     if (socketClosed) return
-    for (const m of early.splice(0)) deliver(m.data, m.isBinary)
+    // Only now: messages that arrived while attach waited (e.g. for an unload) belong to
+    // the room the connection joined, not to the one `open` returned before.
+    deliver = handle
+    for (const m of early.splice(0)) handle(m.data, m.isBinary)
   }
 
   // Heartbeat: a connection that did not answer the previous ping is dead.
