@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { execFile } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import WebSocket from 'ws'
 import { connectProvider, until } from '../helpers.js'
 import { killAll, startCli } from './fixtures/cli.js'
 
@@ -30,6 +31,27 @@ describe('cli', () => {
     const r = await run(['serve', '--tick-ms', 'soon'])
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/--tick-ms must be a non-negative integer/)
+  })
+
+  it('bad input never takes the process down', async () => {
+    const p = await startCli(['--data', ':memory:', '--max-message-bytes', '1000'])
+    const reader = await connectProvider(p.url, 'bad')
+    const bad: Array<Uint8Array | string> = [new Uint8Array([0xff, 0xff, 0xff]), new Uint8Array([0, 2, 0x80]), new Uint8Array(0), 'text', new Uint8Array(5000), new Uint8Array(50_000)]
+    for (const b of bad) {
+      const ws = new WebSocket(`${p.url}/bad`)
+      await new Promise((r) => ws.once('open', r))
+      const closed = new Promise((r) => ws.once('close', r))
+      ws.send(b)
+      await closed
+    }
+    await new Promise((r) => new WebSocket(`${p.url}/${'x'.repeat(600)}`).once('close', r))
+    expect(p.proc.exitCode).toBe(null)
+    expect((await fetch(`http://127.0.0.1:${p.port}/healthz`)).status).toBe(200)
+    const writer = await connectProvider(p.url, 'bad')
+    writer.doc.getMap('m').set('still', 'serving')
+    await until(() => reader.doc.getMap('m').get('still') === 'serving')
+    reader.destroy()
+    writer.destroy()
   })
 
   it('serves with --data :memory: and the flags given; SIGINT stops it cleanly', async () => {
