@@ -48,6 +48,7 @@ function merge(room: Room, conn: Connection, target: Y.Map<unknown>, want: Y.Map
 
 async function ensure({ room, connection }: RequestContext, params: AnyValue): Promise<number> {
   const { root, value } = parseParams(params)
+  if (connection.readOnly) return 0 // a viewer reads missing parts as defaults
   const scratch = new Y.Doc()
   try {
     Y.applyUpdate(scratch, value)

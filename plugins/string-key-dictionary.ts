@@ -3,6 +3,10 @@
  * and `skd.clear` with per-key versions, applied by the server as server edits, and an
  * onUpdate hook that rejects direct CRDT writes to a dictionary's entries or versions.
  *
+ * Only the dictionary's own entries (and its version fields) are protected: the content of
+ * an element model follows the ordinary rules, and a dictionary created with entries in one
+ * update is accepted as created (no one else can have changed a key of a new dictionary).
+ *
  * Wire format and layout: src/sdk/collections/skd-protocol.ts. Each request answers
  * `true` (applied; the change was broadcast before the answer, so the caller's document
  * already holds it) or `false` (the key, or for clear the dictionary, changed since the
@@ -76,6 +80,7 @@ function isSkd(map: Y.Map<unknown>): boolean {
 }
 
 function dictionaryAt(room: Room, conn: Connection, path: ModelPath): Y.Map<unknown> {
+  if (conn.readOnly) throw new Refusal('read-only', 'this connection is read-only')
   if (path[0] === ROOM_MAP) throw new Refusal('server-only', `${ROOM_MAP} is written only by the server`)
   const dict = resolvePath(room.doc, path)
   if (!(dict instanceof Y.Map) || !isSkd(dict)) throw new Refusal('not-found', `no StringKeyDictionary at ${JSON.stringify(path)}`)
