@@ -16,7 +16,7 @@ import { installCleanup } from './lib/children.js'
 import { runLoadgen } from './lib/loadgen.js'
 import { hotFunctions } from './lib/profile.js'
 import { ROOT, startServer, versions } from './servers/servers.js'
-import { log, settings, type Settings } from './scenarios/common.js'
+import { log, quietWaited, settings, waitForQuiet, type Settings } from './scenarios/common.js'
 import { authorityCost, fanout } from './scenarios/fanout.js'
 import { capacity, CAPACITY_SERVERS } from './scenarios/capacity.js'
 import { rejectionStorm } from './scenarios/rejection.js'
@@ -49,6 +49,7 @@ async function profileStandardLoad(s: Settings, dir: string): Promise<ProfileSum
   const profDir = mkdtempSync(join(dir, 'server-'))
   const server = await startServer('yroom', { cpuProfDir: profDir })
   try {
+    await waitForQuiet(s)
     await runLoadgen({
       flavor: server.spec.flavor,
       host: '127.0.0.1',
@@ -123,8 +124,7 @@ async function main(): Promise<void> {
   if (want(4)) await attempt('scenario 4 (rejection storm)', async () => void (report.rejection = await rejectionStorm(s)))
   if (want(2)) {
     await attempt('scenario 2 (capacity)', async () => {
-      report.capacity = []
-      for (const id of CAPACITY_SERVERS) report.capacity.push(await capacity(id, s))
+      report.capacity = await capacity(s, CAPACITY_SERVERS)
       const chart = join(resultsDir, 'capacity.svg')
       writeFileSync(chart, capacityChart(report.capacity, `Capacity: p99 latency vs offered load (${report.date})`))
       report.chartPath = relative(join(outFile, '..'), chart)
@@ -139,11 +139,11 @@ async function main(): Promise<void> {
   if (!quick && missed.some((t) => t.target.startsWith('Server CPU') || t.target.startsWith('Capacity'))) {
     await attempt('profile (standard load)', async () => void report.profiles.push(await profileStandardLoad(s, profileDir)))
   }
-  if (report.cold?.profile) {
-    const h = hotFunctions(report.cold.profile.file, ROOT, 20)
+  for (const p of report.cold?.profiles ?? []) {
+    const h = hotFunctions(p.file, ROOT, 20)
     report.profiles.push({
-      title: `yroom cold load of a ${report.cold.profile.updates}-entry log (node:inspector around \`rooms.open\`)`,
-      note: `${(h.totalMs / 1000).toFixed(2)} s sampled. Profile: \`${relative(ROOT, report.cold.profile.file)}\`.`,
+      title: `yroom cold load, ${p.what === 'log' ? `log of ${p.updates} entries` : 'compacted log'} (node:inspector around \`rooms.open\`)`,
+      note: `${(h.totalMs / 1000).toFixed(2)} s sampled. Profile: \`${relative(ROOT, p.file)}\`.`,
       busyMs: h.totalMs - h.idleMs,
       top: h.top,
     })
@@ -151,6 +151,7 @@ async function main(): Promise<void> {
 
   report.machine.loadEnd = loadavg()
   report.durationSec = (Date.now() - started) / 1000
+  report.quietWaitSec = quietWaited() / 1000
   writeFileSync(outFile, renderMarkdown(report))
   writeFileSync(join(resultsDir, 'results.json'), JSON.stringify(report, null, 1))
   log(`wrote ${relative(process.cwd(), outFile)} in ${report.durationSec.toFixed(0)} s`)

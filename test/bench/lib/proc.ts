@@ -36,3 +36,23 @@ export function memory(pid: number): Memory {
   const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN)
   return { rssMB: kb('VmRSS') / 1024, hwmMB: kb('VmHWM') / 1024 }
 }
+
+/** Whole-machine CPU counters from /proc/stat (jiffies), to see how busy other processes keep it. */
+export interface MachineSample {
+  total: number
+  idle: number
+}
+
+export function machineSample(): MachineSample {
+  const line = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0]
+  const v = line.trim().split(/\s+/).slice(1).map(Number)
+  // user nice system idle iowait irq softirq steal (guest time is already in user/nice)
+  const total = v.slice(0, 8).reduce((a, b) => a + b, 0)
+  return { total, idle: v[3] + v[4] }
+}
+
+/** Busy cores between two samples (e.g. 1.5 = one and a half cores busy on average). */
+export function busyCores(a: MachineSample, b: MachineSample, cores: number): number {
+  const dt = b.total - a.total
+  return dt > 0 ? ((dt - (b.idle - a.idle)) / dt) * cores : 0
+}

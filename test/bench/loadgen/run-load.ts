@@ -3,7 +3,8 @@
  * a window in the middle of the run (warm-up before it, drain after it, load constant).
  */
 import { monitorEventLoopDelay, type RecordableHistogram } from 'node:perf_hooks'
-import { cpuSeconds, memory } from '../lib/proc.js'
+import { availableParallelism } from 'node:os'
+import { busyCores, cpuSeconds, machineSample, memory } from '../lib/proc.js'
 import { BenchClient, nowMicros, Stats } from './client.js'
 import type { Latency, LoadConfig, LoadResult } from './types.js'
 
@@ -59,6 +60,7 @@ export async function runLoad(cfg: LoadConfig): Promise<LoadResult> {
 
     const loop = monitorEventLoopDelay({ resolution: 5 })
     const bytes = () => clients.reduce((n, c) => n + c.bytesIn, 0)
+    const machine0 = machineSample()
     const cpu0 = cpuSeconds(cfg.serverPid)
     const gen0 = process.cpuUsage()
     const bytes0 = bytes()
@@ -71,6 +73,7 @@ export async function runLoad(cfg: LoadConfig): Promise<LoadResult> {
     const windowSec = (performance.now() - start) / 1000
     const serverCpuSec = cpuSeconds(cfg.serverPid) - cpu0
     const gen = process.cpuUsage(gen0)
+    const machineBusy = busyCores(machine0, machineSample(), availableParallelism())
     const bytesOut = bytes() - bytes0
     const framesIn = stats.framesIn - frames0
     const mem = memory(cfg.serverPid)
@@ -112,6 +115,7 @@ export async function runLoad(cfg: LoadConfig): Promise<LoadResult> {
       framesIn,
       genCpu: (gen.user + gen.system) / 1e6 / windowSec,
       genLoopP99: loop.percentile(99) / 1e6,
+      otherCpu: Math.max(0, machineBusy - serverCpuSec / windowSec - (gen.user + gen.system) / 1e6 / windowSec),
       rollback,
       disconnects: stats.disconnects,
       errors: [...stats.errors],

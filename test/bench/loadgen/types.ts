@@ -52,6 +52,8 @@ export interface LoadResult {
   /** Load generator's own CPU share during the window (1 = one core) and event-loop delay. */
   genCpu: number
   genLoopP99: number
+  /** Cores that processes other than the server and the load generator kept busy in the window. */
+  otherCpu: number
   /** Rejection storm only: rejected writes and time until the offender's replica rolled back. */
   rollback?: { writes: number; rolledBack: number; latency: Latency }
   disconnects: number

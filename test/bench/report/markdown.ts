@@ -3,7 +3,7 @@ import type { LoadResult } from '../loadgen/types.js'
 import type { AuthorityResult, FanoutResult } from '../scenarios/fanout.js'
 import { FANOUT_SERVERS } from '../scenarios/fanout.js'
 import type { CapacityResult } from '../scenarios/capacity.js'
-import { MAX_P99_MS, MIN_RATIO, generatorSaturated } from '../scenarios/capacity.js'
+import { CONTENDED_CORES, MAX_P99_MS, MIN_RATIO, contended, generatorSaturated } from '../scenarios/capacity.js'
 import type { ColdLoadResult, Timing } from '../scenarios/coldload.js'
 import type { StorageResult } from '../scenarios/storage.js'
 import type { MemoryResult } from '../scenarios/memory.js'
@@ -33,6 +33,8 @@ export interface BenchReport {
   command: string
   date: string
   durationSec: number
+  /** Time spent waiting for other processes to calm down before measured runs. */
+  quietWaitSec?: number
   machine: Machine
   commit: string
   versions: Record<string, string>
@@ -60,7 +62,8 @@ const f = (n: number | null | undefined, d = 1) => (n === null || n === undefine
 const pct = (r: number) => (Number.isFinite(r) ? `${(r * 100).toFixed(2)}%` : 'n/a')
 const k = (n: number) => (Number.isFinite(n) ? `${(n / 1000).toFixed(1)}k` : 'n/a')
 const yes = (m: boolean | null) => (m === null ? '—' : m ? '✅ met' : '❌ **missed**')
-const timing = (t: Timing) => (t.medianMs !== null ? `${f(t.medianMs, 1)} ms` : `> ${f((t.timedOutAfterMs ?? 0) / 1000, 0)} s (stopped)`)
+const timing = (t: Timing) =>
+  t.medianMs !== null ? `${f(t.medianMs, 1)} ms` : t.timedOutAfterMs !== null ? `> ${f(t.timedOutAfterMs / 1000, 0)} s (stopped)` : 'not run'
 
 export function evaluateTargets(r: BenchReport): TargetRow[] {
   const rows: TargetRow[] = []
@@ -144,18 +147,30 @@ function loadTable(rows: Array<{ label: string; r: LoadResult; vsHocus?: number 
   const head =
     '| server | deliveries/s | delivered / expected | p50 ms | p99 ms | max ms | server CPU s | CPU ms / 1,000 deliveries |' +
     (withRatio ? ' × Hocuspocus |' : '') +
-    ' RSS MB (peak) | MB sent | frames received | load-gen CPU | errors |'
+    ' RSS MB (peak) | MB sent | frames received | load-gen CPU | other load (cores) | errors |'
   const sep = '|' + head.split('|').slice(1, -1).map(() => '---').join('|') + '|'
   const lines = rows.map(({ label, r, vsHocus }) => {
     const gen = `${f(r.genCpu * 100, 0)}%${generatorSaturated(r) ? ' ⚠' : ''}`
+    const others = `${f(r.otherCpu, 2)}${contended(r) ? ' ⚠' : ''}`
     return (
       `| ${label} | ${k(r.deliveriesPerSec)} | ${pct(r.ratio)} | ${f(r.latency.p50)} | ${f(r.latency.p99)} | ${f(r.latency.max)} | ` +
       `${f(r.serverCpuSec, 2)} | ${f(r.cpuPer1000 * 1000, 3)} |` +
       (withRatio ? ` ${f(vsHocus, 2)} |` : '') +
-      ` ${f(r.serverRssMB, 0)} (${f(r.serverPeakRssMB, 0)}) | ${f(r.bytesOut / 2 ** 20, 1)} | ${r.framesIn} | ${gen} | ${r.disconnects ? r.disconnects + ' disconnects; ' : ''}${r.errors.join('; ') || '—'} |`
+      ` ${f(r.serverRssMB, 0)} (${f(r.serverPeakRssMB, 0)}) | ${f(r.bytesOut / 2 ** 20, 1)} | ${r.framesIn} | ${gen} | ${others} | ${r.disconnects ? r.disconnects + ' disconnects; ' : ''}${r.errors.join('; ') || '—'} |`
     )
   })
   return [head, sep, ...lines].join('\n')
+}
+
+/** Every load run of the report (for the contention summary). */
+function allRuns(r: BenchReport): LoadResult[] {
+  const runs: LoadResult[] = []
+  if (r.fanout) runs.push(...Object.values(r.fanout))
+  if (r.authority) runs.push(...r.authority.on.slice(1), ...r.authority.off.slice(1))
+  if (r.rejection) runs.push(r.rejection)
+  for (const c of r.capacity ?? []) runs.push(...c.steps.map((st) => st.result))
+  for (const d of r.storage?.runs ?? []) runs.push(d.result)
+  return runs
 }
 
 export function renderMarkdown(r: BenchReport): string {
@@ -180,7 +195,17 @@ export function renderMarkdown(r: BenchReport): string {
   out.push(`| standard load | ${std.rooms} rooms × ${std.clientsPerRoom} clients × ${std.hz} Hz = ${std.rooms * std.clientsPerRoom * std.hz} writes/s, ${k(std.rooms * std.clientsPerRoom * std.hz * (std.clientsPerRoom - 1))} expected deliveries/s |`)
   out.push(`| windows | warm-up ${std.warmupMs / 1000} s, measured ${std.measureMs / 1000} s, drain ${std.drainMs / 1000} s (capacity steps: ${s.capacity.warmupMs / 1000} / ${s.capacity.measureMs / 1000} / ${s.capacity.drainMs / 1000} s) |`)
   out.push(`| yroom tick | ${r.tickMs} ms (default) |`)
+  out.push(`| waiting for a quiet machine | ${f(r.quietWaitSec ?? 0, 0)} s in all (before each run, up to ${s.quiet.maxWaitMs / 1000} s until others use < ${s.quiet.maxBusyCores} cores) |`)
   out.push('')
+  const runs = allRuns(r)
+  const busy = runs.filter(contended)
+  if (busy.length > 0) {
+    out.push(
+      `**Contention: in ${busy.length} of ${runs.length} load runs other processes kept more than ${CONTENDED_CORES} cores busy ` +
+        `(up to ${f(Math.max(...busy.map((x) => x.otherCpu)), 2)} of ${r.machine.cores}); latency and capacity figures of those runs include scheduling delays (marked ⚠).**`,
+    )
+    out.push('')
+  }
   if (r.failures.length) {
     out.push('**Scenarios that failed to run:**')
     for (const x of r.failures) out.push(`- ${x}`)
@@ -205,7 +230,8 @@ export function renderMarkdown(r: BenchReport): string {
       'Deliveries count only other clients\' writes, once per receiver (yroom echoes the merged tick message to writers when several wrote; ' +
         '@y/websocket-server and Hocuspocus echo every update to its author). Latency: write → receipt by another client. ' +
         '"MB sent": bytes the server sent to all clients in the window (WebSocket framing included). ' +
-        '⚠ marks a run where the load generator itself was near saturation (> 90% of a core or event-loop p99 > 50 ms).',
+        `"Other load": cores that other processes on the shared machine kept busy during the window; ⚠ above ${CONTENDED_CORES} (latency figures of such runs include scheduling delays). ` +
+        'Load-gen ⚠: the load generator itself used > 90% of a core.',
     )
     out.push('')
   }
@@ -213,14 +239,18 @@ export function renderMarkdown(r: BenchReport): string {
   if (r.capacity) {
     out.push('## 2. Capacity')
     out.push('')
-    out.push(`Rooms of ${std.clientsPerRoom} clients × ${std.hz} Hz are added until p99 > ${MAX_P99_MS} ms or delivery < ${MIN_RATIO * 100}% (a failed step is retried once${s.capacity.refine ? '; one step between the last pass and the failure narrows it down' : ''}).`)
+    out.push(`Rooms of ${std.clientsPerRoom} clients × ${std.hz} Hz are added until p99 > ${MAX_P99_MS} ms or delivery < ${MIN_RATIO * 100}% (the servers take turns at each step; a failed step is retried once, twice if other processes were busy during it${s.capacity.refine ? '; one step between the last pass and the failure narrows it down' : ''}).`)
     out.push('')
     if (r.chartPath) out.push(`![capacity: p99 against offered load](${r.chartPath})`)
     out.push('')
-    out.push('| server | highest load held | rooms | steps (rooms: p99 ms / delivered / server CPU share / load-gen CPU) |\n|---|---|---|---|')
+    out.push('| server | highest load held | rooms | steps (rooms: p99 ms / delivered / server CPU share / load-gen CPU / other load in cores; attempts) |\n|---|---|---|---|')
     for (const c of r.capacity) {
       const steps = c.steps
-        .map((st) => `${st.rooms}: ${f(st.result.latency.p99, 0)} / ${pct(st.result.ratio)} / ${f((st.result.serverCpuSec / st.result.windowSec) * 100, 0)}% / ${f(st.result.genCpu * 100, 0)}%${st.held ? '' : ' ✗'}`)
+        .map(
+          (st) =>
+            `${st.rooms}: ${f(st.result.latency.p99, 0)} / ${pct(st.result.ratio)} / ${f((st.result.serverCpuSec / st.result.windowSec) * 100, 0)}% / ` +
+            `${f(st.result.genCpu * 100, 0)}% / ${f(st.result.otherCpu, 2)}${st.attempts > 1 ? `; ×${st.attempts}` : ''}${st.held ? '' : ' ✗'}`,
+        )
         .join('; ')
       const held = c.highest ? `${k(c.highest.offered)} deliveries/s${c.open ? ' (every step held)' : ''}${c.generatorBound ? ' (failure while load generator saturated)' : ''}` : 'none'
       out.push(`| ${SERVERS[c.server].label} | ${held} | ${c.highest?.rooms ?? 0} | ${steps} |`)

@@ -1,5 +1,7 @@
 /** Settings of a benchmark run (quick or full) and the "start a server, load it, stop it" step. */
+import { availableParallelism } from 'node:os'
 import { runLoadgen } from '../lib/loadgen.js'
+import { busyCores, machineSample } from '../lib/proc.js'
 import type { LoadConfig, LoadResult } from '../loadgen/types.js'
 import { startServer, type ServerId, type StartOptions } from '../servers/servers.js'
 
@@ -20,6 +22,8 @@ export interface Settings {
   cold: { models: number; updates: number; trials: number }
   storage: { appendSeconds: number }
   memory: { rooms: number; models: number }
+  /** Before each load run, wait up to `maxWaitMs` for other processes to use < `maxBusyCores` (shared machine). */
+  quiet: { maxBusyCores: number; maxWaitMs: number; budgetMs: number }
 }
 
 export function settings(quick: boolean): Settings {
@@ -34,6 +38,7 @@ export function settings(quick: boolean): Settings {
         cold: { models: 500, updates: 3000, trials: 1 },
         storage: { appendSeconds: 0.5 },
         memory: { rooms: 100, models: 100 },
+        quiet: { maxBusyCores: 0.5, maxWaitMs: 1000, budgetMs: 4000 },
       }
     : {
         quick,
@@ -51,6 +56,7 @@ export function settings(quick: boolean): Settings {
         cold: { models: 10_000, updates: 100_000, trials: 3 },
         storage: { appendSeconds: 3 },
         memory: { rooms: 1000, models: 100 },
+        quiet: { maxBusyCores: 0.5, maxWaitMs: 20_000, budgetMs: 120_000 },
       }
 }
 
@@ -62,9 +68,34 @@ export interface Load {
 }
 
 let runCounter = 0
+let quietWaitedMs = 0
+
+/** Total time spent waiting for a quiet machine in this run. */
+export const quietWaited = (): number => quietWaitedMs
+
+/**
+ * Waits (within the run's budget) until other processes keep less than `maxBusyCores` busy,
+ * so a measured window does not start in the middle of someone else's CPU burst.
+ * Returns the busy cores seen last.
+ */
+export async function waitForQuiet(s: Settings): Promise<number> {
+  const started = Date.now()
+  for (;;) {
+    const a = machineSample()
+    await new Promise((r) => setTimeout(r, 500))
+    const busy = busyCores(a, machineSample(), availableParallelism())
+    const waited = Date.now() - started
+    if (busy <= s.quiet.maxBusyCores || waited >= s.quiet.maxWaitMs || quietWaitedMs + waited >= s.quiet.budgetMs) {
+      quietWaitedMs += waited
+      if (busy > s.quiet.maxBusyCores) log(`  machine busy (${busy.toFixed(2)} cores used by others); running anyway`)
+      return busy
+    }
+  }
+}
 
 /** Starts `id` fresh, runs one load against it, stops it. */
-export async function measure(id: ServerId, load: Load, window: Window, start: StartOptions = {}): Promise<LoadResult> {
+export async function measure(id: ServerId, load: Load, window: Window, s: Settings, start: StartOptions = {}): Promise<LoadResult> {
+  await waitForQuiet(s)
   const server = await startServer(id, start)
   try {
     const cfg: LoadConfig = {
@@ -93,7 +124,7 @@ export function brief(r: LoadResult): string {
   return (
     `${(r.deliveriesPerSec / 1000).toFixed(1)}k del/s, ratio ${(r.ratio * 100).toFixed(2)}%, ` +
     `p50 ${r.latency.p50.toFixed(1)} p99 ${r.latency.p99.toFixed(1)} ms, cpu/1k ${(r.cpuPer1000 * 1000).toFixed(2)} ms, ` +
-    `server ${((r.serverCpuSec / r.windowSec) * 100).toFixed(0)}%, gen ${(r.genCpu * 100).toFixed(0)}% (loop p99 ${r.genLoopP99.toFixed(0)} ms)` +
+    `server ${((r.serverCpuSec / r.windowSec) * 100).toFixed(0)}%, gen ${(r.genCpu * 100).toFixed(0)}% (loop p99 ${r.genLoopP99.toFixed(0)} ms), others ${r.otherCpu.toFixed(2)} cores` +
     (r.errors.length ? `, errors: ${r.errors.join('; ')}` : '')
   )
 }

@@ -16,7 +16,7 @@ export async function fanout(s: Settings): Promise<FanoutResult> {
   const out = {} as FanoutResult
   for (const id of FANOUT_SERVERS) {
     log(`scenario 1 fan-out: ${id}`)
-    out[id] = await measure(id, s.standard, s.standard)
+    out[id] = await measure(id, s.standard, s.standard, s)
     log(`  ${brief(out[id])}`)
   }
   return out
@@ -37,9 +37,9 @@ export async function authorityCost(s: Settings, f: FanoutResult): Promise<Autho
   const off = [f['yroom-noauth']]
   for (let i = 0; i < s.authorityPairs; i++) {
     log(`scenario 3 authority on vs off: extra pair ${i + 1} (off first)`)
-    off.push(await measure('yroom-noauth', s.standard, s.standard))
+    off.push(await measure('yroom-noauth', s.standard, s.standard, s))
     log(`  off: ${brief(off[off.length - 1])}`)
-    on.push(await measure('yroom', s.standard, s.standard))
+    on.push(await measure('yroom', s.standard, s.standard, s))
     log(`  on:  ${brief(on[on.length - 1])}`)
   }
   return { on, off, ratio: cpuPer1000(on) / cpuPer1000(off) }

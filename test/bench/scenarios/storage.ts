@@ -16,7 +16,7 @@ import { runLoadgen } from '../lib/loadgen.js'
 import { runScript } from '../lib/child-script.js'
 import type { LoadResult } from '../loadgen/types.js'
 import { startServer, type ServerId } from '../servers/servers.js'
-import { brief, log, type Settings } from './common.js'
+import { brief, log, waitForQuiet, type Settings } from './common.js'
 
 export interface DurableRun {
   server: ServerId
@@ -72,6 +72,7 @@ function crashCheck(stored: Record<string, Record<string, string>>, result: Load
 async function durableRun(id: ServerId, s: Settings, prefix: string): Promise<DurableRun> {
   const dir = mkdtempSync(join(tmpdir(), 'yroom-bench-store-'))
   try {
+    await waitForQuiet(s)
     const server = await startServer(id, id === 'y-websocket-server' ? { persistenceDir: dir } : { data: dir })
     let result: LoadResult
     try {
