@@ -142,14 +142,19 @@ export class Room<R extends ModelType = ModelType> {
     this.events.emit('synced')
   }
 
+  /** Loads the stored document from IndexedDB, then connects. Without y-indexeddb: an 'error' event, and it connects anyway. */
   private async startOffline(dbName: string, connectAfter: boolean): Promise<void> {
-    const spec = 'y-indexeddb' // a variable: bundlers and tsc must not require the optional package
-    const mod = (await import(/* @vite-ignore */ spec)) as {
-      IndexeddbPersistence: new (name: string, doc: Y.Doc) => IndexeddbPersistenceLike
+    try {
+      const spec = 'y-indexeddb' // a variable: bundlers and tsc must not require the optional package
+      const mod = (await import(/* @vite-ignore */ spec)) as {
+        IndexeddbPersistence: new (name: string, doc: Y.Doc) => IndexeddbPersistenceLike
+      }
+      if (this.destroyed) return
+      this.persistence = new mod.IndexeddbPersistence(dbName, this.doc)
+      await this.persistence.whenSynced
+    } catch (err) {
+      this.events.emit('error', { code: 'offline-unavailable', message: `offline persistence unavailable: ${(err as Error).message}` })
     }
-    if (this.destroyed) return
-    this.persistence = new mod.IndexeddbPersistence(dbName, this.doc)
-    await this.persistence.whenSynced
     if (connectAfter && !this.destroyed) this.transport.connect()
   }
 

@@ -76,3 +76,15 @@ describe('sdk: room', () => {
     }
   })
 })
+
+describe('sdk: offline persistence option', () => {
+  it('without y-indexeddb (Node) it reports offline-unavailable and connects anyway', async () => {
+    const s = await sdkServer()
+    const r = connect({ url: s.url, room: roomName(), offline: true })
+    const errors: string[] = []
+    r.on('error', (e) => errors.push(e.code))
+    await r.whenSynced()
+    r.destroy()
+    expect(errors).toEqual(['offline-unavailable'])
+  })
+})
