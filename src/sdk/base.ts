@@ -166,6 +166,11 @@ export class RealtimeModel<F extends Fields = Fields, E extends EventMap = Model
     return this._events.on(name, fn)
   }
 
+  /** Like `on`, for the next event only. */
+  once<K extends keyof E & string>(name: K, fn: E[K]): () => void {
+    return this._events.once(name, fn)
+  }
+
   off<K extends keyof E & string>(name: K, fn: E[K]): void {
     this._events.off(name, fn)
   }

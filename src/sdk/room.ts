@@ -186,6 +186,11 @@ export class Room<R extends ModelType = ModelType> {
     return this.events.on(name, fn)
   }
 
+  /** Like `on`, for the next event only. */
+  once<K extends keyof RoomEvents>(name: K, fn: RoomEvents[K]): () => void {
+    return this.events.once(name, fn)
+  }
+
   off<K extends keyof RoomEvents>(name: K, fn: RoomEvents[K]): void {
     this.events.off(name, fn)
   }
