@@ -41,6 +41,15 @@ function stateChanged(tr: Y.Transaction): boolean {
   return false
 }
 
+/**
+ * Marks the applying transaction as also carrying local (server) writes. Yjs treats a
+ * remote transaction that advances the doc's own client id as a clientID collision and
+ * silently picks a new id — which would move server writes off the id bound to the server.
+ */
+function asServer(tr: Y.Transaction): void {
+  tr.local = true
+}
+
 /** Applies an update from `conn` to `room`. Throws a Refusal when the update is refused whole. */
 export function applyClientUpdate(room: Room, conn: Connection, update: Uint8Array): ApplyResult {
   const { doc, plugins } = room
@@ -90,6 +99,7 @@ export function applyClientUpdate(room: Room, conn: Connection, update: Uint8Arr
           isRejected: (change) => rejectedChanges.has(change),
           serverEdit(fn) {
             reencode = true
+            asServer(tr)
             fn()
           },
         }
@@ -98,6 +108,7 @@ export function applyClientUpdate(room: Room, conn: Connection, update: Uint8Arr
         }
         for (const p of plugins) p.onUpdate?.(ctx)
         if (rejectedChanges.size > 0) {
+          asServer(tr)
           compensate(doc, view, [...rejectedChanges])
           reencode = true
         }

@@ -37,6 +37,10 @@ describe('authority rules (SPEC §4): owner, offender and observer', () => {
     await t.converge()
     eachReplica((d) => expect(model(d, 'a').get('x')).toBe(1))
     neverSeen('666')
+    // The compensation is authored under the room's server id, which stays the same.
+    const room = t.s.server.rooms.get(t.room)!
+    expect(room.serverClientIds.has(room.doc.clientID)).toBe(true)
+    expect(Y.getState(room.doc.store, room.doc.clientID)).toBeGreaterThan(0)
   })
 
   it('rule 1: a non-owner property delete is restored', async () => {
