@@ -1,0 +1,100 @@
+/**
+ * Browser test harness: Debian's Chromium (never a downloaded browser) driven by
+ * playwright-core, and a real yroom server in-process serving the built whiteboard.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { createServer, type YroomServer } from '../../server/index.js'
+import { defaultPlugins } from '../../plugins/index.js'
+import { buildWhiteboard, WHITEBOARD_DIST } from '../../examples/whiteboard/build.js'
+
+export const CHROMIUM = '/usr/bin/chromium'
+/** Skip only on a developer machine without Chromium; CI installs it (.ci/run) and must not skip. */
+export const SKIP_BROWSER = !existsSync(CHROMIUM) && !process.env.CI
+
+export const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'whiteboard')
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+]
+
+export interface Browser {
+  context: BrowserContext
+  close(): Promise<void>
+}
+
+/** A fresh Chromium with its own, temporary user-data-dir. */
+export async function launchBrowser(): Promise<Browser> {
+  const profile = mkdtempSync(join(tmpdir(), 'yroom-wb-profile-'))
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1100, height: 700 },
+  })
+  return {
+    context,
+    async close() {
+      await context.close()
+      rmSync(profile, { recursive: true, force: true })
+    },
+  }
+}
+
+/** Builds the bundle if it is missing (the same build `npm run build:whiteboard` runs). */
+export async function ensureBundle(): Promise<string> {
+  if (!existsSync(join(WHITEBOARD_DIST, 'main.js')) || !existsSync(join(WHITEBOARD_DIST, 'index.html'))) {
+    await buildWhiteboard()
+  }
+  return WHITEBOARD_DIST
+}
+
+export interface WhiteboardServer {
+  server: YroomServer
+  http: string
+  close(): Promise<void>
+}
+
+/** The real server with the CLI's default plugins, LevelDB storage in `dataDir`, serving the app. */
+export async function startWhiteboardServer(dataDir: string, staticDir: string): Promise<WhiteboardServer> {
+  const server = await createServer({
+    host: '127.0.0.1',
+    port: 0,
+    storage: dataDir,
+    logger: 'silent',
+    processMetrics: false,
+    plugins: defaultPlugins(),
+    staticDir,
+  })
+  const port = await server.listen()
+  return { server, http: `http://127.0.0.1:${port}`, close: () => server.close() }
+}
+
+export function tempDir(prefix: string): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix))
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
+}
+
+/** Opens the whiteboard in `room` and waits until it is synced and has its presence model. */
+export async function openBoard(context: BrowserContext, http: string, room: string, name: string): Promise<Page> {
+  const page = await context.newPage()
+  page.on('pageerror', (err) => console.error(`[${name}] page error:`, err))
+  await page.goto(`${http}/?room=${encodeURIComponent(room)}&name=${encodeURIComponent(name)}`)
+  await page.waitForFunction(() => (window as unknown as { __wb?: { ready: boolean } }).__wb?.ready === true)
+  return page
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  await mkdir(ARTIFACTS, { recursive: true })
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) })
+}
