@@ -35,8 +35,10 @@ export function pathOfType(type: Y.AbstractType<any>): ModelPath {
 /** Resolves a path to the value stored there (a shared type or a primitive), or undefined. */
 export function resolvePath(doc: Y.Doc, path: ModelPath): unknown {
   if (path.length === 0 || typeof path[0] !== 'string') return undefined
-  const root = doc.share.get(path[0])
-  let cur: unknown = root
+  let cur: unknown = doc.share.get(path[0])
+  // A root that arrived only through updates is an untyped AbstractType until someone
+  // asks for it by class; a path into it means it is a map.
+  if (cur instanceof Y.AbstractType && Object.getPrototypeOf(cur) === Y.AbstractType.prototype) cur = doc.getMap(path[0])
   for (let i = 1; i < path.length; i++) {
     const seg = path[i]
     if (cur instanceof Y.Map && typeof seg === 'string') cur = cur.get(seg)

@@ -7,7 +7,7 @@ import * as Y from 'yjs'
 import { META_KEY, OWNER_ID, ROOM_MAP, UNOWNED } from '../../src/layout.js'
 import { resolvePath } from '../../src/paths.js'
 import type { ModelPath } from '../../src/protocol/extension.js'
-import { ActionRefused, runAction, validate, type ActionCaller, type ActionSet } from '../../src/actions/define.js'
+import { ActionRefused, checkSchema, runAction, type ActionCaller, type ActionSet } from '../../src/actions/define.js'
 import { canonical, plainOf, type JsonObject, type JsonValue } from '../../src/actions/snapshot.js'
 
 /** `$meta` field naming a model's action set. */
@@ -76,6 +76,27 @@ function writeBack(model: Y.Map<unknown>, before: JsonObject, next: JsonObject):
 
 const MAX_ATTEMPTS = 5
 
+/** Runs the action on the current data; the schema's verdict may still be pending. */
+function plan(doc: Y.Doc, sets: ReadonlyMap<string, ActionSet>, req: ActionRequest, caller: Omit<ActionCaller, 'ownerID'>, strict: boolean) {
+  const model = modelAt(doc, req.path)
+  const set = setOf(model, sets)
+  if (!set.allow(req.action, { ...caller, ownerID: ownerOf(model) })) {
+    throw new ActionRefused('not-allowed', `action '${req.action}' is not allowed on this model`)
+  }
+  const before = plainOf(model)
+  const next = runAction(set, req.action, before, req.args, strict)
+  return { model, before, next, verdict: checkSchema(set, next) }
+}
+
+/** Records the effect and the ledger entry in the current (server) transaction. */
+function commit(doc: Y.Doc, model: Y.Map<unknown>, before: JsonObject, next: JsonObject, req: ActionRequest): void {
+  writeBack(model, before, next)
+  const room = doc.getMap(ROOM_MAP)
+  let l = ledger(doc)
+  if (!l) room.set(LEDGER_KEY, (l = new Y.Map<number>()))
+  l.set(req.client, req.seq)
+}
+
 export async function applyAction(
   access: DocAccess,
   sets: ReadonlyMap<string, ActionSet>,
@@ -83,34 +104,35 @@ export async function applyAction(
   caller: Omit<ActionCaller, 'ownerID'>,
   strict: boolean,
 ): Promise<ActionOutcome> {
+  const current = (doc: Y.Doc) => plainOf(modelAt(doc, req.path))
+  // Usual case, synchronous: run and apply in one server transaction on the latest state,
+  // so actions apply in the order they arrive and never see a stale value.
+  type Plan = ReturnType<typeof plan>
+  const first: Partial<ActionOutcome> & { pending?: Plan } = await access.edit((doc): Partial<ActionOutcome> & { pending?: Plan } => {
+    if (alreadyApplied(doc, req)) return { duplicate: true, data: current(doc) }
+    const p = plan(doc, sets, req, caller, strict)
+    if (p.verdict instanceof Promise) return { pending: p }
+    if (p.verdict) throw p.verdict
+    commit(doc, p.model, p.before, p.next, req)
+    return { duplicate: false, data: p.next }
+  })
+  if (first.pending === undefined) return first as ActionOutcome
+  // An asynchronous schema: validate outside, apply only if the data is still what the
+  // action saw (no locks; retried on the latest state).
+  let pending: Plan = first.pending
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    // Compute outside the transaction (validation may be async), then apply only if the
-    // data is still what the action saw: no locks, just a retry on the latest state.
-    const plan = await access.read((doc) => {
-      if (alreadyApplied(doc, req)) return null
+    const refusal = await pending.verdict
+    if (refusal) throw refusal
+    const seen = pending
+    const r: Partial<ActionOutcome> & { stale?: Plan } = await access.edit((doc): Partial<ActionOutcome> & { stale?: Plan } => {
+      if (alreadyApplied(doc, req)) return { duplicate: true, data: current(doc) }
       const model = modelAt(doc, req.path)
-      const set = setOf(model, sets)
-      if (!set.allow(req.action, { ...caller, ownerID: ownerOf(model) })) {
-        throw new ActionRefused('not-allowed', `action '${req.action}' is not allowed on this model`)
-      }
-      const before = plainOf(model)
-      return { set, before, next: runAction(set, req.action, before, req.args, strict) }
+      if (canonical(plainOf(model)) !== canonical(seen.before)) return { stale: plan(doc, sets, req, caller, strict) }
+      commit(doc, model, seen.before, seen.next, req)
+      return { duplicate: false, data: seen.next }
     })
-    if (plan === null) return { data: await access.read((doc) => plainOf(modelAt(doc, req.path))), duplicate: true }
-    await validate(plan.set, plan.next)
-    const applied = await access.edit((doc) => {
-      if (alreadyApplied(doc, req)) return 'duplicate' as const
-      const model = modelAt(doc, req.path)
-      if (canonical(plainOf(model)) !== canonical(plan.before)) return 'stale' as const
-      writeBack(model, plan.before, plan.next)
-      const room = doc.getMap(ROOM_MAP)
-      let l = ledger(doc)
-      if (!l) room.set(LEDGER_KEY, (l = new Y.Map<number>()))
-      l.set(req.client, req.seq)
-      return 'ok' as const
-    })
-    if (applied === 'ok') return { data: plan.next, duplicate: false }
-    if (applied === 'duplicate') return { data: await access.read((doc) => plainOf(modelAt(doc, req.path))), duplicate: true }
+    if (r.stale === undefined) return r as ActionOutcome
+    pending = r.stale
   }
   throw new ActionRefused('contended', 'the model kept changing; try again')
 }

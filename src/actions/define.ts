@@ -105,11 +105,18 @@ export function runAction(set: ActionSet, name: string, data: JsonObject, args: 
   return result
 }
 
-/** Validates data against the set's schema; throws ActionRefused with the issues. */
-export async function validate(set: ActionSet, data: JsonObject): Promise<void> {
-  if (!set.schema) return
-  const r = (await set.schema['~standard'].validate(data)) as { issues?: ReadonlyArray<{ message: string }> }
-  if (r.issues && r.issues.length > 0) {
-    throw new ActionRefused('invalid-data', r.issues.map((i) => i.message).join('; '))
-  }
+type SchemaResult = { issues?: ReadonlyArray<{ message: string }> }
+
+function verdictOf(r: SchemaResult): ActionRefused | null {
+  return r.issues && r.issues.length > 0 ? new ActionRefused('invalid-data', r.issues.map((i) => i.message).join('; ')) : null
+}
+
+/**
+ * Checks data against the set's schema: null when valid, the refusal when not, or a
+ * promise of either for asynchronous schemas.
+ */
+export function checkSchema(set: ActionSet, data: JsonObject): ActionRefused | null | Promise<ActionRefused | null> {
+  if (!set.schema) return null
+  const r = set.schema['~standard'].validate(data)
+  return r instanceof Promise ? r.then((x) => verdictOf(x as SchemaResult)) : verdictOf(r as SchemaResult)
 }

@@ -42,3 +42,6 @@ export {
   type WebSocketConstructor,
   type WebSocketLike,
 } from './transport.js'
+export { ActionClient, type ActionChannel, type ActionTarget, type Snapshot } from '../actions/client.js'
+export { defineActions, ActionRefused, runAction, type ActionSet, type ActionFn, type ActionSetOptions, type ActionCaller, type StandardSchema } from '../actions/define.js'
+export { plainOf, deepFreeze, type JsonValue, type JsonObject } from '../actions/snapshot.js'

@@ -10,6 +10,9 @@ import { DATASTORE_ENSURE } from './skeleton-protocol.js'
 import { Emitter } from './emitter.js'
 import type { ModelType } from './schema.js'
 import { Transport, type ConnectionStatus, type StatusEvent, type WebSocketConstructor } from './transport.js'
+import { ActionClient, type ActionTarget, type Snapshot } from '../actions/client.js'
+import type { ActionSet } from '../actions/define.js'
+import type { JsonValue } from '../actions/snapshot.js'
 
 export interface ConnectOptions<R extends ModelType = ModelType> {
   /** Server URL, e.g. `ws://localhost:1234`. */
@@ -36,6 +39,8 @@ export interface ConnectOptions<R extends ModelType = ModelType> {
   reconnect?: { minDelayMs?: number; maxDelayMs?: number }
   /** Reconnect when the server sent nothing for this long (default 30000 ms). */
   watchdogMs?: number
+  /** Action sets (SPEC §8) of the models this room calls `patch` on. */
+  actions?: readonly ActionSet[]
   /**
    * Browsers: keep the document in IndexedDB (needs the optional `y-indexeddb` package).
    * `true` uses the database name `yroom:<room>`, a string names it.
@@ -70,6 +75,8 @@ export class Room<R extends ModelType = ModelType> {
   readonly doc: Y.Doc
   readonly awareness: Awareness
   readonly datastore: Datastore<R>
+  /** Actions (SPEC §8): pending overlay, frozen snapshots, resend on reconnect. */
+  readonly actions: ActionClient
   private readonly transport: Transport
   private readonly events = new Emitter<RoomEvents>()
   private persistence: IndexeddbPersistenceLike | null = null
@@ -101,6 +108,10 @@ export class Room<R extends ModelType = ModelType> {
       watchdogMs: opts.watchdogMs,
     })
     this.datastore = new Datastore<R>(this.doc, { request: (m, p) => this.request(m, p) }, opts.model)
+    this.actions = new ActionClient(
+      { request: (m, p) => this.transport.request(m, p), onConnected: (fn) => this.events.on('synced', fn) },
+      { sets: opts.actions ?? [] },
+    )
     const t = this.transport.events
     t.on('status', (e) => {
       if (e.status !== 'connected') {
@@ -211,6 +222,20 @@ export class Room<R extends ModelType = ModelType> {
     return this.transport.request(method, params)
   }
 
+  /**
+   * Calls action `name` on a model (SPEC §8). The view changes at once (a local overlay);
+   * resolves with the server's resulting data, or rejects with ActionRefused. Pending actions
+   * survive disconnects and are re-sent on reconnect; the server applies each at most once.
+   */
+  patch(model: ActionTarget, name: string, ...args: JsonValue[]): Promise<Snapshot> {
+    return this.actions.patch(model, name, ...args)
+  }
+
+  /** Calls `callback` now and on every change with a deeply frozen snapshot (confirmed + pending). */
+  updated(model: ActionTarget, callback: (snapshot: Snapshot) => void): () => void {
+    return this.actions.updated(model, callback)
+  }
+
   /** (Re)connects after `disconnect()` or a terminal close. */
   connect(): void {
     this.transport.connect()
@@ -226,6 +251,7 @@ export class Room<R extends ModelType = ModelType> {
     if (this.destroyed) return
     this.destroyed = true
     this.transport.destroy()
+    this.actions.destroy()
     this.datastore.destroy()
     void this.persistence?.destroy()
     if (this.ownsAwareness) this.awareness.destroy()
