@@ -6,10 +6,22 @@
  */
 import { parseArgs } from 'node:util'
 import { existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
-import { dirname, join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { dirname, join, resolve } from 'node:path'
 import { createServer } from './server.js'
 import { defaultPlugins } from '../plugins/index.js'
+import { actionsPlugin } from '../plugins/actions/index.js'
+import type { YroomPlugin } from './plugin.js'
+
+/** Loads `--actions MODULE`: `export const actionSets = [...]`, optional `export const migrations = [...]`. */
+async function loadActions(file: string | undefined): Promise<YroomPlugin[]> {
+  if (!file) return []
+  const mod = (await import(pathToFileURL(resolve(file)).href)) as Partial<Pick<Parameters<typeof actionsPlugin>[0], 'migrations'>> & {
+    actionSets?: Parameters<typeof actionsPlugin>[0]['sets']
+  }
+  if (!Array.isArray(mod.actionSets)) throw new Error(`--actions ${file}: the module must export an array 'actionSets'`)
+  return [actionsPlugin({ sets: mod.actionSets, migrations: mod.migrations })]
+}
 
 const USAGE = `usage: yroom serve [options]
   --port N                 port to listen on (default 1234; 0 = any free port)
@@ -22,6 +34,7 @@ const USAGE = `usage: yroom serve [options]
   --reconnect-grace-ms N   a leave is final after N ms (default 0)
   --no-authority           run without the authority plugin (plain Yjs relay)
   --static DIR             serve static files (default: the built whiteboard example)
+  --actions MODULE         enable actions: an ES module exporting \`actionSets\` (and optional \`migrations\`)
   --log-level LEVEL        pino level: fatal|error|warn|info|debug|trace|silent (default info)`
 
 function int(v: string | undefined, name: string): number | undefined {
@@ -48,6 +61,7 @@ async function main(): Promise<void> {
       'reconnect-grace-ms': { type: 'string' },
       'no-authority': { type: 'boolean' },
       static: { type: 'string' },
+      actions: { type: 'string' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -58,6 +72,9 @@ async function main(): Promise<void> {
   }
   const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
   const builtExample = join(root, 'examples', 'whiteboard', 'dist')
+  // The whiteboard's build also emits the action sets its widgets use.
+  const exampleActions = join(builtExample, 'server-actions.mjs')
+  const actions = await loadActions(values.actions ?? (values.static === undefined && existsSync(exampleActions) ? exampleActions : undefined))
   const server = await createServer({
     port: int(values.port, 'port') ?? 1234,
     host: values.host ?? '0.0.0.0',
@@ -66,10 +83,13 @@ async function main(): Promise<void> {
     idleShutdownMs: int(values['idle-shutdown-ms'], 'idle-shutdown-ms'),
     heartbeatMs: int(values['heartbeat-ms'], 'heartbeat-ms'),
     maxMessageBytes: int(values['max-message-bytes'], 'max-message-bytes'),
-    plugins: defaultPlugins({
-      authority: !values['no-authority'],
-      reconnectGraceMs: int(values['reconnect-grace-ms'], 'reconnect-grace-ms') ?? 0,
-    }),
+    plugins: [
+      ...defaultPlugins({
+        authority: !values['no-authority'],
+        reconnectGraceMs: int(values['reconnect-grace-ms'], 'reconnect-grace-ms') ?? 0,
+      }),
+      ...actions,
+    ],
     staticDir: values.static ?? (existsSync(builtExample) ? builtExample : undefined),
     logger: values['log-level'] ?? 'info',
   })
