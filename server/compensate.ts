@@ -38,6 +38,10 @@ export function compensate(doc: Y.Doc, view: TransactionView, changes: Change[])
   for (const c of changes) {
     if (c.kind === 'insert') {
       insertions.add(c.item)
+      // A key set several times in one update keeps the earlier (overwritten) writes between
+      // the replaced value and this one; UndoManager restores the replaced value only when
+      // every item to its right is being undone, so they are undone too.
+      if (c.key !== null) for (let l = c.item.left; l !== null && view.isNew(l); l = l.left) insertions.add(l)
       if (c.replaced) {
         deletions.add(c.replaced)
         for (const d of view.deletedBelow(c.replaced)) deletions.add(d)

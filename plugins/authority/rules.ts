@@ -147,7 +147,11 @@ export class Judge {
     const map = c.parent as Y.Map<unknown>
     let old = map._map.get(c.key!) ?? null
     while (old !== null && this.ctx.view.isNew(old)) old = old.left
-    return sameId(c.item.origin, old === null ? null : old.lastId)
+    // A key set several times in one update (claim, then clear): the first of those writes
+    // is the one made on the value the client saw.
+    let first = c.item
+    while (first.left !== null && this.ctx.view.isNew(first.left) && sameId(first.origin, first.left.lastId)) first = first.left
+    return sameId(first.origin, old === null ? null : old.lastId)
   }
 
   /** Rules 1, 2, 4, 5, 6, 7 for everything that is not an ownership change. */
