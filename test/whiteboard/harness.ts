@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { createServer, type YroomServer } from '../../server/index.js'
 import { defaultPlugins } from '../../plugins/index.js'
-import { buildWhiteboard, WHITEBOARD_DIST } from '../../examples/whiteboard/build.js'
+import { buildWhiteboard } from '../../examples/whiteboard/build.js'
 
 export const CHROMIUM = '/usr/bin/chromium'
 /** Skip only on a developer machine without Chromium; CI installs it (.ci/run) and must not skip. */
@@ -51,12 +51,15 @@ export async function launchBrowser(): Promise<Browser> {
   }
 }
 
-/** Builds the bundle if it is missing (the same build `npm run build:whiteboard` runs). */
-export async function ensureBundle(): Promise<string> {
-  if (!existsSync(join(WHITEBOARD_DIST, 'main.js')) || !existsSync(join(WHITEBOARD_DIST, 'index.html'))) {
-    await buildWhiteboard()
-  }
-  return WHITEBOARD_DIST
+/**
+ * Builds the app with the same build function `npm run build:whiteboard` uses, into a temp
+ * directory: the tests always run the current source, never a stale examples/whiteboard/dist
+ * (and never overwrite the one `npm start` may be serving). It takes well under a second.
+ */
+export async function buildBundle(): Promise<{ dir: string; remove(): void }> {
+  const dir = tempDir('yroom-wb-dist-')
+  await buildWhiteboard(dir.path)
+  return { dir: dir.path, remove: dir.remove }
 }
 
 export interface WhiteboardServer {
@@ -88,6 +91,7 @@ export function tempDir(prefix: string): { path: string; remove(): void } {
 /** Opens the whiteboard in `room` and waits until it is synced and has its presence model. */
 export async function openBoard(context: BrowserContext, http: string, room: string, name: string): Promise<Page> {
   const page = await context.newPage()
+  page.setDefaultTimeout(10_000) // a failed wait names its condition well within the test's timeout
   page.on('pageerror', (err) => console.error(`[${name}] page error:`, err))
   await page.goto(`${http}/?room=${encodeURIComponent(room)}&name=${encodeURIComponent(name)}`)
   await page.waitForFunction(() => (window as unknown as { __wb?: { ready: boolean } }).__wb?.ready === true)

@@ -7,7 +7,7 @@ import { PALETTE } from './identity.js'
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 
 export function bindToolbar(app: App): void {
-  for (const button of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-tool]'))) {
+  for (const button of Array.from(document.querySelectorAll<HTMLButtonElement>('button[data-tool]'))) {
     button.addEventListener('click', () => setTool(app, button.dataset.tool as Tool))
   }
   const swatches = $('swatches')
@@ -54,9 +54,9 @@ function undoOrRedo(app: App, shift: boolean): void {
 
 /** Refreshes everything outside the board from the current state. */
 export function renderChrome(app: App): void {
-  for (const b of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-tool]'))) b.classList.toggle('active', b.dataset.tool === app.tool)
+  for (const b of Array.from(document.querySelectorAll<HTMLButtonElement>('button[data-tool]'))) b.classList.toggle('active', b.dataset.tool === app.tool)
   for (const b of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-color]'))) b.classList.toggle('active', b.dataset.color === app.color)
-  document.body.dataset.tool = app.tool
+  document.body.dataset.activeTool = app.tool
   const shape = shapeByKey(app, app.selected)
   const lock = $<HTMLButtonElement>('lock')
   lock.disabled = !shape
