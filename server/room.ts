@@ -37,6 +37,17 @@ export function uniqueServerClientId(doc: Y.Doc): number {
   return id
 }
 
+/**
+ * Applies a stored log to a document in one transaction. Applying entry by entry is linear;
+ * `Y.mergeUpdates` over a long log is not (seconds for tens of thousands of entries).
+ */
+export function applyStored(doc: Y.Doc, updates: Uint8Array[]): void {
+  if (updates.length === 0) return
+  doc.transact(() => {
+    for (const u of updates) Y.applyUpdate(doc, u, LOAD_ORIGIN)
+  }, LOAD_ORIGIN)
+}
+
 export function encodeSyncUpdate(update: Uint8Array): Uint8Array {
   const enc = encoding.createEncoder()
   encoding.writeVarUint(enc, MESSAGE_SYNC)
@@ -94,10 +105,7 @@ export class Room {
     stored: StoredDocument,
   ) {
     this.doc = new Y.Doc({ gc: true })
-    if (stored.updates.length > 0) {
-      const merged = stored.updates.length === 1 ? stored.updates[0] : Y.mergeUpdates(stored.updates)
-      Y.applyUpdate(this.doc, merged, LOAD_ORIGIN)
-    }
+    applyStored(this.doc, stored.updates)
     typeRootMaps(this.doc)
     this.doc.clientID = uniqueServerClientId(this.doc)
     this.serverClientIds.add(this.doc.clientID)
@@ -271,19 +279,21 @@ export class Room {
   }
 
   private async sendUpdates({ updates, contributors, echo }: Batch): Promise<void> {
+    // One merged update per tick: it is what gets broadcast, and one log entry per tick
+    // keeps storage writes and compactions proportional to ticks, not to writers.
+    const merged = updates.length === 1 ? updates[0] : Y.mergeUpdates(updates)
     const started = performance.now()
     this.writing++
     try {
-      this.seq = await this.ctx.storage.append(this.name, updates)
-      this.logEntries += updates.length
-      for (const u of updates) this.storedBytes += u.byteLength
+      this.seq = await this.ctx.storage.append(this.name, [merged])
+      this.logEntries += 1
+      this.storedBytes += merged.byteLength
     } catch (err) {
       this.logger.error({ err, room: this.name }, 'storage append failed')
     } finally {
       this.writing--
     }
     this.ctx.metrics.storageWriteSeconds.observe((performance.now() - started) / 1000)
-    const merged = updates.length === 1 ? updates[0] : Y.mergeUpdates(updates)
     const msg = encodeSyncUpdate(merged)
     // One message per connection per tick. A lone author does not get its own update back;
     // when several wrote, everyone gets the one merged message (Yjs ignores known structs),

@@ -7,7 +7,7 @@
  */
 import * as Y from 'yjs'
 import type { Connection } from './connection.js'
-import { Room, SERVER_ORIGIN, uniqueServerClientId, type RoomContext } from './room.js'
+import { applyStored, Room, SERVER_ORIGIN, uniqueServerClientId, type RoomContext } from './room.js'
 
 export class Rooms {
   private loaded = new Map<string, Room>()
@@ -160,7 +160,7 @@ export class Rooms {
       }
       const stored = await this.ctx.storage.load(name)
       const doc = new Y.Doc({ gc: true })
-      if (stored.updates.length > 0) Y.applyUpdate(doc, Y.mergeUpdates(stored.updates))
+      applyStored(doc, stored.updates)
       // A fresh server id no stored struct uses (SPEC §3).
       doc.clientID = uniqueServerClientId(doc)
       const updates: Uint8Array[] = []
@@ -178,7 +178,7 @@ export class Rooms {
     if (room) return fn(room.doc)
     const stored = await this.ctx.storage.load(name)
     const doc = new Y.Doc()
-    if (stored.updates.length > 0) Y.applyUpdate(doc, Y.mergeUpdates(stored.updates))
+    applyStored(doc, stored.updates)
     try {
       return fn(doc)
     } finally {

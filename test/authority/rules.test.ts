@@ -8,9 +8,13 @@ afterEach(async () => {
   await t?.close()
 })
 
-/** The observer never saw any state containing `needle`. */
+/**
+ * The observer never saw any state containing `needle` as a whole token (client ids are
+ * random 32-bit numbers: "666" may well be part of one).
+ */
 function neverSeen(needle: string): void {
-  expect(t.seen.some((s) => s.includes(needle))).toBe(false)
+  const token = new RegExp(`(?<![0-9A-Za-z])${needle}(?![0-9A-Za-z])`)
+  expect(t.seen.some((s) => token.test(s))).toBe(false)
 }
 
 function eachReplica(fn: (doc: Y.Doc) => void): void {
