@@ -52,7 +52,8 @@ async function drag(page: Page, from: { x: number; y: number }, to: { x: number;
   await page.mouse.up()
 }
 
-describe.skipIf(SKIP_BROWSER)('whiteboard in Chromium', () => {
+// Generous per-test time: Chromium shares 2 cores with the rest of the suite in CI.
+describe.skipIf(SKIP_BROWSER)('whiteboard in Chromium', { timeout: 60_000 }, () => {
   let browser: Browser
   let srv: WhiteboardServer
   let dist: string

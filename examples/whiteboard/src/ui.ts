@@ -40,11 +40,16 @@ export function bindKeys(app: App): void {
     else if (mod) return
     else if (k === 'delete' || k === 'backspace') deleteSelected(app)
     else if (k === 'l') toggleLock(app)
-    else if (k === 'escape') setTool(app, app.tool)
+    else if (k === 'escape') deselect(app)
     else if (tools[k]) setTool(app, tools[k])
     else return
     e.preventDefault()
   })
+}
+
+function deselect(app: App): void {
+  app.selected = null
+  app.render()
 }
 
 function undoOrRedo(app: App, shift: boolean): void {
@@ -60,7 +65,7 @@ export function renderChrome(app: App): void {
   const shape = shapeByKey(app, app.selected)
   const lock = $<HTMLButtonElement>('lock')
   lock.disabled = !shape
-  lock.textContent = shape?.isOwnedLocallySelf ? 'Unlock' : 'Lock'
+  lock.textContent = shape?.isOwnedLocallySelf ? 'Unlock' : shape?.isOwnedRemotelySelf ? 'Locked' : 'Lock'
   $<HTMLButtonElement>('delete').disabled = !shape
   $<HTMLButtonElement>('undo').disabled = !app.undo?.canUndo()
   $<HTMLButtonElement>('redo').disabled = !app.undo?.canRedo()
