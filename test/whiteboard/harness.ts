@@ -4,6 +4,7 @@
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
+import { createServer as createNetServer, connect as connectTcp, type AddressInfo, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
@@ -79,8 +80,46 @@ export async function startWhiteboardServer(dataDir: string, staticDir: string):
     plugins: defaultPlugins(),
     staticDir,
   })
-  const port = await server.listen()
-  return { server, http: `http://127.0.0.1:${port}`, close: () => server.close() }
+  const bound = await server.listen()
+  return { server, http: `http://127.0.0.1:${bound}`, close: () => server.close() }
+}
+
+/**
+ * A TCP relay with a fixed port in front of a server that restarts on a new port: a page keeps
+ * its URL across a restart without the test re-binding a freed port (which another test
+ * process may have taken meanwhile).
+ */
+export async function relay(): Promise<{ http: string; target: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>()
+  const state = { target: 0 }
+  const server = createNetServer((client) => {
+    const upstream = connectTcp(state.target, '127.0.0.1')
+    for (const s of [client, upstream]) {
+      sockets.add(s)
+      s.on('error', () => {
+        client.destroy()
+        upstream.destroy()
+      })
+      s.on('close', () => sockets.delete(s))
+    }
+    client.pipe(upstream).pipe(client)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as AddressInfo).port
+  return {
+    http: `http://127.0.0.1:${port}`,
+    get target() {
+      return state.target
+    },
+    set target(p: number) {
+      state.target = p
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      }),
+  }
 }
 
 export function tempDir(prefix: string): { path: string; remove(): void } {

@@ -92,7 +92,7 @@ describe('examples/players', () => {
       // The example's clients really were this server's: the room is (still) here with the scores.
       const names = await s.server.rooms.read('players-test', (doc) => {
         const board = doc.getMap('root').get('scoreboard') as Y.Map<unknown>
-        return [...board.values()].flatMap((v) => (v instanceof Y.Map ? [v.get('name')] : [])).sort()
+        return [...board.entries()].flatMap(([k, v]) => (k !== '$meta' && v instanceof Y.Map ? [v.get('name')] : [])).sort()
       })
       expect(names).toEqual(['ann', 'bob', 'cid'])
     } finally {

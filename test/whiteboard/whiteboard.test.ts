@@ -8,6 +8,7 @@ import {
   buildBundle,
   launchBrowser,
   openBoard,
+  relay,
   screenshot,
   SKIP_BROWSER,
   startWhiteboardServer,
@@ -15,6 +16,7 @@ import {
   type Browser,
   type WhiteboardServer,
 } from './harness.js'
+import { until } from '../helpers.js'
 
 interface ShapeInfo {
   key: string
@@ -205,6 +207,39 @@ describe.skipIf(SKIP_BROWSER)('whiteboard in Chromium', { timeout: 60_000 }, () 
       await c.close()
     } finally {
       await server.close()
+      own.remove()
+    }
+  })
+
+  it('an open page shows the lost connection, reconnects to the restarted server and re-creates its presence', async () => {
+    const own = tempDir('yroom-wb-reconnect-')
+    const front = await relay()
+    let server = await startWhiteboardServer(own.path, dist)
+    front.target = server.server.port
+    try {
+      const a = await openBoard(browser.context, front.http, 'reconnect', 'Alice')
+      await drawStroke(a, 200, 300, 10)
+      await a.waitForFunction(() => window.__wb.shapes()[0]?.points === 11)
+      const presenceBefore = await a.evaluate(() => window.__wb.peers())
+      await server.close()
+      await a.waitForFunction(() => document.getElementById('status')?.dataset.status === 'disconnected')
+      expect(await a.textContent('#status')).toMatch(/^disconnected/)
+      await screenshot(a, '5-disconnected')
+
+      server = await startWhiteboardServer(own.path, dist)
+      front.target = server.server.port
+      await a.waitForFunction(() => window.__wb.ready && document.getElementById('status')?.dataset.status === 'synced')
+      // The server removed the old presence model on restart; the page made a new one.
+      const presenceAfter = await a.evaluate(() => window.__wb.peers())
+      expect(presenceAfter).toHaveLength(1)
+      expect(presenceAfter[0]).toMatchObject({ name: 'Alice', client: presenceBefore[0].client })
+      const peersOnServer = () => Object.keys(server.server.rooms.get('reconnect')?.doc.getMap('root').toJSON().peers ?? {}).length - 1 // minus $meta
+      await until(() => peersOnServer() === 1, { message: 'the new presence model on the server' })
+      expect(await shapes(a)).toMatchObject([{ kind: 'stroke', points: 11 }])
+      await a.close()
+    } finally {
+      await server.close()
+      await front.close()
       own.remove()
     }
   })
