@@ -89,6 +89,12 @@ function ensurePresence(): void {
   })
 }
 
+// If the server removes our presence while we are connected (it judged that we had left,
+// e.g. an old socket of ours closed late), come back at once.
+app.board.peers.on('modelRemoved', (e) => {
+  if (e.model === app.me && room.synced) ensurePresence()
+})
+
 room.on('synced', () => {
   ensurePresence()
   app.undo ??= createUndoManager(app)
