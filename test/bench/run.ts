@@ -8,7 +8,7 @@
  */
 import { spawnSync, execFileSync } from 'node:child_process'
 import { cpus, loadavg, release, totalmem, type } from 'node:os'
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { parseArgs } from 'node:util'
 import { resolveOptions } from '../../server/options.js'
@@ -46,7 +46,9 @@ function build(): void {
 /** CPU profile of the yroom server under the standard load (run when a CPU target is missed). */
 async function profileStandardLoad(s: Settings, dir: string): Promise<ProfileSummary> {
   log('profiling yroom (authority on) under the standard load')
-  const profDir = mkdtempSync(join(dir, 'server-'))
+  const profDir = join(dir, 'server')
+  rmSync(profDir, { recursive: true, force: true })
+  mkdirSync(profDir)
   const server = await startServer('yroom', { cpuProfDir: profDir })
   try {
     await waitForQuiet(s)
@@ -67,7 +69,7 @@ async function profileStandardLoad(s: Settings, dir: string): Promise<ProfileSum
   const h = hotFunctions(join(profDir, file), ROOT, 25)
   return {
     title: 'yroom server (authority on), standard load, `node --cpu-prof`',
-    note: `Whole server process (startup, connect, warm-up, window, drain): ${(h.totalMs / 1000).toFixed(1)} s sampled, ${((h.totalMs - h.idleMs) / 1000).toFixed(1)} s busy. Self time of the top functions, as % of busy time. Profile: \`${relative(ROOT, join(profDir, file))}\`.`,
+    note: `Whole server process (startup, connect, warm-up, window, drain): ${(h.totalMs / 1000).toFixed(1)} s sampled, ${((h.totalMs - h.idleMs) / 1000).toFixed(1)} s busy. Self time of the top functions, as % of busy time. Profile (not committed): \`${relative(ROOT, join(profDir, file))}\`.`,
     busyMs: h.totalMs - h.idleMs,
     top: h.top,
   }
@@ -143,7 +145,7 @@ async function main(): Promise<void> {
     const h = hotFunctions(p.file, ROOT, 20)
     report.profiles.push({
       title: `yroom cold load, ${p.what === 'log' ? `log of ${p.updates} entries` : 'compacted log'} (node:inspector around \`rooms.open\`)`,
-      note: `${(h.totalMs / 1000).toFixed(2)} s sampled. Profile: \`${relative(ROOT, p.file)}\`.`,
+      note: `${(h.totalMs / 1000).toFixed(2)} s sampled. Profile (not committed): \`${relative(ROOT, p.file)}\`.`,
       busyMs: h.totalMs - h.idleMs,
       top: h.top,
     })
