@@ -37,6 +37,14 @@ const USAGE = `usage: yroom serve [options]
   --actions MODULE         enable actions: an ES module exporting \`actionSets\` (and optional \`migrations\`)
   --log-level LEVEL        pino level: fatal|error|warn|info|debug|trace|silent (default info)`
 
+/** The project root: the nearest folder above `dir` with a package.json (dist/server or server). */
+function packageRoot(dir: string): string {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(join(d, 'package.json'))) return d
+    if (dirname(d) === d) return dir
+  }
+}
+
 function int(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined
   const n = Number(v)
@@ -70,7 +78,7 @@ async function main(): Promise<void> {
     console.log(USAGE)
     process.exit(values.help ? 0 : 2)
   }
-  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+  const root = packageRoot(dirname(fileURLToPath(import.meta.url)))
   const builtExample = join(root, 'examples', 'whiteboard', 'dist')
   // The whiteboard's build also emits the action sets its widgets use.
   const exampleActions = join(builtExample, 'server-actions.mjs')

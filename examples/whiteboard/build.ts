@@ -26,6 +26,18 @@ export async function buildWhiteboard(outdir: string = WHITEBOARD_DIST): Promise
     external: ['ws'],
     logLevel: 'warning',
   })
+  // The vote counter's action set and migration, for the server (yroom serve loads it).
+  // Packages stay external so the server and this module share one Yjs instance.
+  await build({
+    entryPoints: [join(here, 'server-actions.ts')],
+    outfile: join(outdir, 'server-actions.mjs'),
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    packages: 'external',
+    logLevel: 'warning',
+  })
   await copyFile(join(here, 'src', 'index.html'), join(outdir, 'index.html'))
   await copyFile(join(here, 'src', 'style.css'), join(outdir, 'style.css'))
   return outdir

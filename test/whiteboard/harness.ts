@@ -10,6 +10,8 @@ import { join } from 'node:path'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { createServer, type YroomServer } from '../../server/index.js'
 import { defaultPlugins } from '../../plugins/index.js'
+import { actionsPlugin } from '../../plugins/actions/index.js'
+import { actionSets, migrations } from '../../examples/whiteboard/server-actions.js'
 import { buildWhiteboard } from '../../examples/whiteboard/build.js'
 
 export const CHROMIUM = '/usr/bin/chromium'
@@ -77,7 +79,8 @@ export async function startWhiteboardServer(dataDir: string, staticDir: string):
     storage: dataDir,
     logger: 'silent',
     processMetrics: false,
-    plugins: defaultPlugins(),
+    // What `yroom serve` runs for the whiteboard: default plugins plus the vote counter's actions.
+    plugins: [...defaultPlugins(), actionsPlugin({ sets: actionSets, migrations })],
     staticDir,
   })
   const bound = await server.listen()

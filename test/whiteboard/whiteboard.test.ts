@@ -3,6 +3,7 @@
  * room of a real in-process server. Screenshots go to test-artifacts/whiteboard/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
 import type { Page } from 'playwright-core'
 import {
   buildBundle,
@@ -95,6 +96,21 @@ describe.skipIf(SKIP_BROWSER)('whiteboard in Chromium', { timeout: 60_000 }, () 
     await a.keyboard.press('Control+Shift+z')
     await b.waitForFunction(() => window.__wb.shapes().some((s) => s.kind === 'stroke' && s.points === 21))
     await Promise.all([a.close(), b.close()])
+  })
+
+  it('votes go through a server action: concurrent clicks on two pages all count', async () => {
+    const a = await openBoard(browser.context, srv.http, 'votes', 'Alice')
+    const b = await openBoard(browser.context, srv.http, 'votes', 'Bob')
+    for (const p of [a, b]) await p.waitForFunction(() => document.getElementById('vote')?.dataset.mode === 'actions')
+    await Promise.all([a, b].map(async (p) => {
+      for (let i = 0; i < 5; i++) await p.click('#vote')
+    }))
+    for (const p of [a, b]) await p.waitForFunction(() => document.querySelector('#vote .count')?.textContent === '10')
+    const stored = srv.server.rooms.get('votes')!.doc.getMap('counters').get('votes') as Y.Map<unknown>
+    expect(stored.get('value')).toBe(10)
+    await screenshot(a, '0-votes-page-a')
+    await a.close()
+    await b.close()
   })
 
   it('a cursor appears on page B and disappears when page A closes', async () => {

@@ -3,15 +3,15 @@
  *
  * A counter must not be a plain CRDT number: two tabs incrementing 10 at once both write 11.
  *
- * ACTIONS HOOK (SPEC §8). When the SDK room offers `patch` / `updated` and the room holds an
- * action-driven counter (a model at `doc.getMap('counters').get('votes')` whose
- * `$meta.actions` is 'counter', created by server code, e.g. an `onLoad` plugin, with the
- * actions plugin registered), votes go through `room.patch(model, 'increment', 1)`: the
- * server applies every increment on its latest state, and `room.updated` shows the result.
+ * With actions (SPEC §8): when the room holds an action-driven counter (a server-owned model
+ * at `doc.getMap('counters').get('votes')` whose `$meta.actions` is 'counter' — `yroom serve`
+ * creates it with the migration in ../server-actions.ts), votes go through
+ * `room.patch(model, 'increment', 1)`: the server applies every increment on its latest
+ * state, and `room.updated` shows the result (optimistically, then confirmed).
  *
- * Otherwise (e.g. `npm start`, which runs without the actions plugin) a conflict-free tally
- * works with plain Yjs: each tab writes only its own key (its client id) of the top-level map
- * `votes`, and the total is the sum. No two tabs ever write the same key, so nothing is lost.
+ * Without the actions plugin on the server, a conflict-free tally works with plain Yjs: each
+ * tab writes only its own key (its client id) of the top-level map `votes`, and the total is
+ * the sum. No two tabs ever write the same key, so nothing is lost.
  */
 import * as Y from 'yjs'
 import { defineActions } from '../../../src/actions/define.js'
@@ -26,19 +26,6 @@ export const counterActions = defineActions(
   },
   { name: 'counter', actionOnly: true },
 )
-
-type Snapshot = Readonly<Record<string, unknown>>
-
-/** The part of the actions API (SPEC §8) this widget needs; present once the SDK has it. */
-interface ActionsApi {
-  patch(model: Y.Map<unknown>, action: string, ...args: number[]): Promise<Snapshot>
-  updated(model: Y.Map<unknown>, callback: (snapshot: Snapshot) => void): () => void
-}
-
-function actionsApi(room: Room): ActionsApi | null {
-  const r = room as unknown as Partial<ActionsApi>
-  return typeof r.patch === 'function' && typeof r.updated === 'function' ? (r as ActionsApi) : null
-}
 
 function actionCounter(doc: Y.Doc): Y.Map<unknown> | null {
   const m = doc.getMap('counters').get('votes')
@@ -55,18 +42,17 @@ export interface VoteWidget {
 
 /** Binds the vote button; `show` is called with the total whenever it changes. */
 export function createVotes(room: Room, show: (total: number, mode: VoteWidget['mode']) => void): VoteWidget {
-  const api = actionsApi(room)
-  const model = api ? actionCounter(room.doc) : null
-  if (api && model) {
+  const model = actionCounter(room.doc)
+  if (model) {
     let value = 0
-    api.updated(model, (s) => {
+    room.updated(model, (s) => {
       value = typeof s.value === 'number' ? s.value : 0
       show(value, 'actions')
     })
     return {
       mode: 'actions',
       total: () => value,
-      vote: () => void api.patch(model, 'increment', 1).catch((err: Error) => console.warn('vote refused:', err.message)),
+      vote: () => void room.patch(model, 'increment', 1).catch((err: Error) => console.warn('vote refused:', err.message)),
     }
   }
   const tally = room.doc.getMap<number>('votes')
