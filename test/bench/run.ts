@@ -9,7 +9,7 @@
 import { spawnSync, execFileSync } from 'node:child_process'
 import { cpus, loadavg, release, totalmem, type } from 'node:os'
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { resolveOptions } from '../../server/options.js'
 import { installCleanup } from './lib/children.js'
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
   const profileDir = join(ROOT, 'test/bench/results/profiles')
   mkdirSync(resultsDir, { recursive: true })
   mkdirSync(profileDir, { recursive: true })
-  const outFile = values.out ? join(process.cwd(), values.out) : quick ? join(resultsDir, 'BENCHMARKS.md') : join(ROOT, 'BENCHMARKS.md')
+  const outFile = values.out ? resolve(values.out) : quick ? join(resultsDir, 'BENCHMARKS.md') : join(ROOT, 'BENCHMARKS.md')
 
   if (!values['no-build']) build()
   const loadStart = loadavg()
@@ -144,7 +144,7 @@ async function main(): Promise<void> {
   for (const p of report.cold?.profiles ?? []) {
     const h = hotFunctions(p.file, ROOT, 20)
     report.profiles.push({
-      title: `yroom cold load, ${p.what === 'log' ? `log of ${p.updates} entries` : 'compacted log'} (node:inspector around \`rooms.open\`)`,
+      title: `yroom cold load, ${p.what === 'log' ? `raw log of ${p.updates} entries` : p.what === 'server' ? 'history as the server stores it' : 'compacted log'} (node:inspector around \`rooms.open\`)`,
       note: `${(h.totalMs / 1000).toFixed(2)} s sampled. Profile (not committed): \`${relative(ROOT, p.file)}\`.`,
       busyMs: h.totalMs - h.idleMs,
       top: h.top,

@@ -110,18 +110,20 @@ export function evaluateTargets(r: BenchReport): TargetRow[] {
   if (r.cold) {
     const c = r.cold
     const floor = c.floor.medianMs ?? NaN
-    const logRatio = c.log.medianMs !== null ? c.log.medianMs / floor : (c.log.timedOutAfterMs ?? NaN) / floor
-    rows.push({
-      target: `Cold load (${c.models} models, ${c.updates} stored updates) ≤ 1.5 × in-memory Y.applyUpdate`,
-      measured: `${timing(c.log)} vs ${f(floor, 1)} ms = **${c.log.medianMs === null ? '> ' : ''}${f(logRatio, 1)} ×**`,
-      met: Number.isFinite(logRatio) ? logRatio <= 1.5 : null,
-    })
-    const cr = (c.compacted.medianMs ?? NaN) / floor
-    rows.push({
-      target: '… the same room after the server compacted its log (one stored entry)',
-      measured: `${timing(c.compacted)} = **${f(cr, 2)} ×**`,
-      met: Number.isFinite(cr) ? cr <= 1.5 : null,
-    })
+    const row = (target: string, t: Timing) => {
+      const ratio = (t.medianMs ?? t.timedOutAfterMs ?? NaN) / floor
+      rows.push({
+        target,
+        measured: `${timing(t)} vs ${f(floor, 1)} ms = **${t.medianMs === null ? '> ' : ''}${f(ratio, 2)} ×**`,
+        met: Number.isFinite(ratio) ? ratio <= 1.5 : null,
+      })
+    }
+    row(
+      `Cold load (${c.models} models, ${c.updates}-update history) ≤ 1.5 × in-memory Y.applyUpdate — history as yroom stores it (${c.serverEntries} entries)`,
+      c.server,
+    )
+    row(`… the same history as ${c.updates} separately appended entries (backend writers, never compacted)`, c.log)
+    row('… the same room after compaction (one entry, as written at unload)', c.compacted)
   }
   if (r.memory) {
     const m = r.memory
@@ -304,7 +306,8 @@ export function renderMarkdown(r: BenchReport): string {
     const fl = c.floor.medianMs ?? NaN
     const row = (label: string, t: Timing) => out.push(`| ${label} | ${timing(t)} | ${t.medianMs !== null ? f(t.medianMs / fl, 2) : '> ' + f((t.timedOutAfterMs ?? 0) / fl, 0)} |`)
     row('floor: `Y.applyUpdate(new Y.Doc(), state)` in memory', c.floor)
-    row(`yroom, log of ${c.updates} entries (nothing compacted yet)`, c.log)
+    row(`yroom, as a running server stores it: one merged entry per ${c.tickUpdates}-update tick, compacted past the limit (${c.serverEntries} entries)`, c.server)
+    row(`yroom, ${c.updates} separately appended entries (backend writers, never compacted)`, c.log)
     row('yroom, compacted log (one entry, as stored at unload)', c.compacted)
     row(`in memory, no storage: \`Y.applyUpdate(doc, Y.mergeUpdates(${c.updates} updates))\``, c.mergeApply)
     out.push('')

@@ -2,9 +2,11 @@
  * Scenario 5 worker, one job per process (`--expose-gc`), so every measurement starts in a
  * fresh process and a runaway load can be stopped by the harness with a timeout.
  *
- *   prepare:  writes a room with M models and an H-update history to LevelDB twice, as the raw
- *             log of H entries (nothing compacted yet: appended by other writers, or left by a
- *             crash) and in the compacted form the server writes at unload; plus the state.
+ *   prepare:  writes a room with M models and an H-update history to LevelDB three times:
+ *             `server`: as a running yroom stores it (one merged entry per tick of 50 updates,
+ *             compacted once the log has more than `compactAfterEntries` entries);
+ *             `log`: H separate entries (appended one by one by backend writers, never compacted);
+ *             `compacted`: the one entry the server writes at unload. Plus the state.
  *   measure:  one timing. `log` / `compacted`: the server's own registry loads the room cold
  *             (`rooms.open`: storage read, merge, apply, plugins' onLoad). `floor`: `Y.applyUpdate`
  *             of the same state in memory. `mergeApply`: Y.mergeUpdates + applyUpdate of the
@@ -16,20 +18,28 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { join } from 'node:path'
 import { createServer } from '../../../server/index.js'
 import { LevelStorage } from '../../../server/storage/leveldb.js'
+import { resolveOptions } from '../../../server/options.js'
 import { defaultPlugins } from '../../../plugins/index.js'
 import { makeHistory, stateOf } from './history.js'
 import { profiled } from '../lib/inspector-profile.js'
 
 export type ColdJob =
   | { job: 'prepare'; dir: string; models: number; updates: number }
-  | { job: 'measure'; dir: string; what: 'floor' | 'log' | 'compacted' | 'mergeApply'; profileFile?: string }
+  | { job: 'measure'; dir: string; what: ColdWhat; profileFile?: string }
+
+export type ColdWhat = 'floor' | 'server' | 'log' | 'compacted' | 'mergeApply'
 
 export interface Prepared {
   models: number
   updates: number
   stateBytes: number
   logBytes: number
+  /** Entries of the `server` form. */
+  serverEntries: number
+  tickUpdates: number
 }
+
+const TICK_UPDATES = 50
 
 const ROOM = 'cold-room'
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined)
@@ -39,6 +49,28 @@ async function store(dir: string, updates: Uint8Array[]): Promise<void> {
   await s.open()
   for (let i = 0; i < updates.length; i += 1000) await s.append(ROOM, updates.slice(i, i + 1000))
   await s.close()
+}
+
+/** Stores `updates` as Room does: one merged entry per tick, compaction past the limit. */
+async function storeAsServer(dir: string, updates: Uint8Array[]): Promise<number> {
+  const s = new LevelStorage(dir)
+  await s.open()
+  const doc = new Y.Doc()
+  const limit = resolveOptions({}).compactAfterEntries
+  let entries = 0
+  for (let i = 0; i < updates.length; i += TICK_UPDATES) {
+    const merged = Y.mergeUpdates(updates.slice(i, i + TICK_UPDATES))
+    const seq = await s.append(ROOM, [merged])
+    entries++
+    Y.applyUpdate(doc, merged)
+    if (entries > limit) {
+      await s.compact(ROOM, Y.encodeStateAsUpdate(doc), seq)
+      entries = 1
+    }
+  }
+  await s.close()
+  doc.destroy()
+  return entries
 }
 
 async function readLog(dir: string): Promise<Uint8Array[]> {
@@ -92,6 +124,7 @@ async function measure(dir: string, what: string, profileFile?: string): Promise
       timed(() => Y.applyUpdate(new Y.Doc(), Y.mergeUpdates(small)))
       return timed(() => Y.applyUpdate(new Y.Doc(), Y.mergeUpdates(updates)))
     }
+    case 'server':
     case 'log':
     case 'compacted':
       await timedLoad(warm)
@@ -108,6 +141,7 @@ async function main(): Promise<void> {
     const state = stateOf(updates)
     await store(join(job.dir, 'log'), updates)
     await store(join(job.dir, 'compacted'), [state])
+    const serverEntries = await storeAsServer(join(job.dir, 'server'), updates)
     await store(join(job.dir, 'warm'), makeHistory(50, 500))
     writeFileSync(join(job.dir, 'state.bin'), state)
     const r: Prepared = {
@@ -115,6 +149,8 @@ async function main(): Promise<void> {
       updates: updates.length,
       stateBytes: state.byteLength,
       logBytes: updates.reduce((n, u) => n + u.byteLength, 0),
+      serverEntries,
+      tickUpdates: TICK_UPDATES,
     }
     console.log(JSON.stringify(r))
   } else {
