@@ -245,13 +245,13 @@ export function renderMarkdown(r: BenchReport): string {
     out.push('')
     if (r.chartPath) out.push(`![capacity: p99 against offered load](${r.chartPath})`)
     out.push('')
-    out.push('| server | highest load held | rooms | steps (rooms: p99 ms / delivered / server CPU share / load-gen CPU / other load in cores; attempts) |\n|---|---|---|---|')
+    out.push('| server | highest load held | rooms | steps (rooms: p99 ms / delivered / server CPU share / load-gen CPU / other load in cores; ✗ = not held, last attempt shown) |\n|---|---|---|---|')
     for (const c of r.capacity) {
       const steps = c.steps
         .map(
           (st) =>
             `${st.rooms}: ${f(st.result.latency.p99, 0)} / ${pct(st.result.ratio)} / ${f((st.result.serverCpuSec / st.result.windowSec) * 100, 0)}% / ` +
-            `${f(st.result.genCpu * 100, 0)}% / ${f(st.result.otherCpu, 2)}${st.attempts > 1 ? `; ×${st.attempts}` : ''}${st.held ? '' : ' ✗'}`,
+            `${f(st.result.genCpu * 100, 0)}% / ${f(st.result.otherCpu, 2)}${contended(st.result) ? ' ⚠' : ''}${st.attempts > 1 ? ` (${st.attempts} attempts)` : ''}${st.held ? '' : ' ✗'}`,
         )
         .join('; ')
       const held = c.highest ? `${k(c.highest.offered)} deliveries/s${c.open ? ' (every step held)' : ''}${c.generatorBound ? ' (failure while load generator saturated)' : ''}` : 'none'
