@@ -1,5 +1,6 @@
 /**
  * `npm run bench [-- --quick] [-- --only 1,3] [-- --no-build] [-- --out FILE]`
+ * `npm run bench -- --from-json test/bench/results/results.json`: re-render a report only.
  *
  * Builds yroom, then runs the scenarios of issue 7 against yroom (authority on and off),
  * @y/websocket-server and Hocuspocus, each server a separate process on loopback, the load
@@ -8,7 +9,7 @@
  */
 import { spawnSync, execFileSync } from 'node:child_process'
 import { cpus, loadavg, release, totalmem, type } from 'node:os'
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { resolveOptions } from '../../server/options.js'
@@ -83,8 +84,20 @@ async function main(): Promise<void> {
       only: { type: 'string' },
       'no-build': { type: 'boolean', default: false },
       out: { type: 'string' },
+      'from-json': { type: 'string' },
     },
   })
+  if (values['from-json']) {
+    // Re-render a report from the raw results of an earlier run (no measurement).
+    const report = JSON.parse(readFileSync(resolve(values['from-json']), 'utf8')) as BenchReport
+    const outFile = values.out ? resolve(values.out) : join(ROOT, 'BENCHMARKS.md')
+    if (report.capacity && report.chartPath) {
+      writeFileSync(join(resolve(outFile, '..'), report.chartPath), capacityChart(report.capacity, `Capacity: p99 latency vs offered load (${report.date})`))
+    }
+    writeFileSync(outFile, renderMarkdown(report))
+    for (const t of evaluateTargets(report)) console.log(`${t.met === null ? '—' : t.met ? 'MET   ' : 'MISSED'}  ${t.target}: ${t.measured.replace(/\*\*/g, '')}`)
+    return
+  }
   const quick = values.quick!
   const only = values.only ? new Set(values.only.split(',').map((x) => Number(x.trim()))) : null
   const want = (n: number) => only === null || only.has(n)

@@ -58,7 +58,7 @@ export function capacityChart(results: CapacityResult[], title: string): string 
     }
     const ly = M.top + 10 + i * 42
     const lx = M.left + pw + 16
-    const held = r.highest ? `${(r.highest.offered / 1000).toFixed(0)}k/s (${r.highest.rooms} rooms)` : 'none'
+    const held = r.highest ? `${(r.highest.result.deliveriesPerSec / 1000).toFixed(0)}k/s (${r.highest.rooms} rooms)` : 'none'
     out.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 22}" y2="${ly}" stroke="${color}" stroke-width="3"/>`)
     out.push(`<text x="${lx + 28}" y="${ly + 4}">${esc(SERVERS[r.server].label)}</text>`)
     out.push(`<text x="${lx + 28}" y="${ly + 20}" fill="#555">held ${esc(held)}${r.open ? '+' : ''}</text>`)

@@ -29,7 +29,7 @@ export interface CapacityResult {
   server: ServerId
   steps: CapacityStep[]
   highest: CapacityStep | null
-  /** The first failure happened while the load generator itself was saturated. */
+  /** The first failure happened while the load generator was saturated and the server was not. */
   generatorBound: boolean
   /** Every step passed: the capacity is at least the last step. */
   open: boolean
@@ -44,6 +44,18 @@ function verdict(r: LoadResult): { held: boolean; why: string } {
 }
 
 export const generatorSaturated = (r: LoadResult): boolean => r.genCpu > 0.9
+/** The server itself used (nearly) a whole core: a failure is its own, whatever else was busy. */
+export const serverSaturated = (r: LoadResult): boolean => r.serverCpuSec / r.windowSec > 0.85
+
+/**
+ * Whether a climb's failure says nothing about the server: it happened while the load
+ * generator was saturated and the server was not. (Recomputed from the steps, so a report
+ * re-rendered from JSON uses the current rule.)
+ */
+export function limitedByGenerator(c: Pick<CapacityResult, 'steps'>): boolean {
+  const failure = c.steps.find((st) => !st.held)
+  return failure !== undefined && generatorSaturated(failure.result) && !serverSaturated(failure.result)
+}
 export const contended = (r: LoadResult): boolean => r.otherCpu > CONTENDED_CORES
 
 async function step(id: ServerId, rooms: number, s: Settings): Promise<CapacityStep> {
@@ -101,7 +113,7 @@ export async function capacity(s: Settings, ids: ServerId[] = CAPACITY_SERVERS):
       server: id,
       steps: c.steps,
       highest: c.lastPass,
-      generatorBound: c.failure !== null && generatorSaturated(c.failure.result),
+      generatorBound: limitedByGenerator(c),
       open: c.failure === null,
     }
   })
