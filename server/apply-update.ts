@@ -50,6 +50,34 @@ function asServer(tr: Y.Transaction): void {
   tr.local = true
 }
 
+/** The value a map item holds, when the server can write it again (not a shared type). */
+function plainValue(item: Y.Item): { value: unknown } | null {
+  const c = item.content
+  if (c instanceof Y.ContentAny) return { value: c.getContent()[c.getLength() - 1] }
+  if (c instanceof Y.ContentBinary) return { value: c.content }
+  if (c instanceof Y.ContentString) return { value: c.str }
+  return null
+}
+
+/**
+ * A compensation must never undo an accepted change. It re-creates the value a rejected
+ * write replaced, as a new item; an allowed writer who set the same key before receiving it
+ * made a concurrent write, and Yjs's tie-break may keep the compensation instead. Such a
+ * write, once accepted, is written again by the server so every replica ends with it.
+ */
+function reassertLostWrites(view: TransactionView, rejected: Set<Change>, tr: Y.Transaction): boolean {
+  let wrote = false
+  for (const c of view.changes) {
+    if (c.kind !== 'insert' || !c.lostTo || rejected.has(c) || c.key === null) continue
+    const v = plainValue(c.item)
+    if (v === null) continue
+    asServer(tr)
+    ;(c.parent as Y.Map<unknown>).set(c.key, v.value)
+    wrote = true
+  }
+  return wrote
+}
+
 /** Applies an update from `conn` to `room`. Throws a Refusal when the update is refused whole. */
 export function applyClientUpdate(room: Room, conn: Connection, update: Uint8Array): ApplyResult {
   const { doc, plugins } = room
@@ -84,7 +112,7 @@ export function applyClientUpdate(room: Room, conn: Connection, update: Uint8Arr
         reencode = true
       }
       if (judge) {
-        const view = new TransactionView(tr, structClients)
+        const view = new TransactionView(tr, structClients, (item) => room.compensationItems.has(item))
         const ctx: UpdateContext = {
           room,
           connection: conn,
@@ -109,9 +137,12 @@ export function applyClientUpdate(room: Room, conn: Connection, update: Uint8Arr
         for (const p of plugins) p.onUpdate?.(ctx)
         if (rejectedChanges.size > 0) {
           asServer(tr)
+          const from = Y.getState(doc.store, doc.clientID)
           compensate(doc, view, [...rejectedChanges])
+          room.markCompensation(from)
           reencode = true
         }
+        if (reassertLostWrites(view, rejectedChanges, tr)) reencode = true
       }
       if (reencode) doc.on('update', capture)
     }, conn)
@@ -122,8 +153,12 @@ export function applyClientUpdate(room: Room, conn: Connection, update: Uint8Arr
   const tr = transaction as Y.Transaction | null
   if (tr !== null && stateChanged(tr)) {
     const payload = reencode ? encoded : update
-    // Echo to the author whenever the server changed its update (rollback or transformation).
-    if (payload !== null) room.enqueue(payload, conn, reencode)
+    if (payload !== null) {
+      // The author gets a rollback at once, not at the next tick; a transformation with the tick.
+      const rollback = rejected.length > 0 && room.ctx.options.tickMs > 0
+      room.enqueue(payload, conn, reencode && !rollback)
+      if (rollback) room.sendNow(conn, payload)
+    }
   }
   for (const p of plugins) p.afterApply?.({ room, connection: conn, rejected: rejected.length })
 

@@ -9,8 +9,12 @@
 import * as Y from 'yjs'
 
 export type Change =
-  /** A new item: a map value set (`key` set, `replaced` is the value it overwrote) or list content. */
-  | { kind: 'insert'; item: Y.Item; parent: Y.AbstractType<any>; key: string | null; replaced: Y.Item | null }
+  /**
+   * A new item: a map value set (`key` set, `replaced` is the value it overwrote) or list
+   * content. `lostTo`: a map write that Yjs's tie-break placed behind a compensation its
+   * author had not seen yet; if accepted, the server writes its value again (see apply-update).
+   */
+  | { kind: 'insert'; item: Y.Item; parent: Y.AbstractType<any>; key: string | null; replaced: Y.Item | null; lostTo?: Y.Item }
   /** A pre-existing item removed: a map key deleted or list content removed. */
   | { kind: 'delete'; item: Y.Item; parent: Y.AbstractType<any>; key: string | null }
 
@@ -34,6 +38,8 @@ export class TransactionView {
     readonly transaction: Y.Transaction,
     /** Clients that authored structs in the update, with their first clock. */
     private readonly structClients: Map<number, number>,
+    /** True for items the server created to compensate an earlier rejection. */
+    private readonly isCompensation: (item: Y.Item) => boolean = () => false,
   ) {
     typeRootMaps(transaction.doc)
     Y.iterateDeletedStructs(transaction, transaction.deleteSet, (s) => {
@@ -83,9 +89,14 @@ export class TransactionView {
       if (Y.getState(store, client) <= start) continue
       for (let i = Y.findIndexSS(structs, start); i < structs.length; i++) {
         const s = structs[i]
-        if (!(s instanceof Y.Item) || s.deleted) continue
+        if (!(s instanceof Y.Item)) continue
         const parent = s.parent as Y.AbstractType<any>
         if (parent._item !== null && this.isNew(parent._item)) continue // inside a new subtree
+        if (s.deleted) {
+          const lostTo = this.lostToCompensation(s)
+          if (lostTo) out.push({ kind: 'insert', item: s, parent, key: s.parentSub, replaced: null, lostTo })
+          continue
+        }
         let replaced: Y.Item | null = null
         if (s.parentSub !== null) {
           replaced = this.itemBefore(parent as Y.Map<unknown>, s.parentSub)
@@ -103,6 +114,18 @@ export class TransactionView {
     }
     this.changesCache = out
     return out
+  }
+
+  /** The compensation that made the new map write `s` lose the tie-break, if that is why it is deleted. */
+  private lostToCompensation(s: Y.Item): Y.Item | undefined {
+    if (s.parentSub === null || this.transaction.deleteSet.clients.size === 0) return undefined
+    const current = (s.parent as Y.AbstractType<any>)._map.get(s.parentSub)
+    if (!current || current.deleted || this.isNew(current) || !this.isCompensation(current)) return undefined
+    // Everything between s and the current value is either new (this update) or compensation.
+    for (let r = s.right; r !== null && r !== current; r = r.right) {
+      if (!this.isNew(r) && !this.isCompensation(r) && !r.deleted) return undefined
+    }
+    return current
   }
 
   /** Items deleted by this transaction below `item` (the contents of a removed subtree). */

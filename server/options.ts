@@ -25,7 +25,7 @@ export interface ServerOptions {
   messageBurst?: number
   /** A connection whose unsent data exceeds this is closed as a slow consumer. Default 16 MB. */
   maxBufferedBytes?: number
-  /** Compact a room's stored log when it has more entries than this. Default 1000. */
+  /** Compact a room's stored log when it has more entries than this. Default 200 (one entry per tick). */
   compactAfterEntries?: number
   /** Authentication hook; default: every connection is an anonymous principal. */
   authenticate?: AuthenticateHook
@@ -54,7 +54,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     messagesPerSecond: o.messagesPerSecond ?? 300,
     messageBurst: o.messageBurst ?? 1000,
     maxBufferedBytes: o.maxBufferedBytes ?? 16 * 1024 * 1024,
-    compactAfterEntries: o.compactAfterEntries ?? 1000,
+    compactAfterEntries: o.compactAfterEntries ?? 200,
     plugins: o.plugins ?? [],
     processMetrics: o.processMetrics ?? true,
     authenticate: o.authenticate,

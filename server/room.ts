@@ -29,11 +29,22 @@ export interface RoomContext {
   logger: Logger
 }
 
-/** A fresh random client id for server-authored changes that no stored struct uses yet (§3). */
+/** Server client ids are drawn below this bound (see uniqueServerClientId). */
+export const SERVER_CLIENT_ID_BOUND = 1 << 20
+
+/**
+ * A fresh client id for server-authored changes that no stored struct uses yet (§3), so no
+ * two server processes ever write under one id in a room.
+ *
+ * Drawn from small numbers on purpose: when two map writes are concurrent, Yjs keeps the one
+ * with the higher client id. A compensation re-creates the value a rejected write replaced;
+ * an owner that writes the same key before receiving that compensation must win, not be
+ * silently undone by it. Low server ids make every server write lose such ties.
+ */
 export function uniqueServerClientId(doc: Y.Doc): number {
   const used = doc.store.clients
   let id = 0
-  while (id === 0 || used.has(id)) id = Math.floor(Math.random() * 0xffffffff) >>> 0
+  while (id === 0 || used.has(id)) id = 1 + Math.floor(Math.random() * (SERVER_CLIENT_ID_BOUND - 1))
   return id
 }
 
@@ -80,6 +91,8 @@ export class Room {
   readonly serverClientIds = new Set<number>()
   /** Free-form per-plugin state, keyed by plugin name. */
   readonly pluginState = new Map<string, unknown>()
+  /** Items the server created to compensate rejections (they yield to concurrent writes). */
+  readonly compensationItems = new WeakSet<Y.Item>()
   /** Sequence number of the last stored update. */
   seq: number
   /** Approximate stored size in bytes (for maxDocumentBytes). */
@@ -168,6 +181,38 @@ export class Room {
     this.contributors.add(author)
     if (echo && author) this.echo.add(author)
     this.scheduleFlush()
+  }
+
+  /** Records the server's structs from clock `from` on as compensation items. */
+  markCompensation(from: number): void {
+    const structs = this.doc.store.clients.get(this.doc.clientID)
+    if (!structs || Y.getState(this.doc.store, this.doc.clientID) <= from) return
+    for (let i = Y.findIndexSS(structs, from); i < structs.length; i++) {
+      const s = structs[i]
+      if (s instanceof Y.Item) this.compensationItems.add(s)
+    }
+  }
+
+  /**
+   * Sends an accepted update (a rollback) to one connection now instead of at the next tick.
+   * Stored first, like everything a client receives; the others get it with the tick.
+   */
+  sendNow(conn: Connection, update: Uint8Array): void {
+    this.writing++
+    this.ctx.storage
+      .append(this.name, [update])
+      .then(
+        (seq) => {
+          this.seq = Math.max(this.seq, seq)
+          this.logEntries++
+          this.storedBytes += update.byteLength
+        },
+        (err: unknown) => this.logger.error({ err, room: this.name }, 'storage append failed'),
+      )
+      .finally(() => {
+        this.writing--
+        conn.send(encodeSyncUpdate(update))
+      })
   }
 
   /**

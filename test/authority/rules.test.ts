@@ -47,6 +47,23 @@ describe('authority rules (SPEC §4): owner, offender and observer', () => {
     expect(Y.getState(room.doc.store, room.doc.clientID)).toBeGreaterThan(0)
   })
 
+  it("an owner's write made before it received a compensation of the same property still wins", async () => {
+    // The compensation is placed after the offender's rejected item; Yjs then orders the
+    // owner's concurrent write against the offender's by client id. Give the offender the
+    // higher one: without the server re-asserting the owner's write, it would be lost.
+    t = await trio({}, { owner: (1 << 21) + 7, offender: 0xfffffff0 })
+    createModel(t.owner.doc, 'a', { x: 1 })
+    await t.converge()
+    t.owner.provider.disconnect()
+    model(t.offender.doc, 'a').set('x', 666)
+    await until(() => model(t.offender.doc, 'a').get('x') === 1)
+    // The owner writes on its stale view, concurrently with the server's compensation.
+    model(t.owner.doc, 'a').set('x', 2)
+    t.owner.provider.connect()
+    await t.converge()
+    eachReplica((d) => expect(model(d, 'a').get('x')).toBe(2))
+  })
+
   it('rule 1: a non-owner property delete is restored', async () => {
     t = await trio()
     createModel(t.owner.doc, 'a', { x: 'keep-me' })

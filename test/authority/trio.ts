@@ -24,11 +24,22 @@ export interface Trio {
 
 let counter = 0
 
-export async function trio(options: ServerOptions = {}): Promise<Trio> {
+/** Client ids to give the replicas (Yjs breaks ties between concurrent writes by client id). */
+export interface TrioIds {
+  owner?: number
+  offender?: number
+}
+
+export async function trio(options: ServerOptions = {}, ids: TrioIds = {}): Promise<Trio> {
   const s = await startServer({ plugins: [authorityPlugin()], tickMs: 10, ...options })
   const room = `trio-${++counter}`
-  const owner = await connectProvider(s.url, room)
-  const offender = await connectProvider(s.url, room)
+  const docWithId = (id?: number) => {
+    const d = new Y.Doc()
+    if (id !== undefined) d.clientID = id
+    return d
+  }
+  const owner = await connectProvider(s.url, room, { doc: docWithId(ids.owner) })
+  const offender = await connectProvider(s.url, room, { doc: docWithId(ids.offender) })
   const observer = await connectProvider(s.url, room)
   const seen: string[] = []
   observer.doc.on('afterTransaction', () => seen.push(JSON.stringify(observer.doc.getMap('models').toJSON())))
