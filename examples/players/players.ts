@@ -160,6 +160,9 @@ async function reconnect(url: string, roomName: string): Promise<void> {
   const room = connect({ url, room: roomName, model: Arena })
   await room.whenSynced()
   const root = room.datastore.root
+  // Against a running server, the leavers' sockets may close just after dan joined: their
+  // players go as soon as the server sees them leave.
+  await until(() => root.players.size === 0, 'the players of the clients that left to be removed')
   const scores = Object.fromEntries([...root.scoreboard].map((s) => [s.name, s.points]))
   log('dan', `reconnected: ${root.players.size} players, scoreboard: ${formatScores(scores)}`)
   room.destroy()

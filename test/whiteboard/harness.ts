@@ -133,7 +133,7 @@ export function tempDir(prefix: string): { path: string; remove(): void } {
 /** Opens the whiteboard in `room` and waits until it is synced and has its presence model. */
 export async function openBoard(context: BrowserContext, http: string, room: string, name: string): Promise<Page> {
   const page = await context.newPage()
-  page.setDefaultTimeout(10_000) // a failed wait names its condition well within the test's timeout
+  page.setDefaultTimeout(20_000) // a failed wait names its condition well within the test's timeout
   page.on('pageerror', (err) => console.error(`[${name}] page error:`, err))
   await page.goto(`${http}/?room=${encodeURIComponent(room)}&name=${encodeURIComponent(name)}`)
   await page.waitForFunction(() => (window as unknown as { __wb?: { ready: boolean } }).__wb?.ready === true)
