@@ -63,6 +63,8 @@ export class Rooms {
     for (const p of this.ctx.plugins) await p.onLoad?.(room)
     this.loaded.set(name, room)
     this.ctx.metrics.roomsLoaded.set(this.loaded.size)
+    // A long log (e.g. many backend appends while unloaded) is compacted now, not at unload.
+    if (stored.updates.length > this.ctx.options.compactAfterEntries) void room.compact()
     this.ctx.logger.debug({ room: name, seq: stored.seq }, 'room loaded')
     // A room loaded without a client (backend edit) unloads after the idle time as well.
     if (room.connections.size === 0) this.scheduleUnload(room)
@@ -166,7 +168,13 @@ export class Rooms {
       const updates: Uint8Array[] = []
       doc.on('update', (u: Uint8Array) => updates.push(u))
       const result = doc.transact(() => fn(doc), SERVER_ORIGIN)
-      if (updates.length > 0) await this.ctx.storage.append(name, updates)
+      if (updates.length > 0) {
+        const seq = await this.ctx.storage.append(name, updates)
+        // The doc holds every entry up to seq: compact here once the log grows long.
+        if (stored.updates.length + updates.length > this.ctx.options.compactAfterEntries) {
+          await this.ctx.storage.compact(name, Y.encodeStateAsUpdate(doc), seq)
+        }
+      }
       doc.destroy()
       return result
     })

@@ -284,8 +284,11 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
       await rooms.unloadAll()
       await storage.close()
       wss.close()
-      await new Promise<void>((resolve) => http.close(() => resolve()))
-      http.closeAllConnections?.()
+      // close() waits for every HTTP connection to end; a browser keeps its page's
+      // connection alive, so end them all (requests are done: we are shutting down).
+      const closed = new Promise<void>((resolve) => http.close(() => resolve()))
+      http.closeAllConnections()
+      await closed
       logger.info('yroom stopped')
     },
   }

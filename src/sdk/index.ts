@@ -1,5 +1,5 @@
 /** The yroom client SDK (§9): `import { connect, defineModel, prop } from 'yroom'`. */
-export { connect, Room, type ConnectOptions, type RoomEvents } from './room.js'
+export { connect, Room, type ConnectOptions, type RoomEvents, type OfflineOptions, type PersistenceConstructor } from './room.js'
 export { Datastore, type InstantiateOptions, MODEL_TYPE_FIELD, ROOT_MAP, INSTANCES_MAP } from './datastore.js'
 export { defineModel } from './model.js'
 export {

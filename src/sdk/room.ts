@@ -42,10 +42,21 @@ export interface ConnectOptions<R extends ModelType = ModelType> {
   /** Action sets (SPEC §8) of the models this room calls `patch` on. */
   actions?: readonly ActionSet[]
   /**
-   * Browsers: keep the document in IndexedDB (needs the optional `y-indexeddb` package).
-   * `true` uses the database name `yroom:<room>`, a string names it.
+   * Keep the document in local storage across reloads (browsers: IndexedDB). Pass the
+   * persistence class of `y-indexeddb` (an optional package you install), so your bundler
+   * includes it: `offline: { persistence: IndexeddbPersistence }`. The database name defaults
+   * to `yroom:<room>`. The room connects once the stored state is loaded.
    */
-  offline?: boolean | string
+  offline?: OfflineOptions
+}
+
+/** `y-indexeddb`'s IndexeddbPersistence, or anything with its shape. */
+export type PersistenceConstructor = new (name: string, doc: Y.Doc) => IndexeddbPersistenceLike
+
+export interface OfflineOptions {
+  persistence: PersistenceConstructor
+  /** Database name; default `yroom:<room>`. */
+  name?: string
 }
 
 export type RoomEvents = {
@@ -65,7 +76,7 @@ export type RoomEvents = {
   'permission-denied': (reason: string) => void
 }
 
-interface IndexeddbPersistenceLike {
+export interface IndexeddbPersistenceLike {
   whenSynced: Promise<unknown>
   destroy(): Promise<void> | void
 }
@@ -129,7 +140,7 @@ export class Room<R extends ModelType = ModelType> {
     t.on('welcome', (w) => this.events.emit('welcome', w))
     t.on('frame', (n) => this.events.emit('frame', n))
     t.on('permission-denied', (r) => this.events.emit('permission-denied', r))
-    if (opts.offline) void this.startOffline(opts.offline === true ? `yroom:${opts.room}` : opts.offline, opts.connect !== false)
+    if (opts.offline) void this.startOffline(opts.offline, opts.offline.name ?? `yroom:${opts.room}`, opts.connect !== false)
     else if (opts.connect !== false) this.transport.connect()
   }
 
@@ -153,15 +164,11 @@ export class Room<R extends ModelType = ModelType> {
     this.events.emit('synced')
   }
 
-  /** Loads the stored document from IndexedDB, then connects. Without y-indexeddb: an 'error' event, and it connects anyway. */
-  private async startOffline(dbName: string, connectAfter: boolean): Promise<void> {
+  /** Loads the locally stored document, then connects. If storage fails: an 'error' event, and it connects anyway. */
+  private async startOffline(offline: OfflineOptions, dbName: string, connectAfter: boolean): Promise<void> {
+    await Promise.resolve() // let the caller subscribe to 'error' first
     try {
-      const spec = 'y-indexeddb' // a variable: bundlers and tsc must not require the optional package
-      const mod = (await import(/* @vite-ignore */ spec)) as {
-        IndexeddbPersistence: new (name: string, doc: Y.Doc) => IndexeddbPersistenceLike
-      }
-      if (this.destroyed) return
-      this.persistence = new mod.IndexeddbPersistence(dbName, this.doc)
+      this.persistence = new offline.persistence(dbName, this.doc)
       await this.persistence.whenSynced
     } catch (err) {
       this.events.emit('error', { code: 'offline-unavailable', message: `offline persistence unavailable: ${(err as Error).message}` })

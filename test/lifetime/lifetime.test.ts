@@ -245,3 +245,28 @@ describe('backend edits without locks (SPEC §6)', () => {
     expect(c.doc.getMap('m').size).toBe(30)
   })
 })
+
+describe('compaction of logs written while unloaded', () => {
+  it('backend edits to an unloaded room keep its log short', async () => {
+    const s = await server({ compactAfterEntries: 10 })
+    for (let i = 0; i < 35; i++) await s.server.rooms.edit('appended', (doc) => doc.getMap('m').set(`k${i}`, i))
+    expect(await s.server.storage.size('appended')).toBeLessThanOrEqual(11)
+    await s.server.rooms.read('appended', (doc) => expect(doc.getMap('m').size).toBe(35))
+  })
+
+  it('a room loaded from a long log compacts it', async () => {
+    const s = await server({ compactAfterEntries: 10 })
+    const d = new Y.Doc()
+    const updates: Uint8Array[] = []
+    d.on('update', (u: Uint8Array) => updates.push(u))
+    for (let i = 0; i < 40; i++) d.getMap('m').set(`k${i}`, i)
+    await s.server.storage.append('long', updates)
+    const c = await client(s.url, 'long')
+    expect(c.doc.getMap('m').size).toBe(40)
+    let size = Number.POSITIVE_INFINITY
+    await until(() => {
+      void s.server.storage.size('long').then((n) => (size = n))
+      return size === 1
+    })
+  })
+})

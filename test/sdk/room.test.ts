@@ -1,3 +1,4 @@
+import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
 import { WebSocketServer } from 'ws'
 import { until } from '../helpers.js'
@@ -78,13 +79,44 @@ describe('sdk: room', () => {
 })
 
 describe('sdk: offline persistence option', () => {
-  it('without y-indexeddb (Node) it reports offline-unavailable and connects anyway', async () => {
+  it('a persistence that fails reports offline-unavailable and connects anyway', async () => {
     const s = await sdkServer()
-    const r = connect({ url: s.url, room: roomName(), offline: true })
+    class Broken {
+      whenSynced = Promise.resolve()
+      constructor() {
+        throw new Error('indexedDB is not defined')
+      }
+      destroy() {}
+    }
+    const r = connect({ url: s.url, room: roomName(), offline: { persistence: Broken } })
     const errors: string[] = []
     r.on('error', (e) => errors.push(e.code))
     await r.whenSynced()
     r.destroy()
     expect(errors).toEqual(['offline-unavailable'])
+  })
+
+  it('stored state is loaded before the room connects, then synced to the server', async () => {
+    const s = await sdkServer()
+    const stored = new Y.Doc()
+    stored.getMap('notes').set('written', 'offline')
+    const opened: string[] = []
+    class Stored {
+      whenSynced: Promise<void>
+      constructor(name: string, doc: Y.Doc) {
+        opened.push(name)
+        this.whenSynced = Promise.resolve().then(() => Y.applyUpdate(doc, Y.encodeStateAsUpdate(stored)))
+      }
+      destroy() {}
+    }
+    const name = roomName()
+    const r = connect({ url: s.url, room: name, offline: { persistence: Stored } })
+    const statusAtLoad: string[] = []
+    r.doc.getMap('notes').observe(() => statusAtLoad.push(r.status))
+    await r.whenSynced()
+    expect(opened).toEqual([`yroom:${name}`])
+    expect(statusAtLoad[0]).not.toBe('connected')
+    await until(() => (s.server.rooms.get(name)?.doc.getMap('notes').get('written') as string) === 'offline')
+    r.destroy()
   })
 })
