@@ -36,10 +36,11 @@ export const SERVER_CLIENT_ID_BOUND = 1 << 20
  * A fresh client id for server-authored changes that no stored struct uses yet (§3), so no
  * two server processes ever write under one id in a room.
  *
- * Drawn from small numbers on purpose: when two map writes are concurrent, Yjs keeps the one
- * with the higher client id. A compensation re-creates the value a rejected write replaced;
- * an owner that writes the same key before receiving that compensation must win, not be
- * silently undone by it. Low server ids make every server write lose such ties.
+ * Drawn from small numbers on purpose: when two writes are concurrent on the same origin,
+ * Yjs orders them by client id and a map keeps the higher one. Low ids make server writes
+ * (compensations, backend edits) lose such ties to clients' concurrent writes. Ties decided
+ * against a client's accepted write by the offender's id are handled in apply-update.ts
+ * (reassertLostWrites).
  */
 export function uniqueServerClientId(doc: Y.Doc): number {
   const used = doc.store.clients
