@@ -11,8 +11,9 @@
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import * as syncProtocol from 'y-protocols/sync'
+import * as authProtocol from 'y-protocols/auth'
 import { encodeRejected, type RejectedChange } from '../src/protocol/extension.js'
-import { AUTH_PERMISSION_DENIED, MESSAGE_AUTH, MESSAGE_SYNC } from '../src/protocol/message-types.js'
+import { MESSAGE_AUTH, MESSAGE_SYNC } from '../src/protocol/message-types.js'
 import { pathOfItem } from '../src/paths.js'
 import { TransactionView, type Change } from './changes.js'
 import { compensate } from './compensate.js'
@@ -78,6 +79,74 @@ function reassertLostWrites(view: TransactionView, rejected: Set<Change>, tr: Y.
   return wrote
 }
 
+/** What happened inside the applying transaction. */
+interface Outcome {
+  rejected: RejectedChange[]
+  /** The transaction's own encoding is needed (rollback, server edit, dropped structs). */
+  reencode: boolean
+  resync: boolean
+}
+
+/**
+ * Inside the applying transaction: lets plugins judge the changes, compensates what they
+ * rejected and re-asserts accepted writes that lost a tie-break to an earlier compensation.
+ */
+function judge(room: Room, conn: Connection, tr: Y.Transaction, structClients: Map<number, number>, out: Outcome): void {
+  const rejectedChanges = new Set<Change>()
+  const view = new TransactionView(tr, structClients, (item) => room.compensationItems.has(item))
+  const ctx: UpdateContext = {
+    room,
+    connection: conn,
+    doc: room.doc,
+    transaction: tr,
+    view,
+    reject(change, reason, message) {
+      if (rejectedChanges.has(change)) return
+      rejectedChanges.add(change)
+      out.rejected.push({ path: pathOfItem(change.item), reason, message })
+    },
+    isRejected: (change) => rejectedChanges.has(change),
+    serverEdit(fn) {
+      out.reencode = true
+      asServer(tr)
+      fn()
+    },
+  }
+  if (conn.readOnly) {
+    for (const c of view.changes) ctx.reject(c, 'read-only', 'this connection is read-only')
+  }
+  for (const p of room.plugins) p.onUpdate?.(ctx)
+  if (rejectedChanges.size > 0) {
+    asServer(tr)
+    const from = Y.getState(room.doc.store, room.doc.clientID)
+    compensate(room.doc, view, [...rejectedChanges])
+    room.markCompensation(from)
+    out.reencode = true
+  }
+  if (reassertLostWrites(view, rejectedChanges, tr)) out.reencode = true
+}
+
+/** Rejection notices (extension clients), the one-time auth message (read-only), a resync request. */
+function tellAuthor(room: Room, conn: Connection, out: Outcome): void {
+  if (out.rejected.length > 0) {
+    for (const r of out.rejected) room.ctx.metrics.rejectedChanges.inc({ reason: r.reason })
+    conn.sendExtension(encodeRejected(out.rejected))
+    if (conn.readOnly && !conn.permissionDeniedSent) {
+      conn.permissionDeniedSent = true
+      const enc = encoding.createEncoder()
+      encoding.writeVarUint(enc, MESSAGE_AUTH)
+      authProtocol.writePermissionDenied(enc, 'read-only connection: changes are rolled back')
+      conn.send(encoding.toUint8Array(enc))
+    }
+  }
+  if (out.resync) {
+    const enc = encoding.createEncoder()
+    encoding.writeVarUint(enc, MESSAGE_SYNC)
+    syncProtocol.writeSyncStep1(enc, room.doc)
+    conn.send(encoding.toUint8Array(enc))
+  }
+}
+
 /** Applies an update from `conn` to `room`. Throws a Refusal when the update is refused whole. */
 export function applyClientUpdate(room: Room, conn: Connection, update: Uint8Array): ApplyResult {
   const { doc, plugins } = room
@@ -87,17 +156,13 @@ export function applyClientUpdate(room: Room, conn: Connection, update: Uint8Arr
   const structClients = readMeta(update)
   for (const p of plugins) p.beforeUpdate?.({ room, connection: conn, update, structClients })
 
-  const rejected: RejectedChange[] = []
-  const rejectedChanges = new Set<Change>()
-  let resync = false
-  let reencode = false
+  const out: Outcome = { rejected: [], reencode: false, resync: false }
   let encoded: Uint8Array | null = null
   let transaction: Y.Transaction | null = null
   const capture = (u: Uint8Array) => {
     encoded = u
   }
-  const judge = conn.readOnly || plugins.some((p) => p.onUpdate)
-
+  const judging = conn.readOnly || plugins.some((p) => p.onUpdate)
   try {
     doc.transact((tr) => {
       transaction = tr
@@ -108,77 +173,25 @@ export function applyClientUpdate(room: Room, conn: Connection, update: Uint8Arr
         // asked to resync (it answers with everything the server is missing).
         doc.store.pendingStructs = null
         doc.store.pendingDs = null
-        resync = true
-        reencode = true
+        out.resync = true
+        out.reencode = true
       }
-      if (judge) {
-        const view = new TransactionView(tr, structClients, (item) => room.compensationItems.has(item))
-        const ctx: UpdateContext = {
-          room,
-          connection: conn,
-          doc,
-          transaction: tr,
-          view,
-          reject(change, reason, message) {
-            if (rejectedChanges.has(change)) return
-            rejectedChanges.add(change)
-            rejected.push({ path: pathOfItem(change.item), reason, message })
-          },
-          isRejected: (change) => rejectedChanges.has(change),
-          serverEdit(fn) {
-            reencode = true
-            asServer(tr)
-            fn()
-          },
-        }
-        if (conn.readOnly) {
-          for (const c of view.changes) ctx.reject(c, 'read-only', 'this connection is read-only')
-        }
-        for (const p of plugins) p.onUpdate?.(ctx)
-        if (rejectedChanges.size > 0) {
-          asServer(tr)
-          const from = Y.getState(doc.store, doc.clientID)
-          compensate(doc, view, [...rejectedChanges])
-          room.markCompensation(from)
-          reencode = true
-        }
-        if (reassertLostWrites(view, rejectedChanges, tr)) reencode = true
-      }
-      if (reencode) doc.on('update', capture)
+      if (judging) judge(room, conn, tr, structClients, out)
+      if (out.reencode) doc.on('update', capture)
     }, conn)
   } finally {
     doc.off('update', capture)
   }
 
   const tr = transaction as Y.Transaction | null
-  if (tr !== null && stateChanged(tr)) {
-    const payload = reencode ? encoded : update
-    if (payload !== null) {
-      // The author gets a rollback at once, not at the next tick; a transformation with the tick.
-      const rollback = rejected.length > 0 && room.ctx.options.tickMs > 0
-      room.enqueue(payload, conn, reencode && !rollback)
-      if (rollback) room.sendNow(conn, payload)
-    }
+  const payload = out.reencode ? (encoded as Uint8Array | null) : update
+  if (tr !== null && stateChanged(tr) && payload !== null) {
+    // The author gets a rollback at once, not at the next tick; a transformation with the tick.
+    const rollback = out.rejected.length > 0 && room.ctx.options.tickMs > 0
+    room.enqueue(payload, conn, out.reencode && !rollback)
+    if (rollback) room.sendNow(conn, payload)
   }
-  for (const p of plugins) p.afterApply?.({ room, connection: conn, rejected: rejected.length })
-
-  if (rejected.length > 0) {
-    for (const r of rejected) room.ctx.metrics.rejectedChanges.inc({ reason: r.reason })
-    conn.sendExtension(encodeRejected(rejected))
-    if (conn.readOnly && !conn.permissionDeniedSent) {
-      conn.permissionDeniedSent = true
-      const enc = encoding.createEncoder()
-      encoding.writeVarUint(enc, MESSAGE_AUTH)
-      encoding.writeVarUint(enc, AUTH_PERMISSION_DENIED)
-      encoding.writeVarString(enc, 'read-only connection: changes are rolled back')
-      conn.send(encoding.toUint8Array(enc))
-    }
-  }
-  if (resync) {
-    const enc = encoding.createEncoder()
-    encoding.writeVarUint(enc, MESSAGE_SYNC)
-    syncProtocol.writeSyncStep1(enc, doc)
-    conn.send(encoding.toUint8Array(enc))
-  }
-  return { rejected, resync }
+  for (const p of plugins) p.afterApply?.({ room, connection: conn, rejected: out.rejected.length })
+  tellAuthor(room, conn, out)
+  return { rejected: out.rejected, resync: out.resync }
 }
