@@ -161,11 +161,12 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
       }
       return
     }
-    if (ws.readyState !== ws.OPEN) return
-    if (!serving) {
+    if (ws.readyState !== ws.OPEN || !serving) {
+      // Plugins saw onConnect: they get the matching onDisconnect.
+      void rooms.detach(room, conn)
       // close() began while this connection was being set up; its list of sockets to close
       // was taken before this one existed.
-      closeSocket(ws, CloseCode.GOING_AWAY, 'server shutting down')
+      if (ws.readyState === ws.OPEN) closeSocket(ws, CloseCode.GOING_AWAY, 'server shutting down')
       return
     }
     connections.add(conn)
