@@ -10,16 +10,15 @@
  */
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
-import * as syncProtocol from 'y-protocols/sync'
 import * as authProtocol from 'y-protocols/auth'
 import { encodeRejected, type RejectedChange } from '../src/protocol/extension.js'
-import { MESSAGE_AUTH, MESSAGE_SYNC } from '../src/protocol/message-types.js'
+import { MESSAGE_AUTH } from '../src/protocol/message-types.js'
 import { pathOfItem } from '../src/paths.js'
 import { TransactionView, type Change } from './changes.js'
 import { compensate } from './compensate.js'
 import type { Connection } from './connection.js'
 import { Refusal, type UpdateContext } from './plugin.js'
-import type { Room } from './room.js'
+import { encodeSyncStep1, type Room } from './room.js'
 
 export interface ApplyResult {
   /** Changes rejected and compensated. */
@@ -139,12 +138,7 @@ function tellAuthor(room: Room, conn: Connection, out: Outcome): void {
       conn.send(encoding.toUint8Array(enc))
     }
   }
-  if (out.resync) {
-    const enc = encoding.createEncoder()
-    encoding.writeVarUint(enc, MESSAGE_SYNC)
-    syncProtocol.writeSyncStep1(enc, room.doc)
-    conn.send(encoding.toUint8Array(enc))
-  }
+  if (out.resync) conn.send(encodeSyncStep1(room.doc))
 }
 
 /** Applies an update from `conn` to `room`. Throws a Refusal when the update is refused whole. */

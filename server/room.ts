@@ -67,6 +67,14 @@ export function encodeSyncUpdate(update: Uint8Array): Uint8Array {
   return encoding.toUint8Array(enc)
 }
 
+/** Sync step 1: the server's state vector, asking the client for what the server lacks. */
+export function encodeSyncStep1(doc: Y.Doc): Uint8Array {
+  const enc = encoding.createEncoder()
+  encoding.writeVarUint(enc, MESSAGE_SYNC)
+  syncProtocol.writeSyncStep1(enc, doc)
+  return encoding.toUint8Array(enc)
+}
+
 export function encodeAwareness(awareness: awarenessProtocol.Awareness, ids: number[]): Uint8Array {
   const enc = encoding.createEncoder()
   encoding.writeVarUint(enc, MESSAGE_AWARENESS)
@@ -157,10 +165,7 @@ export class Room {
   /** Adds a connection and starts the sync handshake (server state vector + awareness). */
   join(conn: Connection): void {
     this.connections.add(conn)
-    const enc = encoding.createEncoder()
-    encoding.writeVarUint(enc, MESSAGE_SYNC)
-    syncProtocol.writeSyncStep1(enc, this.doc)
-    conn.send(encoding.toUint8Array(enc))
+    conn.send(encodeSyncStep1(this.doc))
     const states = this.awareness.getStates()
     if (states.size > 0) conn.send(encodeAwareness(this.awareness, [...states.keys()]))
   }

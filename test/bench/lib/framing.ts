@@ -6,11 +6,10 @@
  */
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
+import { MESSAGE_AUTH, MESSAGE_SYNC } from '../../../src/protocol/message-types.js'
 
 export type Flavor = 'y-websocket' | 'hocuspocus'
 
-const MESSAGE_SYNC = 0
-const MESSAGE_AUTH = 2
 const HOCUSPOCUS_SYNC_REPLY = 4
 export const SYNC_STEP1 = 0
 export const SYNC_STEP2 = 1
