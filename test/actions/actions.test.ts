@@ -192,6 +192,28 @@ describe('actions (SPEC §8)', () => {
     await until(() => modelIn(r, 'async').get('balance') === 1)
   })
 
+  it('malformed or unknown action requests are refused with a reason; the room carries on', async () => {
+    const { s } = await server()
+    await serverModel(s, 'bad', 'counter', 'counter', { value: 0 })
+    const r = join_(s, 'bad')
+    await synced(r)
+    const bad = [
+      null,
+      { client: 'x', seq: 0, path: ['models', 'counter'], action: 'increment', args: [] },
+      { client: 'x', seq: 1, path: 'models/counter', action: 'increment', args: [] },
+      { client: 'x', seq: 1, path: ['models', 'counter'], action: 'increment' },
+    ]
+    for (const params of bad) {
+      const res = await r.request('action', params)
+      expect(res).toMatchObject({ ok: false, result: { reason: 'malformed' } })
+    }
+    const missing = await r.request('action', { client: 'x', seq: 1, path: ['models', 'nope'], action: 'increment', args: [] })
+    expect(missing).toMatchObject({ ok: false, result: { reason: 'no-model' } })
+    const unknown = await r.request('action', { client: 'x', seq: 1, path: ['models', 'counter'], action: 'explode', args: [] })
+    expect(unknown).toMatchObject({ ok: false, result: { reason: 'unknown-action' } })
+    await expect(r.patch(modelIn(r, 'counter'), 'increment', 1)).resolves.toMatchObject({ value: 1 })
+  })
+
   it('backend code runs the same actions on loaded and unloaded rooms', async () => {
     const { s, actions } = await server()
     await serverModel(s, 'b', 'counter', 'counter', { value: 0 })
