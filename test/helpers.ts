@@ -178,3 +178,23 @@ export class RawClient {
     return this.closed
   }
 }
+
+/** The stock clients a test file joins; `destroyAll()` in afterEach releases them. */
+export function providerPool(url: () => string) {
+  const clients: ProviderClient[] = []
+  return {
+    async join(room: string, opts: Parameters<typeof connectProvider>[2] = {}): Promise<ProviderClient> {
+      const c = await connectProvider(url(), room, opts)
+      clients.push(c)
+      return c
+    },
+    /** Destroys one client now (it leaves the room). */
+    leave(c: ProviderClient): void {
+      clients.splice(clients.indexOf(c), 1)
+      c.destroy()
+    },
+    destroyAll(): void {
+      for (const c of clients.splice(0)) c.destroy()
+    },
+  }
+}

@@ -3,25 +3,16 @@ import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import type { YroomPlugin } from '../../server/index.js'
-import { connectProvider, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
+import { providerPool, startServer, until, type TestServer } from '../helpers.js'
 
 let s: TestServer
-const clients: ProviderClient[] = []
+const pool = providerPool(() => s.url)
+const join = pool.join
+const leave = pool.leave
 afterEach(async () => {
-  for (const c of clients.splice(0)) c.destroy()
+  pool.destroyAll()
   await s?.close()
 })
-
-async function join(room: string): Promise<ProviderClient> {
-  const c = await connectProvider(s.url, room)
-  clients.push(c)
-  return c
-}
-
-function leave(c: ProviderClient): void {
-  clients.splice(clients.indexOf(c), 1)
-  c.destroy()
-}
 
 describe('idle unload', () => {
   it('unloads a room idleShutdownMs after its last client leaves; the next join reloads it', async () => {

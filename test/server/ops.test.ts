@@ -6,20 +6,15 @@ import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC } from '../../src/protocol/message-types.js'
-import { connectProvider, RawClient, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
+import { providerPool, RawClient, startServer, until, type TestServer } from '../helpers.js'
 
 let s: TestServer
-const clients: ProviderClient[] = []
+const pool = providerPool(() => s.url)
+const join = pool.join
 afterEach(async () => {
-  for (const c of clients.splice(0)) c.destroy()
+  pool.destroyAll()
   await s?.close()
 })
-
-async function join(room: string): Promise<ProviderClient> {
-  const c = await connectProvider(s.url, room)
-  clients.push(c)
-  return c
-}
 
 describe('heartbeat', () => {
   it('closes a connection that stops answering pings and removes its awareness; live clients stay', async () => {

@@ -5,20 +5,15 @@ import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as encoding from 'lib0/encoding'
 import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS } from '../../src/protocol/message-types.js'
-import { connectProvider, RawClient, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
+import { providerPool, RawClient, startServer, until, type TestServer } from '../helpers.js'
 
 let s: TestServer
-const clients: Array<{ destroy(): void }> = []
+const pool = providerPool(() => s.url)
+const join = pool.join
 afterEach(async () => {
-  for (const c of clients.splice(0)) c.destroy()
+  pool.destroyAll()
   await s?.close()
 })
-
-async function join(room: string): Promise<ProviderClient> {
-  const c = await connectProvider(s.url, room)
-  clients.push(c)
-  return c
-}
 
 describe('sync', () => {
   it('two stock clients converge on concurrent edits to map, array and text', async () => {
