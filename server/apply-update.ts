@@ -1,12 +1,14 @@
 /**
- * The path of one incoming document update (SPEC §4):
- *   1. decode its metadata (malformed input stops here, nothing applied);
- *   2. `beforeUpdate` hooks may refuse it whole (identity checks);
- *   3. apply it inside one transaction, let `onUpdate` hooks judge its changes, and
- *      compensate what they rejected in that same transaction;
- *   4. queue the result for storage and fan-out: the update as received when nothing was
- *      rejected (no re-encoding on the fast path), else the transaction's own encoding,
- *      which carries accepted part and compensation together.
+ * The path of an incoming document update (SPEC §4):
+ *   1. on arrival (admitUpdate): size limit, metadata decoded (malformed input stops here,
+ *      nothing applied), `beforeUpdate` hooks may refuse it whole (identity checks);
+ *   2. it waits in the room's inbox until the end of the event-loop turn (inbox.ts);
+ *   3. the waiting updates are applied in one transaction (applyBatch), each on its own:
+ *      applied, judged by the `onUpdate` hooks, and what they rejected compensated before
+ *      the next one is applied;
+ *   4. the result is queued for storage and fan-out: the updates as received when nothing
+ *      was rejected or rewritten (no re-encoding on the fast path), else the transaction's
+ *      own encoding, which carries accepted parts and compensations together.
  */
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
@@ -14,18 +16,16 @@ import * as authProtocol from 'y-protocols/auth'
 import { encodeRejected, type RejectedChange } from '../src/protocol/extension.js'
 import { MESSAGE_AUTH } from '../src/protocol/message-types.js'
 import { pathOfItem } from '../src/paths.js'
-import { TransactionView, type Change } from './changes.js'
+import { TransactionView, type Change, type DeleteSet } from './changes.js'
 import { compensate } from './compensate.js'
 import type { Connection } from './connection.js'
+import type { AdmittedUpdate } from './inbox.js'
+import { encodeSyncStep1 } from './messages.js'
 import { Refusal, type UpdateContext } from './plugin.js'
-import { encodeSyncStep1, type Room } from './room.js'
+import type { Room } from './room.js'
 
-export interface ApplyResult {
-  /** Changes rejected and compensated. */
-  rejected: RejectedChange[]
-  /** Part of the update depended on structs the server lacks; the client was asked to resync. */
-  resync: boolean
-}
+/** Transaction origin of a batch of clients' updates. */
+export const CLIENTS_ORIGIN = Symbol('yroom.clients')
 
 function readMeta(update: Uint8Array): Map<number, number> {
   try {
@@ -35,19 +35,18 @@ function readMeta(update: Uint8Array): Map<number, number> {
   }
 }
 
-function stateChanged(tr: Y.Transaction): boolean {
-  if (tr.deleteSet.clients.size > 0) return true
-  for (const [client, clock] of tr.afterState) if (tr.beforeState.get(client) !== clock) return true
-  return false
-}
+/** Transactions in which the server wrote (see asServer). */
+const serverWrote = new WeakSet<Y.Transaction>()
 
 /**
  * Marks the applying transaction as also carrying local (server) writes. Yjs treats a
  * remote transaction that advances the doc's own client id as a clientID collision and
  * silently picks a new id — which would move server writes off the id bound to the server.
+ * Every applied update resets `local`, so applyBatch marks it again at the end.
  */
 function asServer(tr: Y.Transaction): void {
   tr.local = true
+  serverWrote.add(tr)
 }
 
 /** The value a map item holds, when the server can write it again (not a shared type). */
@@ -86,13 +85,26 @@ interface Outcome {
   resync: boolean
 }
 
+/** What happened to one update of a batch. */
+interface Outcome {
+  admitted: AdmittedUpdate
+  rejected: RejectedChange[]
+  /** The transaction's own encoding is needed (rollback, server edit, dropped structs). */
+  reencode: boolean
+  resync: boolean
+  /** The update (or the server while judging it) changed the document. */
+  changed: boolean
+  /** Applying or judging threw: the connection gets an error, as for a malformed message. */
+  failed: unknown
+}
+
 /**
  * Inside the applying transaction: lets plugins judge the changes, compensates what they
  * rejected and re-asserts accepted writes that lost a tie-break to an earlier compensation.
  */
-function judge(room: Room, conn: Connection, tr: Y.Transaction, structClients: Map<number, number>, out: Outcome): void {
+function judge(room: Room, tr: Y.Transaction, view: TransactionView, out: Outcome): void {
+  const conn = out.admitted.conn
   const rejectedChanges = new Set<Change>()
-  const view = new TransactionView(tr, structClients, (item) => room.compensationItems.has(item))
   const ctx: UpdateContext = {
     room,
     connection: conn,
@@ -125,8 +137,60 @@ function judge(room: Room, conn: Connection, tr: Y.Transaction, structClients: M
   if (reassertLostWrites(view, rejectedChanges, tr)) out.reencode = true
 }
 
+/** Moves the ranges of `from` into `into` (Yjs sorts and merges them at cleanup). */
+function mergeDeleteSetInto(into: DeleteSet, from: DeleteSet): void {
+  for (const [client, ranges] of from.clients) {
+    const target = into.clients.get(client)
+    if (target) for (const r of ranges) target.push(r)
+    else into.clients.set(client, ranges)
+  }
+}
+
+/**
+ * Applies and judges one update inside the batch's open transaction. Its deletions are
+ * collected in a delete set of its own (swapped into the transaction while it runs), so
+ * its view sees only what this update did; they join the transaction's set afterwards.
+ */
+function applyOne(room: Room, tr: Y.Transaction, admitted: AdmittedUpdate, judging: boolean): Outcome {
+  const { doc } = room
+  const store = doc.store
+  const out: Outcome = { admitted, rejected: [], reencode: false, resync: false, changed: false, failed: null }
+  const before = new Map<number, number>()
+  for (const client of admitted.structClients.keys()) before.set(client, Y.getState(store, client))
+  const serverBefore = Y.getState(store, doc.clientID)
+  before.set(doc.clientID, serverBefore)
+  const batchDeletes = tr.deleteSet
+  const deletes = Y.createDeleteSet()
+  tr.deleteSet = deletes
+  try {
+    Y.applyUpdate(doc, admitted.update, admitted.conn)
+    if (store.pendingStructs !== null || store.pendingDs !== null) {
+      // Structs that depend on content the server does not have: never leave them to be
+      // integrated later under another connection's update. Drop them; the client is
+      // asked to resync (it answers with everything the server is missing).
+      store.pendingStructs = null
+      store.pendingDs = null
+      out.resync = true
+      out.reencode = true
+    }
+    if (judging) {
+      const view = new TransactionView(tr, admitted.structClients, before, deletes, (item) => room.compensationItems.has(item))
+      judge(room, tr, view, out)
+    }
+  } catch (err) {
+    out.failed = err
+  } finally {
+    tr.deleteSet = batchDeletes
+    mergeDeleteSetInto(batchDeletes, deletes)
+  }
+  out.changed = deletes.clients.size > 0 || Y.getState(store, doc.clientID) !== serverBefore
+  for (const [client, clock] of before) if (!out.changed && Y.getState(store, client) !== clock) out.changed = true
+  return out
+}
+
 /** Rejection notices (extension clients), the one-time auth message (read-only), a resync request. */
-function tellAuthor(room: Room, conn: Connection, out: Outcome): void {
+function tellAuthor(room: Room, out: Outcome): void {
+  const conn = out.admitted.conn
   if (out.rejected.length > 0) {
     for (const r of out.rejected) room.ctx.metrics.rejectedChanges.inc({ reason: r.reason })
     conn.sendExtension(encodeRejected(out.rejected))
@@ -141,51 +205,73 @@ function tellAuthor(room: Room, conn: Connection, out: Outcome): void {
   if (out.resync) conn.send(encodeSyncStep1(room.doc))
 }
 
-/** Applies an update from `conn` to `room`. Throws a Refusal when the update is refused whole. */
-export function applyClientUpdate(room: Room, conn: Connection, update: Uint8Array): ApplyResult {
-  const { doc, plugins } = room
+/** Checks made when an update arrives; a Refusal refuses it whole before anything is applied. */
+export function admitUpdate(room: Room, conn: Connection, update: Uint8Array): AdmittedUpdate {
   if (room.storedBytes + update.byteLength > room.ctx.options.maxDocumentBytes) {
     throw new Refusal('document-too-large', `document would exceed ${room.ctx.options.maxDocumentBytes} bytes`)
   }
   const structClients = readMeta(update)
-  for (const p of plugins) p.beforeUpdate?.({ room, connection: conn, update, structClients })
+  for (const p of room.plugins) p.beforeUpdate?.({ room, connection: conn, update, structClients })
+  return { conn, update, structClients }
+}
 
-  const out: Outcome = { rejected: [], reencode: false, resync: false }
+/**
+ * Applies admitted updates in arrival order, in one transaction, each judged on its own
+ * (see inbox.ts for why they share it), then queues the result for storage and fan-out and
+ * tells each author what was rejected. `onError` gets the updates that failed to apply.
+ */
+export function applyBatch(room: Room, batch: AdmittedUpdate[], onError: (conn: Connection, err: unknown) => void): void {
+  const { doc } = room
+  room.ctx.metrics.updateBatchSize.observe(batch.length)
+  const judging = room.judging || batch.some((a) => a.conn.readOnly)
+  const outcomes: Outcome[] = []
   let encoded: Uint8Array | null = null
-  let transaction: Y.Transaction | null = null
+  let capturing = false
   const capture = (u: Uint8Array) => {
     encoded = u
   }
-  const judging = conn.readOnly || plugins.some((p) => p.onUpdate)
   try {
     doc.transact((tr) => {
-      transaction = tr
-      Y.applyUpdate(doc, update, conn)
-      if (doc.store.pendingStructs !== null || doc.store.pendingDs !== null) {
-        // Structs that depend on content the server does not have: never leave them to be
-        // integrated later under another connection's update. Drop them; the client is
-        // asked to resync (it answers with everything the server is missing).
-        doc.store.pendingStructs = null
-        doc.store.pendingDs = null
-        out.resync = true
-        out.reencode = true
+      for (const admitted of batch) {
+        const out = applyOne(room, tr, admitted, judging)
+        outcomes.push(out)
+        if (out.reencode && !capturing) {
+          capturing = true
+          doc.on('update', capture)
+        }
       }
-      if (judging) judge(room, conn, tr, structClients, out)
-      if (out.reencode) doc.on('update', capture)
-    }, conn)
+      if (serverWrote.has(tr)) tr.local = true
+    }, CLIENTS_ORIGIN)
   } finally {
-    doc.off('update', capture)
+    if (capturing) doc.off('update', capture)
   }
+  queueResult(room, outcomes, capturing ? encoded : null)
+  for (const out of outcomes) {
+    if (out.failed !== null) {
+      onError(out.admitted.conn, out.failed)
+      continue
+    }
+    for (const p of room.plugins) p.afterApply?.({ room, connection: out.admitted.conn, rejected: out.rejected.length })
+    tellAuthor(room, out)
+  }
+}
 
-  const tr = transaction as Y.Transaction | null
-  const payload = out.reencode ? (encoded as Uint8Array | null) : update
-  if (tr !== null && stateChanged(tr) && payload !== null) {
-    // The author gets a rollback at once, not at the next tick; a transformation with the tick.
-    const rollback = out.rejected.length > 0 && room.ctx.options.tickMs > 0
-    room.enqueue(payload, conn, out.reencode && !rollback)
-    if (rollback) room.sendNow(conn, payload)
+/**
+ * Queues what the batch changed. Fast path: every update as received. When some update was
+ * rewritten (rollback, server edit, dropped structs), the transaction's own encoding covers
+ * the whole batch instead; offenders get it at once (a rollback does not wait for the tick),
+ * the others with the tick.
+ */
+function queueResult(room: Room, outcomes: Outcome[], encoded: Uint8Array | null): void {
+  const changed = outcomes.filter((o) => o.changed)
+  if (changed.length === 0) return
+  if (encoded === null) {
+    for (const o of changed) if (o.failed === null) room.enqueue(o.admitted.update, [o.admitted.conn])
+    return
   }
-  for (const p of plugins) p.afterApply?.({ room, connection: conn, rejected: out.rejected.length })
-  tellAuthor(room, conn, out)
-  return { rejected: out.rejected, resync: out.resync }
+  const rollbackNow = room.ctx.options.tickMs > 0
+  const offenders = rollbackNow ? changed.filter((o) => o.rejected.length > 0).map((o) => o.admitted.conn) : []
+  const echo = changed.filter((o) => o.reencode && !(rollbackNow && o.rejected.length > 0)).map((o) => o.admitted.conn)
+  room.enqueue(encoded, changed.map((o) => o.admitted.conn), echo)
+  if (offenders.length > 0) room.sendNow(offenders, encoded)
 }

@@ -1,10 +1,15 @@
 /**
- * Turns one applied transaction into the list of changes a plugin judges (SPEC §4).
+ * Turns one applied update into the list of changes a plugin judges (SPEC §4).
  *
  * The update has already been integrated (inside the still-open transaction), so "the state
  * before the update" is read from the items themselves: an item is new when its clock is at
- * or past the transaction's before-state for its client, and a map key's previous value is
- * the rightmost item of its chain that is not new.
+ * or past the update's before-state for its client, and a map key's previous value is the
+ * rightmost item of its chain that is not new.
+ *
+ * Several updates of a room may share one Yjs transaction (see inbox.ts), so the view does
+ * not use the transaction's own before-state and delete set: it gets the clocks of the
+ * update's authors (and the server) from just before the update, and the structs deleted
+ * while it was applied and judged.
  */
 import * as Y from 'yjs'
 
@@ -29,8 +34,11 @@ export function typeRootMaps(doc: Y.Doc): void {
   }
 }
 
+/** Yjs's delete set (client → deleted clock ranges); its class is not exported by name. */
+export type DeleteSet = Y.Transaction['deleteSet']
+
 export class TransactionView {
-  /** Items that existed before and were deleted by this transaction. */
+  /** Items that existed before and were deleted by this update. */
   readonly deletedBefore = new Set<Y.Item>()
   private changesCache: Change[] | null = null
 
@@ -38,31 +46,39 @@ export class TransactionView {
     readonly transaction: Y.Transaction,
     /** Clients that authored structs in the update, with their first clock. */
     private readonly structClients: Map<number, number>,
+    /**
+     * Clock of each client that can create items during this update (its authors and the
+     * server) from just before it. Items of other clients are never new.
+     */
+    private readonly before: Map<number, number>,
+    /** Structs deleted by this update (and by the server while judging it). */
+    readonly deleteSet: DeleteSet,
     /** True for items the server created to compensate an earlier rejection. */
     private readonly isCompensation: (item: Y.Item) => boolean = () => false,
   ) {
     typeRootMaps(transaction.doc)
-    Y.iterateDeletedStructs(transaction, transaction.deleteSet, (s) => {
+    Y.iterateDeletedStructs(transaction, deleteSet, (s) => {
       if (s instanceof Y.Item && !this.isNew(s)) this.deletedBefore.add(s)
     })
   }
 
-  /** True when the item was created by this transaction. */
+  /** True when the item was created by this update (or by the server while judging it). */
   isNew(item: Y.Item): boolean {
-    return item.id.clock >= (this.transaction.beforeState.get(item.id.client) ?? 0)
+    const before = this.before.get(item.id.client)
+    return before !== undefined && item.id.clock >= before
   }
 
-  /** The item that held `map[key]` before this transaction, or null if the key was unset. */
+  /** The item that held `map[key]` before this update, or null if the key was unset. */
   itemBefore(map: Y.Map<unknown>, key: string): Y.Item | null {
     let item = map._map.get(key) ?? null
     while (item !== null && this.isNew(item)) item = item.left
     if (item === null) return null
-    // Deleted before the transaction (not by it): the key was unset.
+    // Deleted before the update (not by it): the key was unset.
     if (item.deleted && !this.deletedBefore.has(item)) return null
     return item
   }
 
-  /** Value of `map[key]` before this transaction (shared types returned as is). */
+  /** Value of `map[key]` before this update (shared types returned as is). */
   valueBefore(map: Y.Map<unknown>, key: string): unknown {
     const item = this.itemBefore(map, key)
     if (item === null) return undefined
@@ -70,7 +86,7 @@ export class TransactionView {
     return content[content.length - 1]
   }
 
-  /** True when `type` (or the item holding it) was created by this transaction. */
+  /** True when `type` (or the item holding it) was created by this update. */
   isNewType(type: Y.AbstractType<any>): boolean {
     return type._item !== null && this.isNew(type._item)
   }
@@ -84,7 +100,7 @@ export class TransactionView {
     for (const [client, fromClock] of this.structClients) {
       const structs = store.clients.get(client)
       if (!structs) continue
-      const before = this.transaction.beforeState.get(client) ?? 0
+      const before = this.before.get(client) ?? 0
       const start = Math.max(before, fromClock)
       if (Y.getState(store, client) <= start) continue
       for (let i = Y.findIndexSS(structs, start); i < structs.length; i++) {
@@ -118,7 +134,7 @@ export class TransactionView {
 
   /** The compensation that made the new map write `s` lose the tie-break, if that is why it is deleted. */
   private lostToCompensation(s: Y.Item): Y.Item | undefined {
-    if (s.parentSub === null || this.transaction.deleteSet.clients.size === 0) return undefined
+    if (s.parentSub === null || this.deleteSet.clients.size === 0) return undefined
     const current = (s.parent as Y.AbstractType<any>)._map.get(s.parentSub)
     if (!current || current.deleted || this.isNew(current) || !this.isCompensation(current)) return undefined
     // Everything between s and the current value is either new (this update) or compensation.
@@ -128,7 +144,7 @@ export class TransactionView {
     return current
   }
 
-  /** Items deleted by this transaction below `item` (the contents of a removed subtree). */
+  /** Items deleted by this update below `item` (the contents of a removed subtree). */
   deletedBelow(item: Y.Item): Y.Item[] {
     const out: Y.Item[] = []
     for (const d of this.deletedBefore) {

@@ -6,7 +6,6 @@ import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import * as syncProtocol from 'y-protocols/sync'
 import * as awarenessProtocol from 'y-protocols/awareness'
-import { CloseCode } from '../src/protocol/close-codes.js'
 import {
   MESSAGE_AUTH,
   MESSAGE_AWARENESS,
@@ -23,17 +22,15 @@ import {
   type Request,
 } from '../src/protocol/extension.js'
 import { encodeAwarenessEntries, readAwarenessEntries } from '../src/protocol/awareness-ids.js'
-import { applyClientUpdate } from './apply-update.js'
+import { admitUpdate } from './apply-update.js'
 import type { Connection } from './connection.js'
 import { Refusal } from './plugin.js'
-import { encodeAwareness, type Room } from './room.js'
-
-/** After this many refused updates in a row, the connection is closed (SPEC §3). */
-const MAX_CONSECUTIVE_REFUSALS = 8
+import { encodeAwareness } from './messages.js'
+import { failMessage } from './refuse.js'
+import type { Room } from './room.js'
 
 export function handleMessage(room: Room, conn: Connection, data: Uint8Array): void {
-  const { metrics, logger } = room.ctx
-  metrics.bytesIn.inc(data.byteLength)
+  room.ctx.metrics.bytesIn.inc(data.byteLength)
   try {
     const decoder = decoding.createDecoder(data)
     const type = decoding.readVarUint(decoder)
@@ -58,28 +55,7 @@ export function handleMessage(room: Room, conn: Connection, data: Uint8Array): v
     }
     room.flushSoon()
   } catch (err) {
-    if (err instanceof Refusal) {
-      refuse(room, conn, err)
-    } else {
-      metrics.rejectedMessages.inc({ reason: 'malformed' })
-      logger.warn({ room: room.name, conn: conn.id, err: (err as Error).message }, 'malformed message')
-      conn.sendError('malformed', `malformed message: ${(err as Error).message}`)
-      conn.close(CloseCode.PROTOCOL_ERROR, `malformed message: ${(err as Error).message}`)
-    }
-  }
-}
-
-/** Whole-message refusals: tell the client; close on protocol errors or persistent offence. */
-function refuse(room: Room, conn: Connection, err: Refusal): void {
-  room.ctx.metrics.rejectedMessages.inc({ reason: err.code })
-  room.logger.warn({ room: room.name, conn: conn.id, code: err.code, msg: err.message }, 'message refused')
-  conn.sendError(err.code, err.message)
-  if (err.code === 'malformed-update' || err.code === 'unknown-message' || err.code === 'malformed') {
-    conn.close(CloseCode.PROTOCOL_ERROR, err.message)
-  } else if (err.code === 'document-too-large') {
-    conn.close(CloseCode.DOCUMENT_TOO_LARGE, err.message)
-  } else if (++conn.refusals >= MAX_CONSECUTIVE_REFUSALS) {
-    conn.close(CloseCode.POLICY_VIOLATION, `too many refused updates: ${err.message}`)
+    failMessage(room, conn, err)
   }
 }
 
@@ -105,7 +81,7 @@ function handleSync(room: Room, conn: Connection, decoder: decoding.Decoder): vo
     case syncProtocol.messageYjsUpdate: {
       const update = decoding.readVarUint8Array(decoder)
       room.ctx.metrics.updatesIn.inc()
-      applyClientUpdate(room, conn, update)
+      room.submit(admitUpdate(room, conn, update))
       conn.refusals = 0
       break
     }
@@ -131,6 +107,8 @@ function handleAwareness(room: Room, conn: Connection, update: Uint8Array): void
 
 function handleExtension(room: Room, conn: Connection, decoder: decoding.Decoder): void {
   const msg = decodeExtension(decoder)
+  // Hooks and requests see every update this connection sent before (arrival order).
+  room.applyInbox()
   switch (msg.kind) {
     case ExtKind.HELLO:
       conn.helloed = true

@@ -22,6 +22,12 @@ export class Metrics {
     labelNames: ['reason'],
     registers: [this.registry],
   })
+  readonly updateBatchSize = new Histogram({
+    name: 'yroom_update_batch_size',
+    help: 'Client updates applied together in one transaction (those that arrived in one event-loop turn)',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+    registers: [this.registry],
+  })
   readonly storageWriteSeconds = new Histogram({
     name: 'yroom_storage_write_seconds',
     help: 'Latency of one batched storage append',

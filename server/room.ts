@@ -1,15 +1,17 @@
 /**
- * A loaded room: one Y.Doc, its awareness, its connections, and the tick that stores and
- * fans out accepted updates. Incoming updates are judged in apply-update.ts; this file
- * owns what happens to them once accepted.
+ * A loaded room: one Y.Doc, its awareness, its connections, the inbox where incoming
+ * updates wait to be applied, and the tick that stores and fans out accepted updates.
+ * Incoming updates are judged in apply-update.ts; this file owns what happens to them
+ * once accepted.
  */
 import * as Y from 'yjs'
-import * as encoding from 'lib0/encoding'
-import * as syncProtocol from 'y-protocols/sync'
 import * as awarenessProtocol from 'y-protocols/awareness'
-import { MESSAGE_AWARENESS, MESSAGE_SYNC } from '../src/protocol/message-types.js'
+import { applyBatch } from './apply-update.js'
 import { typeRootMaps } from './changes.js'
 import { Connection } from './connection.js'
+import { Inbox, type AdmittedUpdate } from './inbox.js'
+import { encodeAwareness, encodeSyncStep1, encodeSyncUpdate } from './messages.js'
+import { failMessage } from './refuse.js'
 import type { Logger } from './logger.js'
 import type { Metrics } from './metrics.js'
 import type { ResolvedOptions } from './options.js'
@@ -60,28 +62,6 @@ export function applyStored(doc: Y.Doc, updates: Uint8Array[]): void {
   }, LOAD_ORIGIN)
 }
 
-export function encodeSyncUpdate(update: Uint8Array): Uint8Array {
-  const enc = encoding.createEncoder()
-  encoding.writeVarUint(enc, MESSAGE_SYNC)
-  syncProtocol.writeUpdate(enc, update)
-  return encoding.toUint8Array(enc)
-}
-
-/** Sync step 1: the server's state vector, asking the client for what the server lacks. */
-export function encodeSyncStep1(doc: Y.Doc): Uint8Array {
-  const enc = encoding.createEncoder()
-  encoding.writeVarUint(enc, MESSAGE_SYNC)
-  syncProtocol.writeSyncStep1(enc, doc)
-  return encoding.toUint8Array(enc)
-}
-
-export function encodeAwareness(awareness: awarenessProtocol.Awareness, ids: number[]): Uint8Array {
-  const enc = encoding.createEncoder()
-  encoding.writeVarUint(enc, MESSAGE_AWARENESS)
-  encoding.writeVarUint8Array(enc, awarenessProtocol.encodeAwarenessUpdate(awareness, ids))
-  return encoding.toUint8Array(enc)
-}
-
 /** What one tick (or, with tickMs 0, one incoming message) sends. */
 interface Batch {
   updates: Uint8Array[]
@@ -102,6 +82,10 @@ export class Room {
   readonly pluginState = new Map<string, unknown>()
   /** Items the server created to compensate rejections (they yield to concurrent writes). */
   readonly compensationItems = new WeakSet<Y.Item>()
+  /** Some plugin judges updates (has an onUpdate hook). */
+  readonly judging: boolean
+  /** Admitted updates waiting for the end of the event-loop turn (see inbox.ts). */
+  private readonly inbox = new Inbox((batch) => applyBatch(this, batch, (conn, err) => failMessage(this, conn, err)))
   /** Sequence number of the last stored update. */
   seq: number
   /** Approximate stored size in bytes (for maxDocumentBytes). */
@@ -126,6 +110,7 @@ export class Room {
     readonly ctx: RoomContext,
     stored: StoredDocument,
   ) {
+    this.judging = ctx.plugins.some((p) => p.onUpdate)
     this.doc = new Y.Doc({ gc: true })
     applyStored(this.doc, stored.updates)
     typeRootMaps(this.doc)
@@ -172,6 +157,8 @@ export class Room {
 
   /** Removes a connection and the awareness states it published. */
   leave(conn: Connection): void {
+    // Its updates still waiting are applied while it is a member (identity, ownership).
+    this.applyInbox()
     if (!this.connections.delete(conn)) return
     if (conn.awarenessIds.size > 0) {
       awarenessProtocol.removeAwarenessStates(this.awareness, [...conn.awarenessIds], conn)
@@ -179,13 +166,28 @@ export class Room {
   }
 
   /**
-   * Queues an accepted update for storage and fan-out at the next tick.
-   * `echo`: the author must receive it too (it carries a rollback of its own change).
+   * Takes an admitted update. It is applied at the end of this turn of the event loop with
+   * the others that arrived in it (one transaction), or at once when there is no tick.
    */
-  enqueue(update: Uint8Array, author: Connection | null, echo: boolean): void {
+  submit(update: AdmittedUpdate): void {
+    if (this.ctx.options.tickMs === 0) applyBatch(this, [update], (conn, err) => failMessage(this, conn, err))
+    else this.inbox.push(update)
+  }
+
+  /** Applies the updates waiting in the inbox now (before anything that must see them). */
+  applyInbox(): void {
+    this.inbox.apply()
+  }
+
+  /**
+   * Queues an accepted update for storage and fan-out at the next tick.
+   * `authors`: whose changes it carries (null = the server). `echo`: authors that must
+   * receive it too, although they wrote it (it carries a server rewrite of their change).
+   */
+  enqueue(update: Uint8Array, authors: readonly (Connection | null)[], echo: readonly Connection[] = []): void {
     this.pending.push(update)
-    this.contributors.add(author)
-    if (echo && author) this.echo.add(author)
+    for (const a of authors) this.contributors.add(a)
+    for (const c of echo) this.echo.add(c)
     this.scheduleFlush()
   }
 
@@ -200,10 +202,10 @@ export class Room {
   }
 
   /**
-   * Sends an accepted update (a rollback) to one connection now instead of at the next tick.
+   * Sends an accepted update (a rollback) to its offenders now instead of at the next tick.
    * Stored first, like everything a client receives; the others get it with the tick.
    */
-  sendNow(conn: Connection, update: Uint8Array): void {
+  sendNow(conns: readonly Connection[], update: Uint8Array): void {
     this.writing++
     this.ctx.storage
       .append(this.name, [update])
@@ -217,7 +219,8 @@ export class Room {
       )
       .finally(() => {
         this.writing--
-        conn.send(encodeSyncUpdate(update))
+        const msg = encodeSyncUpdate(update)
+        for (const conn of conns) conn.send(msg)
       })
   }
 
@@ -227,6 +230,7 @@ export class Room {
    */
   transactAsServer<T>(fn: (doc: Y.Doc) => T): T {
     if (this.doc._transaction !== null) throw new Error('transactAsServer called inside a transaction; use ctx.serverEdit')
+    this.applyInbox()
     const updates: Uint8Array[] = []
     const capture = (u: Uint8Array) => updates.push(u)
     this.doc.on('update', capture)
@@ -236,7 +240,7 @@ export class Room {
     } finally {
       this.doc.off('update', capture)
     }
-    for (const u of updates) this.enqueue(u, null, false)
+    for (const u of updates) this.enqueue(u, [null])
     return result
   }
 
@@ -279,6 +283,7 @@ export class Room {
    * A late joiner's sync answer waits for it, so no client sees state a crash could lose.
    */
   whenStored(): Promise<void> | null {
+    this.applyInbox()
     if (this.pending.length > 0) return this.flush()
     return this.writing > 0 ? this.chain : null
   }
@@ -305,6 +310,7 @@ export class Room {
 
   /** Takes everything pending (updates and awareness changes), or null when there is nothing. */
   private takeBatch(): Batch | null {
+    this.applyInbox()
     if (this.pending.length === 0 && this.awarenessChanged.size === 0) return null
     const batch: Batch = {
       updates: this.pending,
@@ -380,6 +386,7 @@ export class Room {
   async close(): Promise<void> {
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
+    this.applyInbox()
     await this.flush()
     await this.compact()
     this.closed = true

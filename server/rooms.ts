@@ -183,7 +183,10 @@ export class Rooms {
   /** Reads a room's current document (a copy when not loaded). */
   async read<T>(name: string, fn: (doc: Y.Doc) => T): Promise<T> {
     const room = this.loaded.get(name)
-    if (room) return fn(room.doc)
+    if (room) {
+      room.applyInbox()
+      return fn(room.doc)
+    }
     const stored = await this.ctx.storage.load(name)
     const doc = new Y.Doc()
     applyStored(doc, stored.updates)

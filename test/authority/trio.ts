@@ -24,6 +24,15 @@ export interface Trio {
 
 let counter = 0
 
+/** JSON with object keys sorted: a Y.Map lists keys in the order its replica integrated them. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  )
+}
+
 /** Client ids to give the replicas (Yjs breaks ties between concurrent writes by client id). */
 export interface TrioIds {
   owner?: number
@@ -45,7 +54,7 @@ export async function trio(options: ServerOptions = {}, ids: TrioIds = {}): Prom
   observer.doc.on('afterTransaction', () => seen.push(JSON.stringify(observer.doc.getMap('models').toJSON())))
   const serverDoc = () => s.server.rooms.get(room)!.doc
   const sv = (d: Y.Doc) => Buffer.from(Y.encodeStateVector(d)).toString('hex')
-  const json = (d: Y.Doc) => JSON.stringify(d.getMap('models').toJSON())
+  const json = (d: Y.Doc) => canonicalJson(d.getMap('models').toJSON())
   return {
     s,
     owner,

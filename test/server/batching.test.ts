@@ -1,0 +1,156 @@
+/**
+ * Updates that arrive in one turn of the event loop are applied in one Yjs transaction
+ * (server/inbox.ts), each judged on its own. Clients here send in one synchronous block, so
+ * the server reads their messages in one poll phase and applies them as one batch; each test
+ * checks that a batch of that size really happened (yroom_update_batch_size).
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import * as encoding from 'lib0/encoding'
+import * as decoding from 'lib0/decoding'
+import * as syncProtocol from 'y-protocols/sync'
+import { authorityPlugin } from '../../plugins/authority/index.js'
+import type { YroomPlugin } from '../../server/index.js'
+import { encodeRequest, ExtKind } from '../../src/protocol/extension.js'
+import { MESSAGE_SYNC } from '../../src/protocol/message-types.js'
+import { createModel, model, trio, type Trio } from '../authority/trio.js'
+import { RawClient, startServer, until, type TestServer } from '../helpers.js'
+
+let t: Trio | null = null
+let s: TestServer | null = null
+const raws: RawClient[] = []
+afterEach(async () => {
+  for (const r of raws.splice(0)) await r.close()
+  await t?.close()
+  await s?.close()
+  t = s = null
+})
+
+/** The largest batch applied so far (upper bound of the smallest histogram bucket holding it). */
+async function largestBatch(server: TestServer): Promise<number> {
+  const { values } = await server.server.metrics.updateBatchSize.get()
+  const count = values.find((v) => v.metricName === 'yroom_update_batch_size_count')!.value
+  const buckets = values.filter((v) => v.metricName === 'yroom_update_batch_size_bucket' && v.labels.le !== '+Inf')
+  // The first bucket that holds every observation bounds the largest; the one before it does not.
+  const full = buckets.findIndex((b) => b.value === count)
+  return full <= 0 ? 1 : Number(buckets[full - 1].labels.le) + 1
+}
+
+function eachReplica(fn: (doc: Y.Doc) => void): void {
+  for (const c of [t!.owner, t!.offender, t!.observer]) fn(c.doc)
+  fn(t!.serverDoc())
+}
+
+describe('batched application of updates (one transaction per event-loop turn)', () => {
+  it('judges each update of a batch on its own: the offender is rolled back, the others land', async () => {
+    t = await trio()
+    createModel(t.owner.doc, 'a', { x: 1 })
+    await t.converge()
+    // One synchronous block: four updates from three connections.
+    model(t.owner.doc, 'a').set('x', 2)
+    model(t.offender.doc, 'a').set('y', 666)
+    createModel(t.offender.doc, 'b', { z: 3 })
+    createModel(t.observer.doc, 'c', { w: 4 })
+    await t.converge()
+    expect(await largestBatch(t.s)).toBeGreaterThanOrEqual(3)
+    eachReplica((d) => {
+      expect(model(d, 'a').get('x')).toBe(2)
+      expect(model(d, 'a').has('y')).toBe(false)
+      expect(model(d, 'b').get('z')).toBe(3)
+      expect(model(d, 'c').get('w')).toBe(4)
+    })
+    expect(t.seen.some((v) => v.includes('666'))).toBe(false)
+    const rejected = await t.s.server.metrics.rejectedChanges.get()
+    expect(rejected.values.reduce((n, v) => n + v.value, 0)).toBe(1)
+  })
+
+  it("a rejected write and the owner's write of the same key in one batch: the owner's value wins", async () => {
+    // Whichever of the two the server applies first, the compensation of the offender's
+    // write must restore the owner's accepted value, or the owner's write must be re-asserted.
+    for (const ids of [{ owner: (1 << 21) + 7, offender: 0xfffffff0 }, { owner: 0xfffffff0, offender: (1 << 21) + 7 }]) {
+      t = await trio({}, ids)
+      createModel(t.owner.doc, 'a', { x: 1 })
+      await t.converge()
+      model(t.offender.doc, 'a').set('x', 666)
+      model(t.owner.doc, 'a').set('x', 2)
+      await t.converge()
+      expect(await largestBatch(t.s)).toBeGreaterThanOrEqual(2)
+      eachReplica((d) => expect(model(d, 'a').get('x')).toBe(2))
+      // Server writes (compensation, re-assertion) stay under the room's bound server id.
+      const room = t.s.server.rooms.get(t.room)!
+      expect(room.serverClientIds.has(room.doc.clientID)).toBe(true)
+      for (const c of [t.owner, t.offender]) expect(c.doc.clientID).toBe(c === t.owner ? ids.owner : ids.offender)
+      await t.close()
+      t = null
+    }
+  })
+
+  it("a sync answer and a request see the connection's earlier updates of the same turn", async () => {
+    const peek: YroomPlugin = {
+      name: 'peek',
+      requests: { peek: ({ room }) => (room.doc.getMap('models').get('p') as Y.Map<unknown> | undefined)?.get('v') ?? null },
+    }
+    s = await startServer({ plugins: [authorityPlugin(), peek], tickMs: 50 })
+    const writer = await new RawClient(s.url, 'same-turn').sync()
+    const reader = await new RawClient(s.url, 'same-turn').sync()
+    raws.push(writer, reader)
+    writer.hello()
+    await until(() => writer.ext.some((m) => m.kind === ExtKind.WELCOME))
+    // One synchronous block on one socket: an update, a request, and a sync step 1 that
+    // asks for everything (an empty state vector).
+    writer.doc.transact(() => {
+      const m = new Y.Map<unknown>()
+      const meta = new Y.Map<unknown>()
+      meta.set('ownerID', writer.doc.clientID)
+      m.set('$meta', meta)
+      m.set('v', 'written')
+      writer.doc.getMap('models').set('p', m)
+    })
+    writer.send(encodeRequest({ id: 1, method: 'peek', params: null }))
+    const enc = encoding.createEncoder()
+    encoding.writeVarUint(enc, MESSAGE_SYNC)
+    syncProtocol.writeSyncStep1(enc, new Y.Doc())
+    const stepsBefore = writer.framesOfType(MESSAGE_SYNC).length
+    writer.send(encoding.toUint8Array(enc))
+
+    await until(() => writer.ext.some((m) => m.kind === ExtKind.RESPONSE))
+    const response = writer.ext.find((m) => m.kind === ExtKind.RESPONSE)!
+    expect(response.body).toMatchObject({ id: 1, ok: true, result: 'written' })
+    // The full-state answer carries the update: applied to an empty doc, it holds the value.
+    await until(() => writer.framesOfType(MESSAGE_SYNC).length > stepsBefore)
+    const answer = new Y.Doc()
+    const frames = writer.framesOfType(MESSAGE_SYNC).slice(stepsBefore)
+    for (const f of frames) {
+      const dec = decoding.createDecoder(f)
+      decoding.readVarUint(dec)
+      syncProtocol.readSyncMessage(dec, encoding.createEncoder(), answer, null)
+    }
+    expect((answer.getMap('models').get('p') as Y.Map<unknown>).get('v')).toBe('written')
+    // The other client gets it with the tick.
+    await until(() => (reader.doc.getMap('models').get('p') as Y.Map<unknown> | undefined)?.get('v') === 'written')
+  })
+
+  it('an update refused on arrival does not disturb the others of its turn', async () => {
+    t = await trio()
+    createModel(t.owner.doc, 'a', { x: 1 })
+    await t.converge()
+    // A raw client that writes under the owner's client id (identity spoofing) in the same
+    // turn as the owner's own write: refused whole, the owner's write lands.
+    const spoofDoc = new Y.Doc()
+    Y.applyUpdate(spoofDoc, Y.encodeStateAsUpdate(t.owner.doc))
+    spoofDoc.clientID = t.owner.doc.clientID // after the copy, which Yjs would take for a collision
+    const spoof = await new RawClient(t.s.url, t.room, { doc: spoofDoc }).open()
+    raws.push(spoof)
+    spoof.hello(12345) // an extension client, so it is told why its update is refused
+    await until(() => spoof.ext.some((m) => m.kind === ExtKind.WELCOME), { message: 'welcome' })
+    // RawClient sends each local change as it happens: both in one synchronous block.
+    spoofDoc.getMap('models').set('spoofed', 1)
+    model(t.owner.doc, 'a').set('x', 2)
+    await t.converge()
+    await until(() => spoof.ext.some((m) => m.kind === ExtKind.ERROR), { message: 'error notice' })
+    eachReplica((d) => {
+      expect(model(d, 'a').get('x')).toBe(2)
+      expect(d.getMap('models').has('spoofed')).toBe(false)
+    })
+  })
+})
