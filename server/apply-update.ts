@@ -2,7 +2,7 @@
  * The path of an incoming document update (SPEC §4):
  *   1. on arrival (admitUpdate): size limit, metadata decoded (malformed input stops here,
  *      nothing applied), `beforeUpdate` hooks may refuse it whole (identity checks);
- *   2. it waits in the room's inbox until the end of the event-loop turn (inbox.ts);
+ *   2. it waits in the room's inbox for a few milliseconds (inbox.ts);
  *   3. the waiting updates are applied in one transaction (applyBatch), each on its own:
  *      applied, judged by the `onUpdate` hooks, and what they rejected compensated before
  *      the next one is applied;
@@ -23,13 +23,14 @@ import type { AdmittedUpdate } from './inbox.js'
 import { encodeSyncStep1 } from './messages.js'
 import { Refusal, type UpdateContext } from './plugin.js'
 import type { Room } from './room.js'
+import { readUpdateLayout, type UpdateLayout } from './update-layout.js'
 
 /** Transaction origin of a batch of clients' updates. */
 export const CLIENTS_ORIGIN = Symbol('yroom.clients')
 
-function readMeta(update: Uint8Array): Map<number, number> {
+function readLayout(update: Uint8Array): UpdateLayout {
   try {
-    return Y.parseUpdateMeta(update).from
+    return readUpdateLayout(update)
   } catch (err) {
     throw new Refusal('malformed-update', `malformed update: ${(err as Error).message}`)
   }
@@ -156,7 +157,8 @@ function applyOne(room: Room, tr: Y.Transaction, admitted: AdmittedUpdate, judgi
   const store = doc.store
   const out: Outcome = { admitted, rejected: [], reencode: false, resync: false, changed: false, failed: null }
   const before = new Map<number, number>()
-  for (const client of admitted.structClients.keys()) before.set(client, Y.getState(store, client))
+  const { structClients } = admitted.layout
+  for (const client of structClients.keys()) before.set(client, Y.getState(store, client))
   const serverBefore = Y.getState(store, doc.clientID)
   before.set(doc.clientID, serverBefore)
   const batchDeletes = tr.deleteSet
@@ -174,7 +176,7 @@ function applyOne(room: Room, tr: Y.Transaction, admitted: AdmittedUpdate, judgi
       out.reencode = true
     }
     if (judging) {
-      const view = new TransactionView(tr, admitted.structClients, before, deletes, (item) => room.compensationItems.has(item))
+      const view = new TransactionView(tr, structClients, before, deletes, (item) => room.compensationItems.has(item))
       judge(room, tr, view, out)
     }
   } catch (err) {
@@ -210,9 +212,9 @@ export function admitUpdate(room: Room, conn: Connection, update: Uint8Array): A
   if (room.storedBytes + update.byteLength > room.ctx.options.maxDocumentBytes) {
     throw new Refusal('document-too-large', `document would exceed ${room.ctx.options.maxDocumentBytes} bytes`)
   }
-  const structClients = readMeta(update)
-  for (const p of room.plugins) p.beforeUpdate?.({ room, connection: conn, update, structClients })
-  return { conn, update, structClients }
+  const layout = readLayout(update)
+  for (const p of room.plugins) p.beforeUpdate?.({ room, connection: conn, update, structClients: layout.structClients })
+  return { conn, update, layout }
 }
 
 /**
@@ -266,7 +268,7 @@ function queueResult(room: Room, outcomes: Outcome[], encoded: Uint8Array | null
   const changed = outcomes.filter((o) => o.changed)
   if (changed.length === 0) return
   if (encoded === null) {
-    for (const o of changed) if (o.failed === null) room.enqueue(o.admitted.update, [o.admitted.conn])
+    for (const o of changed) if (o.failed === null) room.enqueue(o.admitted.update, [o.admitted.conn], [], o.admitted.layout)
     return
   }
   const rollbackNow = room.ctx.options.tickMs > 0

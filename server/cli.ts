@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `yroom serve [--port 1234] [--data ./data] [--tick-ms 50] [--idle-shutdown-ms 30000]
+ * `yroom serve [--port 1234] [--data ./data] [--tick-ms 50] [--apply-delay-ms 10] [--idle-shutdown-ms 30000]
  *              [--heartbeat-ms 30000] [--max-message-bytes 128000] [--reconnect-grace-ms 0]
  *              [--no-authority] [--static DIR] [--log-level info]`
  */
@@ -28,6 +28,7 @@ const USAGE = `usage: yroom serve [options]
   --host H                 interface to bind (default 0.0.0.0)
   --data DIR|:memory:      LevelDB directory (default ./data) or in-memory storage
   --tick-ms N              fan-out tick in ms; 0 = send after each message (default 50)
+  --apply-delay-ms N       incoming updates wait up to N ms to be applied in one batch (default 10)
   --idle-shutdown-ms N     unload a room N ms after its last client leaves (default 30000)
   --heartbeat-ms N         ping interval; silent connections are closed (default 30000)
   --max-message-bytes N    largest accepted message (default 128000)
@@ -63,6 +64,7 @@ async function main(): Promise<void> {
       host: { type: 'string' },
       data: { type: 'string' },
       'tick-ms': { type: 'string' },
+      'apply-delay-ms': { type: 'string' },
       'idle-shutdown-ms': { type: 'string' },
       'heartbeat-ms': { type: 'string' },
       'max-message-bytes': { type: 'string' },
@@ -88,6 +90,7 @@ async function main(): Promise<void> {
     host: values.host ?? '0.0.0.0',
     storage: values.data ?? './data',
     tickMs: int(values['tick-ms'], 'tick-ms'),
+    applyDelayMs: int(values['apply-delay-ms'], 'apply-delay-ms'),
     idleShutdownMs: int(values['idle-shutdown-ms'], 'idle-shutdown-ms'),
     heartbeatMs: int(values['heartbeat-ms'], 'heartbeat-ms'),
     maxMessageBytes: int(values['max-message-bytes'], 'max-message-bytes'),

@@ -1,51 +1,60 @@
 /**
- * Where a room's incoming updates wait, admitted but not yet applied, until the end of the
- * current turn of the event loop; they are then applied together, in arrival order, in one
+ * Where a room's incoming updates wait, admitted but not yet applied, for a few
+ * milliseconds (`applyDelayMs`); they are then applied together, in arrival order, in one
  * Yjs transaction (apply-update.ts), each still judged on its own.
  *
  * Why: every Yjs transaction computes the document's state vector twice, over every client
  * id the room has ever seen, and runs a cleanup pass. Under load that fixed cost was the
- * largest single cost of the server; a batch pays it once. The wait adds no latency that
- * matters: the batch is applied before the loop goes back to waiting for I/O
- * (`setImmediate`), long before the tick that broadcasts it.
+ * largest single cost of the server; a batch pays it once. The wait costs no delivery
+ * latency: the tick applies whatever waits before it broadcasts. Only a rejected write's
+ * rollback, sent as soon as its batch is judged, comes up to `applyDelayMs` later.
  *
  * Anything that must see a connection's earlier updates (its requests and hello, a late
  * joiner's sync answer, server edits, a departure) applies the inbox first (Room.applyInbox).
  */
 import type { Connection } from './connection.js'
+import type { UpdateLayout } from './update-layout.js'
 
-/** An update that passed the checks made on arrival (size, metadata, beforeUpdate hooks). */
+/** An update that passed the checks made on arrival (size, layout, beforeUpdate hooks). */
 export interface AdmittedUpdate {
   conn: Connection
   update: Uint8Array
-  /** Clients that author structs in the update, mapped to their first clock. */
-  structClients: Map<number, number>
+  layout: UpdateLayout
 }
 
 export class Inbox {
   private queue: AdmittedUpdate[] = []
-  private scheduled = false
+  private timer: NodeJS.Timeout | NodeJS.Immediate | null = null
 
-  constructor(private readonly applyBatch: (batch: AdmittedUpdate[]) => void) {}
+  constructor(
+    private readonly applyBatch: (batch: AdmittedUpdate[]) => void,
+    /** How long the first waiting update may wait; 0: until the end of the event-loop turn. */
+    private readonly delayMs: number,
+  ) {}
 
   push(update: AdmittedUpdate): void {
     this.queue.push(update)
-    if (!this.scheduled) {
-      this.scheduled = true
-      setImmediate(this.onImmediate)
-    }
+    if (this.timer === null) this.timer = this.delayMs > 0 ? setTimeout(this.onTimer, this.delayMs) : setImmediate(this.onTimer)
   }
 
   /** Applies everything waiting (a no-op when empty). */
   apply(): void {
+    this.cancelTimer()
     if (this.queue.length === 0) return
     const batch = this.queue
     this.queue = []
     this.applyBatch(batch)
   }
 
-  private onImmediate = (): void => {
-    this.scheduled = false
+  private cancelTimer(): void {
+    if (this.timer === null) return
+    if (this.delayMs > 0) clearTimeout(this.timer as NodeJS.Timeout)
+    else clearImmediate(this.timer as NodeJS.Immediate)
+    this.timer = null
+  }
+
+  private onTimer = (): void => {
+    this.timer = null
     this.apply()
   }
 }

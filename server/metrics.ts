@@ -24,7 +24,7 @@ export class Metrics {
   })
   readonly updateBatchSize = new Histogram({
     name: 'yroom_update_batch_size',
-    help: 'Client updates applied together in one transaction (those that arrived in one event-loop turn)',
+    help: 'Client updates applied together in one transaction (those that arrived within applyDelayMs)',
     buckets: [1, 2, 4, 8, 16, 32, 64, 128],
     registers: [this.registry],
   })

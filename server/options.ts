@@ -12,6 +12,13 @@ export interface ServerOptions {
   storage?: Storage | string
   /** Fan-out tick in ms; 0 sends at the end of each incoming message. Default 50. */
   tickMs?: number
+  /**
+   * Incoming updates wait up to this long (ms) to be applied together in one transaction,
+   * each judged on its own; 0 applies them at the end of the event-loop turn. A rejected
+   * write's rollback reaches its author about this long after it arrived. Capped by tickMs.
+   * Default 10.
+   */
+  applyDelayMs?: number
   /** Unload a room this long after its last client leaves. Default 30000. */
   idleShutdownMs?: number
   /** Ping interval; a connection with no pong by the next ping is closed. Default 30000. */
@@ -47,6 +54,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     port: o.port ?? 1234,
     host: o.host ?? '0.0.0.0',
     tickMs: o.tickMs ?? 50,
+    applyDelayMs: o.applyDelayMs ?? 10,
     idleShutdownMs: o.idleShutdownMs ?? 30_000,
     heartbeatMs: o.heartbeatMs ?? 30_000,
     maxMessageBytes: o.maxMessageBytes ?? 125 * 1024,

@@ -12,6 +12,8 @@ import { Connection } from './connection.js'
 import { Inbox, type AdmittedUpdate } from './inbox.js'
 import { encodeAwareness, encodeSyncStep1, encodeSyncUpdate } from './messages.js'
 import { failMessage } from './refuse.js'
+import { mergeTick, type PendingUpdate } from './tick-merge.js'
+import type { UpdateLayout } from './update-layout.js'
 import type { Logger } from './logger.js'
 import type { Metrics } from './metrics.js'
 import type { ResolvedOptions } from './options.js'
@@ -64,7 +66,7 @@ export function applyStored(doc: Y.Doc, updates: Uint8Array[]): void {
 
 /** What one tick (or, with tickMs 0, one incoming message) sends. */
 interface Batch {
-  updates: Uint8Array[]
+  updates: PendingUpdate[]
   /** Connections whose updates are in `updates` (null = the server). */
   contributors: Set<Connection | null>
   /** Authors that must receive the batch even though they wrote it (rollbacks). */
@@ -84,14 +86,14 @@ export class Room {
   readonly compensationItems = new WeakSet<Y.Item>()
   /** Some plugin judges updates (has an onUpdate hook). */
   readonly judging: boolean
-  /** Admitted updates waiting for the end of the event-loop turn (see inbox.ts). */
-  private readonly inbox = new Inbox((batch) => applyBatch(this, batch, (conn, err) => failMessage(this, conn, err)))
+  /** Admitted updates waiting to be applied in one batch (see inbox.ts). */
+  private readonly inbox: Inbox
   /** Sequence number of the last stored update. */
   seq: number
   /** Approximate stored size in bytes (for maxDocumentBytes). */
   storedBytes: number
   private logEntries: number
-  private pending: Uint8Array[] = []
+  private pending: PendingUpdate[] = []
   /** Connections whose updates are in `pending` (null = the server). */
   private contributors = new Set<Connection | null>()
   /** Connections that must receive this tick's message even though they authored it (rollbacks). */
@@ -111,6 +113,8 @@ export class Room {
     stored: StoredDocument,
   ) {
     this.judging = ctx.plugins.some((p) => p.onUpdate)
+    const { applyDelayMs, tickMs } = ctx.options
+    this.inbox = new Inbox((batch) => this.applyBatch(batch), Math.min(applyDelayMs, tickMs))
     this.doc = new Y.Doc({ gc: true })
     applyStored(this.doc, stored.updates)
     typeRootMaps(this.doc)
@@ -166,12 +170,17 @@ export class Room {
   }
 
   /**
-   * Takes an admitted update. It is applied at the end of this turn of the event loop with
-   * the others that arrived in it (one transaction), or at once when there is no tick.
+   * Takes an admitted update. It is applied within `applyDelayMs` (or by the next tick, or
+   * when something must see it) together with the others waiting, in one transaction; at
+   * once when there is no tick.
    */
   submit(update: AdmittedUpdate): void {
-    if (this.ctx.options.tickMs === 0) applyBatch(this, [update], (conn, err) => failMessage(this, conn, err))
+    if (this.ctx.options.tickMs === 0) this.applyBatch([update])
     else this.inbox.push(update)
+  }
+
+  private applyBatch(batch: AdmittedUpdate[]): void {
+    applyBatch(this, batch, (conn, err) => failMessage(this, conn, err))
   }
 
   /** Applies the updates waiting in the inbox now (before anything that must see them). */
@@ -184,8 +193,8 @@ export class Room {
    * `authors`: whose changes it carries (null = the server). `echo`: authors that must
    * receive it too, although they wrote it (it carries a server rewrite of their change).
    */
-  enqueue(update: Uint8Array, authors: readonly (Connection | null)[], echo: readonly Connection[] = []): void {
-    this.pending.push(update)
+  enqueue(update: Uint8Array, authors: readonly (Connection | null)[], echo: readonly Connection[] = [], layout: UpdateLayout | null = null): void {
+    this.pending.push({ update, layout })
     for (const a of authors) this.contributors.add(a)
     for (const c of echo) this.echo.add(c)
     this.scheduleFlush()
@@ -338,7 +347,7 @@ export class Room {
   private async sendUpdates({ updates, contributors, echo }: Batch): Promise<void> {
     // One merged update per tick: it is what gets broadcast, and one log entry per tick
     // keeps storage writes and compactions proportional to ticks, not to writers.
-    const merged = updates.length === 1 ? updates[0] : Y.mergeUpdates(updates)
+    const merged = mergeTick(updates)
     const started = performance.now()
     this.writing++
     try {

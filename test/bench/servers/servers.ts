@@ -103,6 +103,8 @@ export async function startServer(id: ServerId, opts: StartOptions = {}): Promis
       args = [join(ROOT, 'dist/server/cli.js'), 'serve', '--port', '0', '--host', '127.0.0.1']
       args.push('--data', opts.data ?? ':memory:', '--log-level', 'silent')
       if (id === 'yroom-noauth') args.push('--no-authority')
+      // Extra flags for experiments (e.g. YROOM_BENCH_ARGS="--apply-delay-ms 0").
+      if (process.env.YROOM_BENCH_ARGS) args.push(...process.env.YROOM_BENCH_ARGS.split(/\s+/).filter(Boolean))
       pattern = /listening on ws:\/\/[^:]+:(\d+)/
       break
     case 'y-websocket-server': {

@@ -1,0 +1,177 @@
+/**
+ * The update layout reader (server/update-layout.ts) and the tick's concatenating merge
+ * (server/tick-merge.ts), against Yjs itself: the layout must agree with Y.parseUpdateMeta
+ * on every update, refuse every truncation, and the merge must produce exactly the state
+ * Y.mergeUpdates produces, however the tick's updates share clients.
+ */
+import { describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { readUpdateLayout, MalformedUpdate } from '../../server/update-layout.js'
+import { mergeTick } from '../../server/tick-merge.js'
+
+/** A deterministic PRNG, so a failure can be replayed. */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff
+    return seed / 0x7fffffff
+  }
+}
+
+/** Values of every kind lib0's writeAny knows, nested. */
+function anyValue(r: () => number, depth = 0): unknown {
+  const k = Math.floor(r() * (depth > 2 ? 8 : 10))
+  switch (k) {
+    case 0: return null
+    case 1: return r() < 0.5
+    case 2: return Math.floor(r() * 1e6) - 5e5
+    case 3: return r() * 1e9
+    case 4: return 'ü€𝄞 text ' + Math.floor(r() * 1e6)
+    case 5: return Math.fround(1.5)
+    case 6: return new Uint8Array([1, 2, 3, Math.floor(r() * 255)])
+    case 7: return 2 ** 40 + Math.floor(r() * 1000)
+    case 8: return { a: anyValue(r, depth + 1), b: [anyValue(r, depth + 1), anyValue(r, depth + 1)] }
+    default: return [anyValue(r, depth + 1), { nested: anyValue(r, depth + 1) }]
+  }
+}
+
+/**
+ * Clients editing one shared document through every kind of content (map values, nested
+ * types, text with formatting and embeds, arrays, XML, subdocuments, deletions); returns
+ * each edit's update in the order made.
+ */
+function randomHistory(seed: number, clients = 4, edits = 60): { updates: Uint8Array[]; docs: Y.Doc[] } {
+  const r = rng(seed)
+  const docs = Array.from({ length: clients }, (_, i) => {
+    const d = new Y.Doc()
+    d.clientID = 1000 + i * 7919
+    return d
+  })
+  const updates: Uint8Array[] = []
+  for (const d of docs) d.on('update', (u: Uint8Array, origin: unknown) => {
+    if (origin !== 'sync') updates.push(u)
+  })
+  for (let e = 0; e < edits; e++) {
+    const d = docs[Math.floor(r() * clients)]
+    const pick = Math.floor(r() * 9)
+    d.transact(() => {
+      const map = d.getMap('m')
+      const text = d.getText('t')
+      const arr = d.getArray<unknown>('a')
+      switch (pick) {
+        case 0: map.set('k' + Math.floor(r() * 5), anyValue(r)); break
+        case 1: map.delete('k' + Math.floor(r() * 5)); break
+        case 2: {
+          const inner = new Y.Map<unknown>()
+          inner.set('x', anyValue(r))
+          map.set('nested' + Math.floor(r() * 3), inner)
+          break
+        }
+        case 3: text.insert(Math.floor(r() * (text.length + 1)), 'héllo 𝄞', r() < 0.5 ? { bold: true } : undefined); break
+        case 4: if (text.length > 2) text.delete(Math.floor(r() * (text.length - 1)), 1); else text.insertEmbed(0, { img: 'x.png' }); break
+        case 5: arr.insert(0, [anyValue(r), anyValue(r)]); break
+        case 6: if (arr.length > 0) arr.delete(0, 1); else arr.push([new Y.Array()]); break
+        case 7: {
+          const frag = d.getXmlFragment('x')
+          const el = new Y.XmlElement('p')
+          el.insert(0, [new Y.XmlText('para')])
+          frag.insert(0, [el])
+          break
+        }
+        default: map.set('doc', new Y.Doc({ guid: 'sub-' + e })); break
+      }
+    })
+    // Sometimes a replica catches up with the others (so later edits build on theirs).
+    if (r() < 0.3) {
+      const other = docs[Math.floor(r() * clients)]
+      Y.applyUpdate(d, Y.encodeStateAsUpdate(other, Y.encodeStateVector(d)), 'sync')
+    }
+  }
+  return { updates, docs }
+}
+
+const stateOf = (updates: Uint8Array[]): Y.Doc => {
+  const d = new Y.Doc()
+  for (const u of updates) Y.applyUpdate(d, u)
+  return d
+}
+/** JSON with subdocuments by guid (a subdocument's own client id differs per replica). */
+const plain = (v: unknown): unknown =>
+  v instanceof Y.Doc ? `doc:${v.guid}` : Array.isArray(v) ? v.map(plain) : v !== null && typeof v === 'object' && !(v instanceof Uint8Array) ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)])) : v
+const sameState = (a: Y.Doc, b: Y.Doc) => {
+  expect(Y.encodeStateVector(a)).toEqual(Y.encodeStateVector(b))
+  expect(plain(a.getMap('m').toJSON())).toEqual(plain(b.getMap('m').toJSON()))
+  expect(a.getText('t').toDelta()).toEqual(b.getText('t').toDelta())
+  expect(a.getArray('a').toJSON()).toEqual(b.getArray('a').toJSON())
+  expect(a.getXmlFragment('x').toString()).toEqual(b.getXmlFragment('x').toString())
+  // Equal delete sets: the same content is deleted on both.
+  expect(Y.equalDeleteSets(Y.createDeleteSetFromStructStore(a.store), Y.createDeleteSetFromStructStore(b.store))).toBe(true)
+}
+
+describe('update layout', () => {
+  it('finds the same clients and first clocks as Y.parseUpdateMeta, for every kind of content', () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const { updates, docs } = randomHistory(seed)
+      const all = [...updates, ...docs.map((d) => Y.encodeStateAsUpdate(d)), Y.mergeUpdates(updates)]
+      for (const u of all) {
+        const layout = readUpdateLayout(u)
+        expect(layout.structClients).toEqual(Y.parseUpdateMeta(u).from)
+        expect(layout.deletesEnd).toBe(u.length)
+      }
+    }
+  })
+
+  it('refuses every truncation of an update and bytes that are not an update', () => {
+    const { docs } = randomHistory(7)
+    const u = Y.encodeStateAsUpdate(docs[0])
+    for (let cut = 0; cut < u.length; cut++) {
+      expect(() => readUpdateLayout(u.subarray(0, cut)), `cut at ${cut}`).toThrow(MalformedUpdate)
+    }
+    expect(() => readUpdateLayout(new Uint8Array([1, 1, 5, 0, 0x1f]))).toThrow(MalformedUpdate) // unknown content type
+    expect(() => readUpdateLayout(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]))).toThrow(MalformedUpdate)
+  })
+})
+
+describe('tick merge', () => {
+  it('yields the state Y.mergeUpdates yields, whether or not the updates share clients', () => {
+    for (let seed = 1; seed <= 30; seed++) {
+      const { updates } = randomHistory(seed, 2 + (seed % 5))
+      const r = rng(seed * 31)
+      // Cut the history into ticks of random length and merge each tick both ways.
+      const ticksOurs: Uint8Array[] = []
+      const ticksYjs: Uint8Array[] = []
+      for (let i = 0; i < updates.length; ) {
+        const n = 1 + Math.floor(r() * 8)
+        const tick = updates.slice(i, i + n)
+        i += n
+        ticksOurs.push(mergeTick(tick.map((update) => ({ update, layout: r() < 0.5 ? readUpdateLayout(update) : null }))))
+        ticksYjs.push(Y.mergeUpdates(tick))
+      }
+      for (const t of ticksOurs) {
+        // Sections in descending client order, as Yjs writes them (its merge relies on it).
+        const clients = readUpdateLayout(t).sectionClients
+        expect(clients).toEqual([...clients].sort((x, y) => y - x))
+      }
+      // Yjs's own update utilities read the result: merging the ticks again loses nothing.
+      sameState(stateOf([Y.mergeUpdates(ticksOurs)]), stateOf(updates))
+      expect(Y.encodeStateVectorFromUpdate(Y.mergeUpdates(ticksOurs))).toEqual(Y.encodeStateVector(stateOf(updates)))
+      sameState(stateOf(ticksOurs), stateOf(ticksYjs))
+      sameState(stateOf(ticksOurs), stateOf(updates))
+      // A replica that receives the ticks out of order (pending structs) converges too.
+      sameState(stateOf([...ticksOurs].reverse()), stateOf(updates))
+    }
+  })
+
+  it('concatenates updates of distinct clients without decoding them', () => {
+    const a = new Y.Doc()
+    const b = new Y.Doc()
+    a.getMap('m').set('a', 1)
+    b.getMap('m').set('b', 2)
+    const ua = Y.encodeStateAsUpdate(a)
+    const ub = Y.encodeStateAsUpdate(b)
+    const merged = mergeTick([{ update: ua, layout: null }, { update: ub, layout: null }])
+    // Two sections of one struct each, and nothing else re-encoded: sizes add up.
+    expect(readUpdateLayout(merged).sectionClients.sort()).toEqual([a.clientID, b.clientID].sort())
+    expect(merged.length).toBe(ua.length + ub.length - 2)
+    expect(stateOf([merged]).getMap('m').toJSON()).toEqual({ a: 1, b: 2 })
+  })
+})
