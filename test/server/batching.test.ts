@@ -1,8 +1,8 @@
 /**
- * Updates that arrive in one turn of the event loop are applied in one Yjs transaction
+ * Updates that arrive within `applyDelayMs` are applied in one Yjs transaction
  * (server/inbox.ts), each judged on its own. Clients here send in one synchronous block, so
- * the server reads their messages in one poll phase and applies them as one batch; each test
- * checks that a batch of that size really happened (yroom_update_batch_size).
+ * the server reads their messages together and applies them as one batch; each test checks
+ * that a batch of that size really happened (yroom_update_batch_size).
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
@@ -41,7 +41,7 @@ function eachReplica(fn: (doc: Y.Doc) => void): void {
   fn(t!.serverDoc())
 }
 
-describe('batched application of updates (one transaction per event-loop turn)', () => {
+describe('batched application of updates (one transaction per batch)', () => {
   it('judges each update of a batch on its own: the offender is rolled back, the others land', async () => {
     t = await trio()
     createModel(t.owner.doc, 'a', { x: 1 })
@@ -88,7 +88,7 @@ describe('batched application of updates (one transaction per event-loop turn)',
   it("a sync answer and a request see the connection's earlier updates of the same turn", async () => {
     const peek: YroomPlugin = {
       name: 'peek',
-      requests: { peek: ({ room }) => (room.doc.getMap('models').get('p') as Y.Map<unknown> | undefined)?.get('v') ?? null },
+      requests: { peek: ({ room }) => ((room.doc.getMap('models').get('p') as Y.Map<unknown> | undefined)?.get('v') as string | undefined) ?? null },
     }
     s = await startServer({ plugins: [authorityPlugin(), peek], tickMs: 50 })
     const writer = await new RawClient(s.url, 'same-turn').sync()
