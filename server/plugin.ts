@@ -53,6 +53,11 @@ export interface UpdateContext {
   room: Room
   connection: Connection
   doc: Y.Doc
+  /**
+   * The open transaction the update is applied in. Several updates of a room may share it
+   * (they are applied in batches): its before-state and delete set span all of them, so
+   * judge this update through `view`.
+   */
   transaction: Y.Transaction
   /** The changes of this update, with before-state helpers. */
   view: TransactionView
