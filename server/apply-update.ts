@@ -164,6 +164,7 @@ function applyOne(room: Room, tr: Y.Transaction, admitted: AdmittedUpdate, judgi
   const batchDeletes = tr.deleteSet
   const deletes = Y.createDeleteSet()
   tr.deleteSet = deletes
+  let view: TransactionView | null = null
   try {
     Y.applyUpdate(doc, admitted.update, admitted.conn)
     if (store.pendingStructs !== null || store.pendingDs !== null) {
@@ -176,11 +177,12 @@ function applyOne(room: Room, tr: Y.Transaction, admitted: AdmittedUpdate, judgi
       out.reencode = true
     }
     if (judging) {
-      const view = new TransactionView(tr, structClients, before, deletes, (item) => room.compensationItems.has(item))
+      view = new TransactionView(tr, structClients, before, deletes, (item) => room.compensationItems.has(item))
       judge(room, tr, view, out)
     }
   } catch (err) {
     out.failed = err
+    if (view !== null) failClosed(room, tr, view, out)
   } finally {
     tr.deleteSet = batchDeletes
     mergeDeleteSetInto(batchDeletes, deletes)
@@ -188,6 +190,21 @@ function applyOne(room: Room, tr: Y.Transaction, admitted: AdmittedUpdate, judgi
   out.changed = deletes.clients.size > 0 || Y.getState(store, doc.clientID) !== serverBefore
   for (const [client, clock] of before) if (!out.changed && Y.getState(store, client) !== clock) out.changed = true
   return out
+}
+
+/**
+ * Judging threw (a plugin's bug): the update was applied but not judged. Nothing unjudged
+ * may stay, so all of its changes are undone, as if every one had been rejected.
+ */
+function failClosed(room: Room, tr: Y.Transaction, view: TransactionView, out: Outcome): void {
+  room.logger.error({ err: out.failed, room: room.name, conn: out.admitted.conn.id }, 'judging an update failed; its changes are undone')
+  try {
+    asServer(tr)
+    compensate(room.doc, view, view.changes)
+    out.reencode = true
+  } catch (err) {
+    room.logger.error({ err, room: room.name }, 'could not undo an update whose judging failed')
+  }
 }
 
 /** Rejection notices (extension clients), the one-time auth message (read-only), a resync request. */

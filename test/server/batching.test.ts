@@ -130,6 +130,37 @@ describe('batched application of updates (one transaction per batch)', () => {
     await until(() => (reader.doc.getMap('models').get('p') as Y.Map<unknown> | undefined)?.get('v') === 'written')
   })
 
+  it("a plugin that throws while judging: that update is undone whole, the batch's others land", async () => {
+    const faulty: YroomPlugin = {
+      name: 'faulty',
+      onUpdate(ctx) {
+        if (ctx.view.changes.some((c) => c.key === 'boom')) throw new Error('plugin bug')
+      },
+    }
+    s = await startServer({ plugins: [authorityPlugin(), faulty], tickMs: 50 })
+    const good = await new RawClient(s.url, 'faulty').sync()
+    const bad = await new RawClient(s.url, 'faulty').sync()
+    const watcher = await new RawClient(s.url, 'faulty').sync()
+    raws.push(good, bad, watcher)
+    // One synchronous block: the faulty plugin throws on bad's update only.
+    bad.doc.transact(() => {
+      bad.doc.getMap('m').set('boom', 1)
+      bad.doc.getMap('m').set('with-boom', 2)
+    })
+    good.doc.getMap('m').set('fine', 3)
+    await bad.closed // a failed update closes its connection, as a malformed one does
+    await until(() => watcher.doc.getMap('m').get('fine') === 3)
+    expect(await largestBatch(s)).toBeGreaterThanOrEqual(2)
+    const room = s.server.rooms.get('faulty')!
+    await room.flush()
+    // Neither the server nor anyone it sends to keeps anything of the unjudged update.
+    expect(room.doc.getMap('m').toJSON()).toEqual({ fine: 3 })
+    await until(() => JSON.stringify(watcher.doc.getMap('m').toJSON()) === JSON.stringify({ fine: 3 }))
+    const stored = new Y.Doc()
+    for (const u of (await s.server.storage.load('faulty')).updates) Y.applyUpdate(stored, u)
+    expect(stored.getMap('m').toJSON()).toEqual({ fine: 3 })
+  })
+
   it('an update refused on arrival does not disturb the others of its turn', async () => {
     t = await trio()
     createModel(t.owner.doc, 'a', { x: 1 })

@@ -119,19 +119,21 @@ export function evaluateTargets(r: BenchReport): TargetRow[] {
   if (r.cold) {
     const c = r.cold
     const floor = c.floor.medianMs ?? NaN
-    const row = (target: string, t: Timing) => {
+    const row = (target: string, t: Timing, decides = true) => {
       const ratio = (t.medianMs ?? t.timedOutAfterMs ?? NaN) / floor
       rows.push({
         target,
         measured: `${timing(t)} vs ${f(floor, 1)} ms = **${t.medianMs === null ? '> ' : ''}${f(ratio, 2)} ×**`,
-        met: Number.isFinite(ratio) ? ratio <= 1.5 : null,
+        met: decides && Number.isFinite(ratio) ? ratio <= 1.5 : null,
       })
     }
     row(
       `Cold load (${c.models} models, ${c.updates}-update history) ≤ 1.5 × in-memory Y.applyUpdate — history as yroom stores it (${c.serverEntries} entries)`,
       c.server,
     )
-    row(`… the same history as ${c.updates} separately appended entries (backend writers, never compacted)`, c.log)
+    // Informational: no yroom writer leaves such a log (ticks store one entry each and
+    // compact; backend edits of unloaded rooms compact; the first load compacts a long log).
+    row(`… the same history as ${c.updates} separately appended entries: a log no yroom writer leaves behind (ticks, backend edits and the first load compact), as a store filled by another tool would hold it (informational)`, c.log, false)
     row('… the same room after compaction (one entry, as written at unload)', c.compacted)
   }
   if (r.memory) {
@@ -228,7 +230,7 @@ export function renderMarkdown(r: BenchReport): string {
   out.push('| target | measured | result |\n|---|---|---|')
   for (const t of targets) out.push(`| ${t.target} | ${t.measured} | ${yes(t.met)} |`)
   out.push('')
-  out.push('"—": not decided by this run (see the scenario).')
+  out.push('"—": not decided by this run, or informational (see the scenario).')
   out.push('')
 
   if (r.fanout) {
@@ -316,7 +318,7 @@ export function renderMarkdown(r: BenchReport): string {
     const row = (label: string, t: Timing) => out.push(`| ${label} | ${timing(t)} | ${t.medianMs !== null ? f(t.medianMs / fl, 2) : '> ' + f((t.timedOutAfterMs ?? 0) / fl, 0)} |`)
     row('floor: `Y.applyUpdate(new Y.Doc(), state)` in memory', c.floor)
     row(`yroom, as a running server stores it: one merged entry per ${c.tickUpdates}-update tick, compacted past the limit (${c.serverEntries} entries)`, c.server)
-    row(`yroom, ${c.updates} separately appended entries (backend writers, never compacted)`, c.log)
+    row(`yroom, ${c.updates} separately appended entries (a raw log no yroom writer leaves: ticks, backend edits and the first load compact; it is compacted by this load)`, c.log)
     row('yroom, compacted log (one entry, as stored at unload)', c.compacted)
     row(`in memory, no storage: \`Y.applyUpdate(doc, Y.mergeUpdates(${c.updates} updates))\``, c.mergeApply)
     out.push('')
