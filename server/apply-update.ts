@@ -251,8 +251,13 @@ export function applyBatch(room: Room, batch: AdmittedUpdate[], onError: (conn: 
   }
   try {
     doc.transact((tr) => {
+      // A connection whose update failed gets closed; its later updates are dropped, as
+      // they would have been had they arrived after the close.
+      const failed = new Set<Connection>()
       for (const admitted of batch) {
+        if (failed.has(admitted.conn)) continue
         const out = applyOne(room, tr, admitted, judging)
+        if (out.failed !== null) failed.add(admitted.conn)
         outcomes.push(out)
         if (out.reencode && !capturing) {
           capturing = true

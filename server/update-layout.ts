@@ -20,7 +20,7 @@ import * as decoding from 'lib0/decoding'
 export interface UpdateLayout {
   /** Clients that author structs in the update, mapped to their first clock. */
   structClients: Map<number, number>
-  /** The client of each struct section, in order (a client may have an empty section). */
+  /** The client of each struct section, in order (each at most once; a section may be empty). */
   sectionClients: number[]
   /** Where each section starts; it ends where the next starts, the last at `sectionsEnd`. */
   sectionStarts: number[]
@@ -161,14 +161,18 @@ function readLayout(update: Uint8Array): UpdateLayout {
   const sections = decoding.readVarUint(d)
   const sectionClients: number[] = []
   const sectionStarts: number[] = []
+  // Usually one or a few sections (a linear scan); a set for the rare update with many.
+  const seen = sections > 8 ? new Set<number>() : null
   for (let i = 0; i < sections; i++) {
     sectionStarts.push(d.pos)
     const structs = decoding.readVarUint(d)
     const client = decoding.readVarUint(d)
     const clock = decoding.readVarUint(d)
+    // Yjs writes each client once; reading a second section, it would drop the first.
+    if (seen ? seen.has(client) : sectionClients.includes(client)) throw new MalformedUpdate(`client ${client} has two struct sections`)
+    seen?.add(client)
     sectionClients.push(client)
-    const known = structClients.get(client)
-    if (structs > 0 && (known === undefined || clock < known)) structClients.set(client, clock)
+    if (structs > 0) structClients.set(client, clock)
     for (let j = 0; j < structs; j++) skipStruct(d)
   }
   const sectionsEnd = d.pos

@@ -127,6 +127,11 @@ describe('update layout', () => {
       expect(() => readUpdateLayout(u.subarray(0, cut)), `cut at ${cut}`).toThrow(MalformedUpdate)
     }
     expect(() => readUpdateLayout(new Uint8Array([1, 1, 5, 0, 0x1f]))).toThrow(MalformedUpdate) // unknown content type
+    // Two sections for one client (Yjs never writes that; applying it would drop the first).
+    const one = new Y.Doc()
+    one.getMap('m').set('a', 1)
+    const body = Y.encodeStateAsUpdate(one).subarray(1, -1) // one section, without counts
+    expect(() => readUpdateLayout(new Uint8Array([2, ...body, ...body, 0]))).toThrow(/two struct sections/)
     expect(() => readUpdateLayout(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]))).toThrow(MalformedUpdate)
   })
 })
