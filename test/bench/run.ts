@@ -18,7 +18,7 @@ import { runLoadgen } from './lib/loadgen.js'
 import { hotFunctions } from './lib/profile.js'
 import { ROOT, startServer, versions } from './servers/servers.js'
 import { log, quietWaited, settings, waitForQuiet, type Settings } from './scenarios/common.js'
-import { authorityCost, fanout } from './scenarios/fanout.js'
+import { authorityCost, cpuVsHocuspocus, fanout } from './scenarios/fanout.js'
 import { capacity, CAPACITY_SERVERS } from './scenarios/capacity.js'
 import { rejectionStorm } from './scenarios/rejection.js'
 import { coldLoad } from './scenarios/coldload.js'
@@ -135,6 +135,7 @@ async function main(): Promise<void> {
   }
 
   if (want(1) || want(3)) await attempt('scenario 1 (fan-out)', async () => void (report.fanout = await fanout(s)))
+  if (want(1) && report.fanout) await attempt('scenario 1 (CPU vs Hocuspocus)', async () => void (report.cpu = await cpuVsHocuspocus(s, report.fanout!)))
   if (want(3) && report.fanout) await attempt('scenario 3 (authority on vs off)', async () => void (report.authority = await authorityCost(s, report.fanout!)))
   if (want(4)) await attempt('scenario 4 (rejection storm)', async () => void (report.rejection = await rejectionStorm(s)))
   if (want(2)) {

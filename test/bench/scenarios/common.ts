@@ -17,6 +17,8 @@ export interface Settings {
   standard: { rooms: number; clientsPerRoom: number; hz: number } & Window
   /** Extra authority on/off pairs after scenario 1's (noise control). */
   authorityPairs: number
+  /** Extra yroom / Hocuspocus pairs for the CPU target (noise control). */
+  cpuPairs: number
   capacity: { steps: number[]; refine: boolean; retry: boolean } & Window
   rejection: { offendersPerRoom: number }
   cold: { models: number; updates: number; trials: number }
@@ -33,6 +35,7 @@ export function settings(quick: boolean): Settings {
         quick,
         standard: { ...std, warmupMs: 500, measureMs: 1200, drainMs: 500 },
         authorityPairs: 0,
+        cpuPairs: 0,
         capacity: { steps: [2, 8], refine: false, retry: false, warmupMs: 500, measureMs: 1000, drainMs: 500 },
         rejection: { offendersPerRoom: 10 },
         cold: { models: 500, updates: 3000, trials: 1 },
@@ -44,6 +47,7 @@ export function settings(quick: boolean): Settings {
         quick,
         standard: { ...std, warmupMs: 2000, measureMs: 8000, drainMs: 1500 },
         authorityPairs: 2,
+        cpuPairs: 2,
         capacity: {
           steps: [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48],
           refine: true,

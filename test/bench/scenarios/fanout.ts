@@ -2,7 +2,7 @@
  * Scenario 1, fan-out: the standard load (4 rooms × 50 clients × 20 Hz) against every server.
  * Scenario 3, authority on vs off: yroom with and without the authority plugin under the same
  * load; scenario 1's pair plus extra pairs in reversed order, so drift on a shared machine
- * does not favour one side.
+ * does not favour one side. The CPU target against Hocuspocus is measured the same way.
  */
 import type { LoadResult } from '../loadgen/types.js'
 import type { ServerId } from '../servers/servers.js'
@@ -31,6 +31,30 @@ export interface AuthorityResult {
 
 const cpuPer1000 = (runs: LoadResult[]) =>
   runs.reduce((n, r) => n + r.serverCpuSec, 0) / (runs.reduce((n, r) => n + r.delivered, 0) / 1000)
+
+export interface CpuVsHocuspocus {
+  yroom: LoadResult[]
+  hocuspocus: LoadResult[]
+  /** Server CPU per 1,000 deliveries, yroom ÷ Hocuspocus, over all runs. */
+  ratio: number
+}
+
+/**
+ * CPU per delivery against Hocuspocus: scenario 1's runs plus `cpuPairs` extra pairs,
+ * Hocuspocus first in each, so one noisy run on a shared machine does not decide it.
+ */
+export async function cpuVsHocuspocus(s: Settings, f: FanoutResult): Promise<CpuVsHocuspocus> {
+  const yroom = [f.yroom]
+  const hocuspocus = [f.hocuspocus]
+  for (let i = 0; i < s.cpuPairs; i++) {
+    log(`scenario 1 CPU vs Hocuspocus: extra pair ${i + 1}`)
+    hocuspocus.push(await measure('hocuspocus', s.standard, s.standard, s))
+    log(`  hocuspocus: ${brief(hocuspocus[hocuspocus.length - 1])}`)
+    yroom.push(await measure('yroom', s.standard, s.standard, s))
+    log(`  yroom:      ${brief(yroom[yroom.length - 1])}`)
+  }
+  return { yroom, hocuspocus, ratio: cpuPer1000(yroom) / cpuPer1000(hocuspocus) }
+}
 
 export async function authorityCost(s: Settings, f: FanoutResult): Promise<AuthorityResult> {
   const on = [f.yroom]
