@@ -11,6 +11,7 @@ import { marker, scanMarkers, MAGIC_REJECTED } from './lib/marker.js'
 import { Framing, SYNC_STEP2, SYNC_UPDATE } from './lib/framing.js'
 import { RawWebSocket } from './lib/ws-client.js'
 import { cpuSeconds, memory } from './lib/proc.js'
+import { encodeOverwrite } from './loadgen/overwrite.js'
 
 function writerUpdate(id: number, ts: number, doc = new Y.Doc()): Uint8Array {
   let update: Uint8Array = new Uint8Array()
@@ -38,6 +39,24 @@ describe('bench instruments', () => {
       [7, 456],
       [42, 999_999_999_999],
     ])
+  })
+
+  it("writes the generator's overwrite updates exactly as Yjs writes them", () => {
+    const doc = new Y.Doc()
+    doc.clientID = 3_000_000_123 // client ids above 2^31, as Yjs draws them
+    const model = new Y.Map<unknown>()
+    doc.transact(() => {
+      doc.getMap('models').set('m1', model)
+      model.set('$meta', new Y.Map())
+    })
+    model.set('v', marker(1, 1))
+    for (let i = 2; i < 300; i++) {
+      const clock = Y.getState(doc.store, doc.clientID)
+      let yjs: Uint8Array = new Uint8Array()
+      doc.once('update', (u: Uint8Array) => (yjs = u))
+      model.set('v', marker(1, i * 1000))
+      expect(encodeOverwrite(doc.clientID, clock, marker(1, i * 1000))).toEqual(yjs)
+    }
   })
 
   it('parses Hocuspocus framing (document-name prefix)', () => {

@@ -9,6 +9,7 @@ import { createHistogram, type RecordableHistogram } from 'node:perf_hooks'
 import { RawWebSocket } from '../lib/ws-client.js'
 import { Framing, SYNC_STEP2, SYNC_UPDATE } from '../lib/framing.js'
 import { MAGIC_REJECTED, marker, scanMarkers } from '../lib/marker.js'
+import { encodeOverwrite } from './overwrite.js'
 
 const LOCAL = Symbol('bench.local')
 const REMOTE = Symbol('bench.remote')
@@ -56,6 +57,8 @@ export class BenchClient {
   private readonly lastSeen: Float64Array
   private readonly framing: Framing
   private outstanding: Array<{ item: Y.Item; ts: number }> = []
+  /** Clock of this client's next write once its first went through Yjs (then encoded directly). */
+  private nextClock: number | null = null
   private seq = 0
   private startTimer: NodeJS.Timeout | null = null
   private interval: NodeJS.Timeout | null = null
@@ -138,7 +141,15 @@ export class BenchClient {
     const ts = nowMicros()
     const inWindow = this.stats.inWindow(ts)
     if (!this.offender) {
-      this.doc.transact(() => this.model!.set('v', marker(this.spec.id, ts)), LOCAL)
+      const value = marker(this.spec.id, ts)
+      if (this.nextClock === null) {
+        // The first write has no previous value to overwrite: Yjs writes it.
+        this.doc.transact(() => this.model!.set('v', value), LOCAL)
+        this.nextClock = Y.getState(this.doc.store, this.doc.clientID)
+      } else {
+        // Then the same overwrite, encoded directly (this replica is not read again).
+        this.ws?.send(this.framing.update(encodeOverwrite(this.doc.clientID, this.nextClock++, value)))
+      }
       if (inWindow) this.stats.writes++
       return
     }
