@@ -4,11 +4,15 @@
  * Updates from different clients hold disjoint struct sections, so their merge is a
  * concatenation of those sections: a copy of bytes, where Y.mergeUpdates decodes every struct
  * and encodes it again. Sections are written in descending client order, as Yjs writes
- * them: Y.mergeUpdates and the other update utilities read updates as sorted streams. Updates that share a client (one client writing twice in a tick) are
- * merged by Y.mergeUpdates first, because a client may have only one struct section in an
- * update. The delete sets (a few ranges each) are decoded and written again as one, each
- * client once with sorted, merged ranges: Yjs re-encodes deletes it cannot apply yet with
- * delta-encoded clocks, which requires that order.
+ * them: Y.mergeUpdates and the other update utilities read updates as sorted streams.
+ * A client may have only one section in an update, so updates that share a client (one
+ * client writing twice in a tick) become one section: by concatenating their structs when
+ * each is one section of that client and their clock ranges follow each other (a struct's
+ * clock is implied by its position), else by Y.mergeUpdates.
+ *
+ * The delete sets (a few ranges each) are decoded and written again as one, each client once
+ * with sorted, merged ranges: Yjs re-encodes deletes it cannot apply yet with delta-encoded
+ * clocks, which requires that order.
  */
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
@@ -86,30 +90,62 @@ function writeDeletes(enc: encoding.Encoder, byClient: Map<number, Array<[number
   }
 }
 
+interface Section {
+  client: number
+  /** The section's bytes, header included, in pieces. */
+  pieces: Uint8Array[]
+}
+
+type Part = { update: Uint8Array; layout: UpdateLayout }
+
+/**
+ * One section for updates of one client whose clock ranges follow each other: a new header,
+ * then each update's structs as they are. Null when they are not like that.
+ */
+function consecutiveSection(parts: Part[]): Section | null {
+  if (parts.some((p) => p.layout.sectionClients.length !== 1 || p.layout.sectionEndClocks[0] < 0)) return null
+  const client = parts[0].layout.sectionClients[0]
+  const runs = [...parts].sort((a, b) => a.layout.sectionClocks[0] - b.layout.sectionClocks[0])
+  for (let i = 1; i < runs.length; i++) {
+    if (runs[i].layout.sectionClients[0] !== client || runs[i].layout.sectionClocks[0] !== runs[i - 1].layout.sectionEndClocks[0]) return null
+  }
+  const header = encoding.createEncoder()
+  encoding.writeVarUint(header, runs.reduce((n, r) => n + r.layout.sectionStructs[0], 0))
+  encoding.writeVarUint(header, client)
+  encoding.writeVarUint(header, runs[0].layout.sectionClocks[0])
+  const pieces: Uint8Array[] = [encoding.toUint8Array(header)]
+  for (const { update, layout } of runs) pieces.push(update.subarray(layout.structsStarts[0], layout.sectionsEnd))
+  return { client, pieces }
+}
+
+function sectionsOf({ update, layout }: Part): Section[] {
+  const { sectionClients, sectionStarts, sectionsEnd } = layout
+  return sectionClients.map((client, i) => ({ client, pieces: [update.subarray(sectionStarts[i], sectionStarts[i + 1] ?? sectionsEnd)] }))
+}
+
 export function mergeTick(pending: PendingUpdate[]): Uint8Array {
   if (pending.length === 1) return pending[0].update
   const layouts = pending.map((p) => p.layout ?? readUpdateLayout(p.update))
-  const parts: Array<{ update: Uint8Array; layout: UpdateLayout }> = []
+  const parts: Part[] = []
+  const sections: Section[] = []
   for (const group of groupsSharingClients(layouts)) {
-    if (group.length === 1) {
-      parts.push({ update: pending[group[0]].update, layout: layouts[group[0]] })
+    const members = group.map((i) => ({ update: pending[i].update, layout: layouts[i] }))
+    parts.push(...members) // their delete sets count, whichever way their structs are merged
+    const consecutive = members.length > 1 ? consecutiveSection(members) : null
+    if (members.length === 1) {
+      sections.push(...sectionsOf(members[0]))
+    } else if (consecutive) {
+      sections.push(consecutive)
     } else {
-      // Arrival order: Y.mergeUpdates keeps what each update holds, whatever the order.
-      const merged = Y.mergeUpdates(group.map((i) => pending[i].update))
-      parts.push({ update: merged, layout: readUpdateLayout(merged) })
-    }
-  }
-  const sections: Array<{ client: number; bytes: Uint8Array }> = []
-  for (const { update, layout } of parts) {
-    const { sectionClients, sectionStarts, sectionsEnd } = layout
-    for (let i = 0; i < sectionClients.length; i++) {
-      sections.push({ client: sectionClients[i], bytes: update.subarray(sectionStarts[i], sectionStarts[i + 1] ?? sectionsEnd) })
+      // Overlapping ranges or several clients: Y.mergeUpdates keeps what each update holds.
+      const merged = Y.mergeUpdates(members.map((m) => m.update))
+      sections.push(...sectionsOf({ update: merged, layout: readUpdateLayout(merged) }))
     }
   }
   sections.sort((a, b) => b.client - a.client)
   const enc = encoding.createEncoder()
   encoding.writeVarUint(enc, sections.length)
-  for (const s of sections) encoding.writeUint8Array(enc, s.bytes)
+  for (const s of sections) for (const piece of s.pieces) encoding.writeUint8Array(enc, piece)
   writeDeletes(enc, collectDeletes(parts))
   return encoding.toUint8Array(enc)
 }

@@ -24,6 +24,12 @@ export interface UpdateLayout {
   sectionClients: number[]
   /** Where each section starts; it ends where the next starts, the last at `sectionsEnd`. */
   sectionStarts: number[]
+  /** Each section's struct count, where its structs start (after its header), first clock. */
+  sectionStructs: number[]
+  structsStarts: number[]
+  sectionClocks: number[]
+  /** Each section's end clock (first clock + lengths), or -1 when a length is not known. */
+  sectionEndClocks: number[]
   sectionsEnd: number
   /** Number of delete-set entries and their byte range (after the entry count). */
   deleteEntries: number
@@ -94,55 +100,68 @@ function skipAny(d: decoding.Decoder, depth = 0): void {
   }
 }
 
-/** Skips an item's content (yjs contentRefs, by the low 5 bits of its info byte). */
-function skipContent(d: decoding.Decoder, ref: number): void {
+/** Length (in clock units) of a string that is all ASCII, or -1 (see skipContent). */
+function skipAsciiLength(d: decoding.Decoder): number {
+  const n = decoding.readVarUint(d)
+  const start = d.pos
+  skip(d, n)
+  for (let i = start; i < start + n; i++) if (d.arr[i] >= 0x80) return -1
+  return n
+}
+
+/**
+ * Skips an item's content (yjs contentRefs, by the low 5 bits of its info byte) and returns
+ * its length in clock units, or -1 when it is not known without decoding: a string's length
+ * counts UTF-16 units of its decoded text, so only an ASCII string's is taken from its bytes.
+ */
+function skipContent(d: decoding.Decoder, ref: number): number {
   switch (ref) {
     case 1: // deleted: length
-      skipVarUint(d)
-      return
+      return decoding.readVarUint(d)
     case 2: {
       // JSON: count, then strings
       const n = decoding.readVarUint(d)
       for (let i = 0; i < n; i++) skipVarString(d)
-      return
+      return n
     }
-    case 3: // binary
     case 4: // string
+      return skipAsciiLength(d)
+    case 3: // binary
     case 5: // embed (JSON string)
       skipVarString(d)
-      return
+      return 1
     case 6: // format: key, value (JSON string)
       skipVarString(d)
       skipVarString(d)
-      return
+      return 1
     case 7: {
       // type: type ref, plus a node name for XmlElement (3) and XmlHook (5)
       const typeRef = decoding.readVarUint(d)
       if (typeRef === 3 || typeRef === 5) skipVarString(d)
-      return
+      return 1
     }
     case 8: {
       // any: count, then values
       const n = decoding.readVarUint(d)
       for (let i = 0; i < n; i++) skipAny(d)
-      return
+      return n
     }
     case 9: // subdocument: guid, options
       skipVarString(d)
       skipAny(d)
-      return
+      return 1
     default:
       throw new MalformedUpdate(`unknown content type ${ref}`)
   }
 }
 
-function skipStruct(d: decoding.Decoder): void {
+/** Skips one struct; returns its length in clock units, or -1 when not known (skipContent). */
+function skipStruct(d: decoding.Decoder): number {
   const info = readByte(d)
   const ref = info & BITS5
   if (ref === 0 || ref === 10) {
     // GC or Skip: a length
-    skipVarUint(d)
-    return
+    return decoding.readVarUint(d)
   }
   if ((info & BIT8) !== 0) (skipVarUint(d), skipVarUint(d)) // origin id
   if ((info & BIT7) !== 0) (skipVarUint(d), skipVarUint(d)) // right origin id
@@ -152,7 +171,7 @@ function skipStruct(d: decoding.Decoder): void {
     else (skipVarUint(d), skipVarUint(d))
     if ((info & BIT6) !== 0) skipVarString(d)
   }
-  skipContent(d, ref)
+  return skipContent(d, ref)
 }
 
 function readLayout(update: Uint8Array): UpdateLayout {
@@ -161,6 +180,10 @@ function readLayout(update: Uint8Array): UpdateLayout {
   const sections = decoding.readVarUint(d)
   const sectionClients: number[] = []
   const sectionStarts: number[] = []
+  const sectionStructs: number[] = []
+  const structsStarts: number[] = []
+  const sectionClocks: number[] = []
+  const sectionEndClocks: number[] = []
   // Usually one or a few sections (a linear scan); a set for the rare update with many.
   const seen = sections > 8 ? new Set<number>() : null
   for (let i = 0; i < sections; i++) {
@@ -173,7 +196,15 @@ function readLayout(update: Uint8Array): UpdateLayout {
     seen?.add(client)
     sectionClients.push(client)
     if (structs > 0) structClients.set(client, clock)
-    for (let j = 0; j < structs; j++) skipStruct(d)
+    sectionStructs.push(structs)
+    structsStarts.push(d.pos)
+    sectionClocks.push(clock)
+    let end = clock
+    for (let j = 0; j < structs; j++) {
+      const len = skipStruct(d)
+      end = end < 0 || len < 0 ? -1 : end + len
+    }
+    sectionEndClocks.push(end)
   }
   const sectionsEnd = d.pos
   const deleteEntries = decoding.readVarUint(d)
@@ -183,7 +214,7 @@ function readLayout(update: Uint8Array): UpdateLayout {
     const ranges = decoding.readVarUint(d)
     for (let j = 0; j < ranges; j++) (skipVarUint(d), skipVarUint(d))
   }
-  return { structClients, sectionClients, sectionStarts, sectionsEnd, deleteEntries, deletesStart, deletesEnd: d.pos }
+  return { structClients, sectionClients, sectionStarts, sectionStructs, structsStarts, sectionClocks, sectionEndClocks, sectionsEnd, deleteEntries, deletesStart, deletesEnd: d.pos }
 }
 
 /** Reads an update's layout; throws MalformedUpdate when it is not a well-formed V1 update. */

@@ -114,8 +114,13 @@ describe('update layout', () => {
       const all = [...updates, ...docs.map((d) => Y.encodeStateAsUpdate(d)), Y.mergeUpdates(updates)]
       for (const u of all) {
         const layout = readUpdateLayout(u)
-        expect(layout.structClients).toEqual(Y.parseUpdateMeta(u).from)
+        const meta = Y.parseUpdateMeta(u)
+        expect(layout.structClients).toEqual(meta.from)
         expect(layout.deletesEnd).toBe(u.length)
+        // Each section's end clock, where the layout knows it (not for non-ASCII text).
+        layout.sectionClients.forEach((client, i) => {
+          if (layout.sectionEndClocks[i] >= 0) expect(layout.sectionEndClocks[i]).toBe(meta.to.get(client) ?? layout.sectionClocks[i])
+        })
       }
     }
   })
@@ -164,6 +169,25 @@ describe('tick merge', () => {
       // A replica that receives the ticks out of order (pending structs) converges too.
       sameState(stateOf([...ticksOurs].reverse()), stateOf(updates))
     }
+  })
+
+  it("joins one client's consecutive updates into one section without decoding them", () => {
+    const d = new Y.Doc()
+    const updates: Uint8Array[] = []
+    d.on('update', (u: Uint8Array) => updates.push(u))
+    d.getMap('m').set('a', 'x')
+    d.getArray('l').insert(0, ['y', 2])
+    d.getText('t').insert(0, 'plain ascii')
+    d.getMap('m').set('a', 'z')
+    // Shuffled: the layout's clocks put them back in order.
+    const merged = mergeTick([updates[2], updates[0], updates[3], updates[1]].map((update) => ({ update, layout: null })))
+    const layout = readUpdateLayout(merged)
+    expect(layout.sectionClients).toEqual([d.clientID])
+    expect(layout.sectionStructs[0]).toBe(updates.reduce((n, u) => n + readUpdateLayout(u).sectionStructs[0], 0))
+    sameState(stateOf([merged]), d)
+    // Not consecutive (a gap): Y.mergeUpdates decides, and the state is still right.
+    const gap = mergeTick([updates[0], updates[2]].map((update) => ({ update, layout: null })))
+    sameState(stateOf([gap, updates[1], updates[3]]), d)
   })
 
   it('concatenates updates of distinct clients without decoding them', () => {
