@@ -409,7 +409,8 @@ export function renderMarkdown(r: BenchReport): string {
       '- Servers run as separate processes on loopback with their default configuration: yroom `node dist/server/cli.js serve --data :memory:` (authority plugin on, and `--no-authority`), ' +
         '`@y/websocket-server` (its own `y-websocket-server` bin), Hocuspocus (`new Server()` with no extensions; its default `flushDelay: 0` coalesces updates per event-loop turn).',
       '- The load generator is its own process: raw WebSocket frames over TCP (no per-frame library cost), each client a small `Y.Doc` that creates its own model ' +
-        '(`$meta.ownerID` = its clientID) and sets `v` to a marker holding its writer id and the send time. Received frames are scanned for markers without decoding Yjs. ' +
+        '(`$meta.ownerID` = its clientID) and sets `v` to a marker holding its writer id and the send time (the first write through Yjs, the following ones encoded directly, byte for byte what Yjs writes, so the generator stays cheap). ' +
+        'Received frames are scanned for markers without decoding Yjs. ' +
         'Hocuspocus clients prefix every message with the document name and authenticate first.',
       '- Server CPU: utime + stime from `/proc/<pid>/stat` over the measured window; RSS from `/proc/<pid>/status`. Each run starts a fresh server process.',
       '- A write counts as expected once for every other client of its room; a delivery is counted only for writes made inside the window, whenever they arrive before the drain ends.',
