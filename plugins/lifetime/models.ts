@@ -26,8 +26,12 @@ function entryOf(model: Y.Map<unknown>, remove: () => void): ModelEntry {
 export function walkModels(doc: Y.Doc, visit: (e: ModelEntry) => boolean | void): void {
   const walk = (type: Y.AbstractType<any>): void => {
     if (type instanceof Y.Map) {
-      for (const [key, value] of [...(type as Y.Map<unknown>).entries()]) {
-        if (key === META_KEY || !(value instanceof Y.AbstractType)) continue
+      // The map's own item table, not entries(): a room load walks every model, and the
+      // iterator and the array of entries cost more than the walk. Deleting a key while
+      // iterating is safe: the item is marked deleted, the table keeps it.
+      for (const [key, item] of type._map) {
+        if (item.deleted || key === META_KEY || !(item.content instanceof Y.ContentType)) continue
+        const value = item.content.type
         if (value instanceof Y.Map && visit(entryOf(value as Y.Map<unknown>, () => (type as Y.Map<unknown>).delete(key)))) continue
         walk(value)
       }

@@ -334,7 +334,7 @@ export function renderMarkdown(r: BenchReport): string {
     out.push(
       `A room with ${c.models} owned models and a ${c.updates}-update history (${f(c.logBytes / 2 ** 20, 1)} MB of updates; state ${f(c.stateBytes / 2 ** 20, 2)} MB) in LevelDB, ` +
         'loaded by the server\'s own registry (`rooms.open`: storage read, merge, apply, plugins\' onLoad) in a fresh process, in-process rather than over a socket so the figure is the load itself. ' +
-        `Median of ${s.cold.trials} trial(s), each in a fresh process after a JIT warm-up on a small room.`,
+        `Median of ${s.cold.trials} trial(s), each in a fresh process after a JIT warm-up on a small room; the variants take turns, trial by trial, so drift of the shared machine moves them alike.`,
     )
     out.push('')
     out.push('| what | time | × floor |\n|---|---|---|')

@@ -36,22 +36,28 @@ export const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
 }
 
-async function timing(dir: string, what: ColdWhat, trials: number, limitMs: number): Promise<Timing> {
-  const t: Timing = { medianMs: null, trials: [], timedOutAfterMs: null }
-  for (let i = 0; i < trials; i++) {
-    const job: ColdJob = { job: 'measure', dir, what }
-    try {
-      const { ms } = await runScript<{ ms: number }>(CHILD, job, ['--expose-gc'], limitMs + 20_000)
-      t.trials.push(ms)
-    } catch (err) {
-      // The child's own time includes startup and JIT warm-up; a kill means the load itself ran long.
-      t.timedOutAfterMs = limitMs
-      log(`  ${what}: stopped after the ${limitMs / 1000} s limit (${(err as Error).message.split('\n')[0].slice(0, 120)})`)
-      break
-    }
+/** One trial of `what` in a fresh process, added to `t` (a timed-out variant is not tried again). */
+async function trial(dir: string, what: ColdWhat, t: Timing, limitMs: number): Promise<void> {
+  if (t.timedOutAfterMs !== null) return
+  try {
+    const { ms } = await runScript<{ ms: number }>(CHILD, { job: 'measure', dir, what } satisfies ColdJob, ['--expose-gc'], limitMs + 20_000)
+    t.trials.push(ms)
+  } catch (err) {
+    // The child's own time includes startup and JIT warm-up; a kill means the load itself ran long.
+    t.timedOutAfterMs = limitMs
+    log(`  ${what}: stopped after the ${limitMs / 1000} s limit (${(err as Error).message.split('\n')[0].slice(0, 120)})`)
   }
-  if (t.trials.length > 0) t.medianMs = median(t.trials)
-  return t
+}
+
+/**
+ * Trials of several variants taken in turns (floor, server, …, then again), so a machine
+ * that speeds up or slows down between them moves every variant alike: the ratios hold.
+ */
+async function timings(dir: string, whats: ColdWhat[], trials: number, limitMs: number): Promise<Timing[]> {
+  const ts: Timing[] = whats.map(() => ({ medianMs: null, trials: [], timedOutAfterMs: null }))
+  for (let i = 0; i < trials; i++) for (let w = 0; w < whats.length; w++) await trial(dir, whats[w], ts[w], limitMs)
+  for (const t of ts) if (t.trials.length > 0) t.medianMs = median(t.trials)
+  return ts
 }
 
 /** `profileDir`: where to write a CPU profile of the log load if it misses its target. */
@@ -61,14 +67,11 @@ export async function coldLoad(s: Settings, profileDir: string | null): Promise<
   try {
     const prep = await runScript<Prepared>(CHILD, { job: 'prepare', dir, models: s.cold.models, updates: s.cold.updates } satisfies ColdJob)
     const limit = s.quick ? 20_000 : 30_000
-    const floor = await timing(dir, 'floor', s.cold.trials, limit)
-    const server = await timing(dir, 'server', s.cold.trials, limit)
-    const compacted = await timing(dir, 'compacted', s.cold.trials, limit)
-    const logT = await timing(dir, 'log', s.cold.trials, limit)
+    const [floor, server, compacted, logT] = await timings(dir, ['floor', 'server', 'compacted', 'log'], s.cold.trials, limit)
     // In memory without storage, to tell merge cost from storage cost; pointless (and as slow) when the log load already hit the limit.
     const mergeApply: Timing = logT.timedOutAfterMs
       ? { medianMs: null, trials: [], timedOutAfterMs: null }
-      : await timing(dir, 'mergeApply', 1, 10_000)
+      : (await timings(dir, ['mergeApply'], 1, 10_000))[0]
     const r: ColdLoadResult = { ...prep, floor, server, log: logT, compacted, mergeApply, profiles: [] }
     log(
       `  floor ${floor.medianMs?.toFixed(1)} ms, as stored by the server (${prep.serverEntries} entries) ${server.medianMs?.toFixed(1) ?? '> ' + limit} ms, ` +

@@ -57,7 +57,7 @@ export function settings(quick: boolean): Settings {
           drainMs: 1000,
         },
         rejection: { offendersPerRoom: 10 },
-        cold: { models: 10_000, updates: 100_000, trials: 3 },
+        cold: { models: 10_000, updates: 100_000, trials: 5 },
         storage: { appendSeconds: 3 },
         memory: { rooms: 1000, models: 100 },
         quiet: { maxBusyCores: 0.5, maxWaitMs: 20_000, budgetMs: 120_000 },
