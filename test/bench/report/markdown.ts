@@ -1,7 +1,7 @@
 /** Renders BENCHMARKS.md from the results of one run. */
 import type { LoadResult } from '../loadgen/types.js'
 import type { AuthorityResult, CpuVsHocuspocus, FanoutResult } from '../scenarios/fanout.js'
-import { FANOUT_SERVERS } from '../scenarios/fanout.js'
+import { cpuPer1000, FANOUT_SERVERS } from '../scenarios/fanout.js'
 import type { CapacityResult } from '../scenarios/capacity.js'
 import { CONTENDED_CORES, MAX_P99_MS, MIN_RATIO, contended, generatorSaturated, limitedByGenerator, serverSaturated } from '../scenarios/capacity.js'
 import type { ColdLoadResult, Timing } from '../scenarios/coldload.js'
@@ -71,8 +71,8 @@ export function evaluateTargets(r: BenchReport): TargetRow[] {
   const rows: TargetRow[] = []
   if (r.fanout) {
     const runs = r.cpu ?? { yroom: [r.fanout.yroom], hocuspocus: [r.fanout.hocuspocus] }
-    const y = pooledCpuPer1000(runs.yroom)
-    const h = pooledCpuPer1000(runs.hocuspocus)
+    const y = cpuPer1000(runs.yroom)
+    const h = cpuPer1000(runs.hocuspocus)
     const ratio = y / h
     rows.push({
       target: 'Server CPU per 1,000 deliveries, standard load, authority on: ≤ 0.25 × Hocuspocus',
@@ -159,11 +159,6 @@ export function evaluateTargets(r: BenchReport): TargetRow[] {
     })
   }
   return rows
-}
-
-/** CPU seconds per 1,000 deliveries over several runs (total CPU ÷ total deliveries). */
-function pooledCpuPer1000(runs: LoadResult[]): number {
-  return runs.reduce((n, r) => n + r.serverCpuSec, 0) / (runs.reduce((n, r) => n + r.delivered, 0) / 1000)
 }
 
 function loadTable(rows: Array<{ label: string; r: LoadResult; vsHocus?: number }>, withRatio: boolean): string {
