@@ -26,6 +26,18 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
   return { server, port, url: `ws://127.0.0.1:${port}`, close: () => server.close() }
 }
 
+/** Deterministic PRNG (mulberry32), so a randomized test's failure replays from its seed. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
 /** Resolves when `check()` is truthy; re-checks on each event from `sources`, and every 10 ms. */
 export function until(check: () => unknown, { timeout = 5000, message = 'condition' } = {}): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -14,7 +14,7 @@ import { authorityPlugin, identityOf } from '../../plugins/authority/index.js'
 import type { Change } from '../../server/changes.js'
 import type { Principal, UpdateContext, YroomPlugin } from '../../server/plugin.js'
 import { pathOfItem, pathOfType } from '../../src/paths.js'
-import { connectProvider, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
+import { connectProvider, mulberry32, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
 import { createModel, meta, model, trio, type Trio } from './trio.js'
 
 const ROUNDS = 100
@@ -22,21 +22,8 @@ const CLIENTS = 4
 const INITIAL_MODELS = 6
 const UNOWNED = -1
 
-// ---------------------------------------------------------------------------------------
-// Deterministic PRNG (mulberry32): small, fast, and good enough to pick operations.
-
+// Deterministic PRNG (mulberry32, test/helpers.ts): small, fast, good enough to pick operations.
 type Rng = () => number
-
-function mulberry32(seed: number): Rng {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const int = (rng: Rng, n: number): number => Math.floor(rng() * n)
 const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[int(rng, xs.length)]

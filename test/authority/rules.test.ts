@@ -18,8 +18,7 @@ function neverSeen(needle: string): void {
 }
 
 function eachReplica(fn: (doc: Y.Doc) => void): void {
-  for (const c of [t.owner, t.offender, t.observer]) fn(c.doc)
-  fn(t.serverDoc())
+  t.replicas().forEach(fn)
 }
 
 describe('authority rules (SPEC §4): owner, offender and observer', () => {

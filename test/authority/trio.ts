@@ -17,6 +17,8 @@ export interface Trio {
   seen: string[]
   room: string
   serverDoc(): Y.Doc
+  /** Every replica: the three clients' docs and the server's. */
+  replicas(): Y.Doc[]
   /** Waits until every replica has exactly the server's state. */
   converge(): Promise<void>
   close(): Promise<void>
@@ -63,6 +65,7 @@ export async function trio(options: ServerOptions = {}, ids: TrioIds = {}): Prom
     seen,
     room,
     serverDoc,
+    replicas: () => [owner.doc, offender.doc, observer.doc, serverDoc()],
     async converge() {
       await until(
         () => {

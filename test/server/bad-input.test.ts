@@ -9,7 +9,7 @@ import WebSocket from 'ws'
 import { pino } from 'pino'
 import { CloseCode } from '../../src/protocol/close-codes.js'
 import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC } from '../../src/protocol/message-types.js'
-import { connectProvider, RawClient, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
+import { connectProvider, mulberry32, RawClient, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
 
 const MAX = 4096
 let s: TestServer
@@ -155,16 +155,10 @@ describe('invalid room names', () => {
 
 describe('fuzz: mutated updates never corrupt the room', () => {
   it('random byte flips in valid update messages', async () => {
-    // Deterministic PRNG (mulberry32) so a failure reproduces.
+    // Deterministic PRNG so a failure reproduces.
     // FUZZ_SEED / FUZZ_ROUNDS widen the search locally; the defaults keep CI fast.
-    let seed = Number(process.env.FUZZ_SEED ?? 0x5eed)
+    const rand = mulberry32(Number(process.env.FUZZ_SEED ?? 0x5eed))
     const rounds = Number(process.env.FUZZ_ROUNDS ?? 150)
-    const rand = () => {
-      seed = (seed + 0x6d2b79f5) | 0
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-    }
     const src = new Y.Doc()
     src.getMap('m').set('fuzz-base', 1)
     const base = Y.encodeStateVector(src)

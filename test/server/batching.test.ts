@@ -37,8 +37,7 @@ async function largestBatch(server: TestServer): Promise<number> {
 }
 
 function eachReplica(fn: (doc: Y.Doc) => void): void {
-  for (const c of [t!.owner, t!.offender, t!.observer]) fn(c.doc)
-  fn(t!.serverDoc())
+  t!.replicas().forEach(fn)
 }
 
 describe('batched application of updates (one transaction per batch)', () => {

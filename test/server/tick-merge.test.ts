@@ -8,14 +8,8 @@ import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { readUpdateLayout, MalformedUpdate } from '../../server/update-layout.js'
 import { mergeTick } from '../../server/tick-merge.js'
+import { mulberry32 as rng } from '../helpers.js'
 
-/** A deterministic PRNG, so a failure can be replayed. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff
-    return seed / 0x7fffffff
-  }
-}
 
 /** Values of every kind lib0's writeAny knows, nested. */
 function anyValue(r: () => number, depth = 0): unknown {
