@@ -65,7 +65,7 @@ function plainValue(item: Y.Item): { value: unknown } | null {
  * made a concurrent write, and Yjs's tie-break may keep the compensation instead. Such a
  * write, once accepted, is written again by the server so every replica ends with it.
  */
-function reassertLostWrites(view: TransactionView, rejected: Set<Change>, tr: Y.Transaction): boolean {
+function reassertLostWrites(view: TransactionView, rejected: ReadonlySet<Change>, tr: Y.Transaction): boolean {
   let wrote = false
   for (const c of view.changes) {
     if (c.kind !== 'insert' || !c.lostTo || rejected.has(c) || c.key === null) continue
@@ -105,7 +105,8 @@ interface Outcome {
  */
 function judge(room: Room, tr: Y.Transaction, view: TransactionView, out: Outcome): void {
   const conn = out.admitted.conn
-  const rejectedChanges = new Set<Change>()
+  // Created on the first rejection: most updates have none.
+  let rejectedChanges: Set<Change> | null = null
   const ctx: UpdateContext = {
     room,
     connection: conn,
@@ -113,11 +114,12 @@ function judge(room: Room, tr: Y.Transaction, view: TransactionView, out: Outcom
     transaction: tr,
     view,
     reject(change, reason, message) {
+      rejectedChanges ??= new Set()
       if (rejectedChanges.has(change)) return
       rejectedChanges.add(change)
       out.rejected.push({ path: pathOfItem(change.item), reason, message })
     },
-    isRejected: (change) => rejectedChanges.has(change),
+    isRejected: (change) => rejectedChanges !== null && rejectedChanges.has(change),
     serverEdit(fn) {
       out.reencode = true
       asServer(tr)
@@ -128,15 +130,18 @@ function judge(room: Room, tr: Y.Transaction, view: TransactionView, out: Outcom
     for (const c of view.changes) ctx.reject(c, 'read-only', 'this connection is read-only')
   }
   for (const p of room.plugins) p.onUpdate?.(ctx)
-  if (rejectedChanges.size > 0) {
+  const rejected: ReadonlySet<Change> = rejectedChanges ?? NONE_REJECTED
+  if (rejected.size > 0) {
     asServer(tr)
     const from = Y.getState(room.doc.store, room.doc.clientID)
-    compensate(room.doc, view, [...rejectedChanges])
+    compensate(room.doc, view, [...rejected])
     room.markCompensation(from)
     out.reencode = true
   }
-  if (reassertLostWrites(view, rejectedChanges, tr)) out.reencode = true
+  if (reassertLostWrites(view, rejected, tr)) out.reencode = true
 }
+
+const NONE_REJECTED: ReadonlySet<Change> = new Set()
 
 /** Moves the ranges of `from` into `into` (Yjs sorts and merges them at cleanup). */
 function mergeDeleteSetInto(into: DeleteSet, from: DeleteSet): void {
@@ -211,6 +216,7 @@ function failClosed(room: Room, tr: Y.Transaction, view: TransactionView, out: O
 function tellAuthor(room: Room, out: Outcome): void {
   const conn = out.admitted.conn
   if (out.rejected.length > 0) {
+    conn.lastRejectionAt = Date.now()
     for (const r of out.rejected) room.ctx.metrics.rejectedChanges.inc({ reason: r.reason })
     conn.sendExtension(encodeRejected(out.rejected))
     if (conn.readOnly && !conn.permissionDeniedSent) {

@@ -96,7 +96,8 @@ export class TransactionView {
     if (this.changesCache) return this.changesCache
     const out: Change[] = []
     const store = this.transaction.doc.store
-    const replacedBy = new Set<Y.Item>()
+    // Deleted items that a new map value replaced: reported with it, not as deletions.
+    let replacedBy: Set<Y.Item> | null = null
     for (const [client, fromClock] of this.structClients) {
       const structs = store.clients.get(client)
       if (!structs) continue
@@ -116,14 +117,14 @@ export class TransactionView {
         let replaced: Y.Item | null = null
         if (s.parentSub !== null) {
           replaced = this.itemBefore(parent as Y.Map<unknown>, s.parentSub)
-          if (replaced !== null && this.deletedBefore.has(replaced)) replacedBy.add(replaced)
+          if (replaced !== null && this.deletedBefore.has(replaced)) (replacedBy ??= new Set()).add(replaced)
           else replaced = null
         }
         out.push({ kind: 'insert', item: s, parent, key: s.parentSub, replaced })
       }
     }
     for (const item of this.deletedBefore) {
-      if (replacedBy.has(item)) continue
+      if (replacedBy !== null && replacedBy.has(item)) continue
       const parent = item.parent as Y.AbstractType<any>
       if (parent._item !== null && this.deletedBefore.has(parent._item)) continue // inside a removed subtree
       out.push({ kind: 'delete', item, parent, key: item.parentSub })

@@ -10,6 +10,20 @@ import type { Metrics } from './metrics.js'
 
 let nextConnectionId = 1
 
+/**
+ * The bytes as a Buffer over the same memory: ws wraps any other byte array in a new Buffer
+ * on every send, so a message sent to many connections is wrapped once, here.
+ */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+/**
+ * How long a connection stays under watch after a rejected write: its updates are then
+ * applied within `applyDelayMs` instead of at the tick, so its rollbacks come quickly.
+ */
+export const WATCH_AFTER_REJECTION_MS = 10_000
+
 /** The WebSocket protocol limits a close reason to 123 bytes of UTF-8 (ws throws beyond). */
 const MAX_REASON_BYTES = 123
 
@@ -77,6 +91,8 @@ export class Connection {
   permissionDeniedSent = false
   /** Consecutive refused updates; too many closes the connection. */
   refusals = 0
+  /** When a write of this connection was last rejected (Date.now()), or -Infinity. */
+  lastRejectionAt = -Infinity
   private limiter: RateLimiter
   /** Free-form per-plugin state, keyed by plugin name. */
   readonly pluginState = new Map<string, unknown>()
@@ -95,6 +111,14 @@ export class Connection {
     return this.principal.readOnly === true
   }
 
+  /**
+   * True for a read-only connection (every write it makes is rolled back) and for one
+   * whose writes were rejected lately: its updates are applied quickly (inbox.ts).
+   */
+  underWatch(): boolean {
+    return this.readOnly || Date.now() - this.lastRejectionAt < WATCH_AFTER_REJECTION_MS
+  }
+
   /** False when the client exceeded its message rate. */
   takeMessageToken(): boolean {
     return this.limiter.take()
@@ -110,7 +134,8 @@ export class Connection {
       this.terminate()
       return
     }
-    this.socket.send(bytes, { binary: true })
+    // Binary by default for byte arrays; no options object to spread on every send.
+    this.socket.send(bytes)
     this.metrics.messagesOut.inc()
     this.metrics.bytesOut.inc(bytes.byteLength)
   }

@@ -1,13 +1,18 @@
 /**
- * Where a room's incoming updates wait, admitted but not yet applied, for a few
- * milliseconds (`applyDelayMs`); they are then applied together, in arrival order, in one
- * Yjs transaction (apply-update.ts), each still judged on its own.
+ * Where a room's incoming updates wait, admitted but not yet applied; they are then applied
+ * together, in arrival order, in one Yjs transaction (apply-update.ts), each still judged
+ * on its own.
  *
  * Why: every Yjs transaction computes the document's state vector twice, over every client
  * id the room has ever seen, and runs a cleanup pass. Under load that fixed cost was the
- * largest single cost of the server; a batch pays it once. The wait costs no delivery
- * latency: the tick applies whatever waits before it broadcasts. Only a rejected write's
- * rollback, sent as soon as its batch is judged, comes up to `applyDelayMs` later.
+ * largest single cost of the server; a batch pays it once.
+ *
+ * How long: most updates wait for the tick, which applies whatever waits before it
+ * broadcasts, so waiting costs no delivery latency. What waiting would delay is a rollback,
+ * sent as soon as its batch is judged: so an update from a connection under watch (one
+ * whose writes were rejected lately, or a read-only one: Room.submit) starts a timer of
+ * `applyDelayMs` instead, and its batch is applied by then. A connection's first rejected
+ * write is therefore rolled back at the tick; the ones after it within `applyDelayMs`.
  *
  * Anything that must see a connection's earlier updates (its requests and hello, a late
  * joiner's sync answer, server edits, a departure) applies the inbox first (Room.applyInbox).
@@ -28,13 +33,17 @@ export class Inbox {
 
   constructor(
     private readonly applyBatch: (batch: AdmittedUpdate[]) => void,
-    /** How long the first waiting update may wait; 0: until the end of the event-loop turn. */
+    /** How long an urgent update may wait; 0: until the end of the event-loop turn. */
     private readonly delayMs: number,
+    /** Makes sure a tick is coming, which applies what waits (Room.scheduleFlush). */
+    private readonly awaitTick: () => void,
   ) {}
 
-  push(update: AdmittedUpdate): void {
+  /** Queues an update: an urgent one is applied within `delayMs`, any other by the tick. */
+  push(update: AdmittedUpdate, urgent: boolean): void {
     this.queue.push(update)
-    if (this.timer === null) this.timer = this.delayMs > 0 ? setTimeout(this.onTimer, this.delayMs) : setImmediate(this.onTimer)
+    if (!urgent) this.awaitTick()
+    else if (this.timer === null) this.timer = this.delayMs > 0 ? setTimeout(this.onTimer, this.delayMs) : setImmediate(this.onTimer)
   }
 
   /** Applies everything waiting (a no-op when empty). */

@@ -8,6 +8,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  */
 export class HotCounter {
   private pending = 0
+  private collected = 0
   readonly counter: Counter
 
   constructor(name: string, help: string, registry: Registry) {
@@ -19,6 +20,7 @@ export class HotCounter {
       collect() {
         if (hot.pending === 0) return
         this.inc(hot.pending)
+        hot.collected += hot.pending
         hot.pending = 0
       },
     })
@@ -26,6 +28,11 @@ export class HotCounter {
 
   inc(n = 1): void {
     this.pending += n
+  }
+
+  /** The count so far, without a scrape. */
+  get value(): number {
+    return this.collected + this.pending
   }
 
   get(): ReturnType<Counter['get']> {
@@ -56,7 +63,7 @@ export class Metrics {
   })
   readonly updateBatchSize = new Histogram({
     name: 'yroom_update_batch_size',
-    help: 'Client updates applied together in one transaction (those that arrived within applyDelayMs)',
+    help: 'Client updates applied together in one transaction (those that waited for the same tick or applyDelayMs)',
     buckets: [1, 2, 4, 8, 16, 32, 64, 128],
     registers: [this.registry],
   })

@@ -13,10 +13,10 @@ export interface ServerOptions {
   /** Fan-out tick in ms; 0 sends at the end of each incoming message. Default 50. */
   tickMs?: number
   /**
-   * Incoming updates wait up to this long (ms) to be applied together in one transaction,
-   * each judged on its own; 0 applies them at the end of the event-loop turn. A rejected
-   * write's rollback reaches its author about this long after it arrived. Capped by tickMs.
-   * Default 10.
+   * Incoming updates wait for the tick to be applied together in one transaction, each
+   * judged on its own. A connection under watch (a rejected write in the last 10 s, or
+   * read-only) has its updates applied within this long (ms) instead, so its rollbacks come
+   * quickly; 0: at the end of the event-loop turn. Capped by tickMs. Default 10.
    */
   applyDelayMs?: number
   /** Unload a room this long after its last client leaves. Default 30000. */

@@ -8,7 +8,7 @@ import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { applyBatch } from './apply-update.js'
 import { typeRootMaps } from './changes.js'
-import { Connection } from './connection.js'
+import { asBuffer, Connection } from './connection.js'
 import { Inbox, type AdmittedUpdate } from './inbox.js'
 import { encodeAwareness, encodeSyncStep1, encodeSyncUpdate } from './messages.js'
 import { failMessage } from './refuse.js'
@@ -114,7 +114,11 @@ export class Room {
   ) {
     this.judging = ctx.plugins.some((p) => p.onUpdate)
     const { applyDelayMs, tickMs } = ctx.options
-    this.inbox = new Inbox((batch) => this.applyBatch(batch), Math.min(applyDelayMs, tickMs))
+    this.inbox = new Inbox(
+      (batch) => this.applyBatch(batch),
+      Math.min(applyDelayMs, tickMs),
+      () => this.scheduleFlush(),
+    )
     this.doc = new Y.Doc({ gc: true })
     applyStored(this.doc, stored.updates)
     typeRootMaps(this.doc)
@@ -170,13 +174,14 @@ export class Room {
   }
 
   /**
-   * Takes an admitted update. It is applied within `applyDelayMs` (or by the next tick, or
-   * when something must see it) together with the others waiting, in one transaction; at
-   * once when there is no tick.
+   * Takes an admitted update. It is applied by the next tick (or earlier, when something
+   * must see it) together with the others waiting, in one transaction; within
+   * `applyDelayMs` when its connection is under watch, so that rollbacks come quickly
+   * (inbox.ts); at once when there is no tick.
    */
   submit(update: AdmittedUpdate): void {
     if (this.ctx.options.tickMs === 0) this.applyBatch([update])
-    else this.inbox.push(update)
+    else this.inbox.push(update, update.conn.underWatch())
   }
 
   private applyBatch(batch: AdmittedUpdate[]): void {
@@ -337,7 +342,7 @@ export class Room {
   private async send(batch: Batch): Promise<void> {
     if (batch.updates.length > 0) await this.sendUpdates(batch)
     if (batch.awarenessIds.length > 0) {
-      const msg = encodeAwareness(this.awareness, batch.awarenessIds)
+      const msg = asBuffer(encodeAwareness(this.awareness, batch.awarenessIds))
       // Sent to every connection, the author included: stock y-websocket clients count any
       // incoming message as a sign of life, and their own awareness renewals provide it.
       for (const conn of this.connections) conn.send(msg)
@@ -360,7 +365,7 @@ export class Room {
       this.writing--
     }
     this.ctx.metrics.storageWriteSeconds.observe((performance.now() - started) / 1000)
-    const msg = encodeSyncUpdate(merged)
+    const msg = asBuffer(encodeSyncUpdate(merged))
     // One message per connection per tick. A lone author does not get its own update back;
     // when several wrote, everyone gets the one merged message (Yjs ignores known structs),
     // which keeps fan-out O(connections) instead of one merge per connection.

@@ -54,7 +54,8 @@ function groupsSharingClients(layouts: UpdateLayout[]): number[][] {
 function collectDeletes(parts: Array<{ update: Uint8Array; layout: UpdateLayout }>): Map<number, Array<[number, number]>> {
   const byClient = new Map<number, Array<[number, number]>>()
   for (const { update, layout } of parts) {
-    const d = decoding.createDecoder(update.subarray(layout.deletesStart, layout.deletesEnd))
+    const d = decoding.createDecoder(update)
+    d.pos = layout.deletesStart
     for (let i = 0; i < layout.deleteEntries; i++) {
       const client = decoding.readVarUint(d)
       const n = decoding.readVarUint(d)
@@ -90,10 +91,17 @@ function writeDeletes(enc: encoding.Encoder, byClient: Map<number, Array<[number
   }
 }
 
+/** A byte range of an update (a view without allocating a subarray). */
+interface Piece {
+  buf: Uint8Array
+  start: number
+  end: number
+}
+
 interface Section {
   client: number
   /** The section's bytes, header included, in pieces. */
-  pieces: Uint8Array[]
+  pieces: Piece[]
 }
 
 type Part = { update: Uint8Array; layout: UpdateLayout }
@@ -113,39 +121,81 @@ function consecutiveSection(parts: Part[]): Section | null {
   encoding.writeVarUint(header, runs.reduce((n, r) => n + r.layout.sectionStructs[0], 0))
   encoding.writeVarUint(header, client)
   encoding.writeVarUint(header, runs[0].layout.sectionClocks[0])
-  const pieces: Uint8Array[] = [encoding.toUint8Array(header)]
-  for (const { update, layout } of runs) pieces.push(update.subarray(layout.structsStarts[0], layout.sectionsEnd))
+  const head = encoding.toUint8Array(header)
+  const pieces: Piece[] = [{ buf: head, start: 0, end: head.length }]
+  for (const { update, layout } of runs) pieces.push({ buf: update, start: layout.structsStarts[0], end: layout.sectionsEnd })
   return { client, pieces }
 }
 
-function sectionsOf({ update, layout }: Part): Section[] {
+function pushSectionsOf(sections: Section[], { update, layout }: Part): void {
   const { sectionClients, sectionStarts, sectionsEnd } = layout
-  return sectionClients.map((client, i) => ({ client, pieces: [update.subarray(sectionStarts[i], sectionStarts[i + 1] ?? sectionsEnd)] }))
+  for (let i = 0; i < sectionClients.length; i++) {
+    const end = i + 1 < sectionStarts.length ? sectionStarts[i + 1] : sectionsEnd
+    sections.push({ client: sectionClients[i], pieces: [{ buf: update, start: sectionStarts[i], end }] })
+  }
+}
+
+/** True when no client has sections in two of the updates (the usual tick: one write each). */
+function clientsDistinct(layouts: UpdateLayout[]): boolean {
+  const seen = new Set<number>()
+  for (const layout of layouts) {
+    for (const client of layout.sectionClients) {
+      if (seen.has(client)) return false
+      seen.add(client)
+    }
+  }
+  return true
+}
+
+/** Copies a byte range; small ranges (most sections) by loop, which allocates no view. */
+function copyInto(out: Uint8Array, pos: number, { buf, start, end }: Piece): number {
+  if (end - start < 256) {
+    for (let i = start; i < end; i++) out[pos++] = buf[i]
+    return pos
+  }
+  out.set(buf.subarray(start, end), pos)
+  return pos + end - start
+}
+
+/** The update: section count, sections in descending client order, then the delete set. */
+function assemble(sections: Section[], deleteSet: Uint8Array): Uint8Array {
+  sections.sort((a, b) => b.client - a.client)
+  const head = encoding.createEncoder()
+  encoding.writeVarUint(head, sections.length)
+  let size = encoding.length(head) + deleteSet.length
+  for (const s of sections) for (const p of s.pieces) size += p.end - p.start
+  const out = new Uint8Array(size)
+  out.set(encoding.toUint8Array(head), 0)
+  let pos = encoding.length(head)
+  for (const s of sections) for (const p of s.pieces) pos = copyInto(out, pos, p)
+  out.set(deleteSet, pos)
+  return out
 }
 
 export function mergeTick(pending: PendingUpdate[]): Uint8Array {
   if (pending.length === 1) return pending[0].update
   const layouts = pending.map((p) => p.layout ?? readUpdateLayout(p.update))
-  const parts: Part[] = []
+  const parts: Part[] = pending.map((p, i) => ({ update: p.update, layout: layouts[i] }))
   const sections: Section[] = []
-  for (const group of groupsSharingClients(layouts)) {
-    const members = group.map((i) => ({ update: pending[i].update, layout: layouts[i] }))
-    parts.push(...members) // their delete sets count, whichever way their structs are merged
-    const consecutive = members.length > 1 ? consecutiveSection(members) : null
-    if (members.length === 1) {
-      sections.push(...sectionsOf(members[0]))
-    } else if (consecutive) {
-      sections.push(consecutive)
-    } else {
-      // Overlapping ranges or several clients: Y.mergeUpdates keeps what each update holds.
-      const merged = Y.mergeUpdates(members.map((m) => m.update))
-      sections.push(...sectionsOf({ update: merged, layout: readUpdateLayout(merged) }))
+  if (clientsDistinct(layouts)) {
+    for (const part of parts) pushSectionsOf(sections, part)
+  } else {
+    for (const group of groupsSharingClients(layouts)) {
+      const members = group.map((i) => parts[i])
+      const consecutive = members.length > 1 ? consecutiveSection(members) : null
+      if (members.length === 1) {
+        pushSectionsOf(sections, members[0])
+      } else if (consecutive) {
+        sections.push(consecutive)
+      } else {
+        // Overlapping ranges or several clients: Y.mergeUpdates keeps what each update holds.
+        const merged = Y.mergeUpdates(members.map((m) => m.update))
+        pushSectionsOf(sections, { update: merged, layout: readUpdateLayout(merged) })
+      }
     }
   }
-  sections.sort((a, b) => b.client - a.client)
-  const enc = encoding.createEncoder()
-  encoding.writeVarUint(enc, sections.length)
-  for (const s of sections) for (const piece of s.pieces) encoding.writeUint8Array(enc, piece)
-  writeDeletes(enc, collectDeletes(parts))
-  return encoding.toUint8Array(enc)
+  // Every update's delete set counts, whichever way its structs were merged.
+  const deletes = encoding.createEncoder()
+  writeDeletes(deletes, collectDeletes(parts))
+  return assemble(sections, encoding.toUint8Array(deletes))
 }

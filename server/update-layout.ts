@@ -178,33 +178,34 @@ function readLayout(update: Uint8Array): UpdateLayout {
   const d = decoding.createDecoder(update)
   const structClients = new Map<number, number>()
   const sections = decoding.readVarUint(d)
-  const sectionClients: number[] = []
-  const sectionStarts: number[] = []
-  const sectionStructs: number[] = []
-  const structsStarts: number[] = []
-  const sectionClocks: number[] = []
-  const sectionEndClocks: number[] = []
-  // Usually one or a few sections (a linear scan); a set for the rare update with many.
+  // A section takes at least three bytes; the bound also keeps the arrays below honest.
+  if (sections * 3 > update.length) throw new MalformedUpdate(`${sections} sections cannot fit in ${update.length} bytes`)
+  // Sized once: most updates have one section, and a grown array would reserve 16 slots.
+  const sectionClients = new Array<number>(sections)
+  const sectionStarts = new Array<number>(sections)
+  const sectionStructs = new Array<number>(sections)
+  const structsStarts = new Array<number>(sections)
+  const sectionClocks = new Array<number>(sections)
+  const sectionEndClocks = new Array<number>(sections)
   const seen = sections > 8 ? new Set<number>() : null
   for (let i = 0; i < sections; i++) {
-    sectionStarts.push(d.pos)
+    sectionStarts[i] = d.pos
     const structs = decoding.readVarUint(d)
     const client = decoding.readVarUint(d)
     const clock = decoding.readVarUint(d)
-    // Yjs writes each client once; reading a second section, it would drop the first.
-    if (seen ? seen.has(client) : sectionClients.includes(client)) throw new MalformedUpdate(`client ${client} has two struct sections`)
+    if (seen ? seen.has(client) : sectionClients.indexOf(client) !== -1) throw new MalformedUpdate(`client ${client} has two struct sections`)
     seen?.add(client)
-    sectionClients.push(client)
+    sectionClients[i] = client
     if (structs > 0) structClients.set(client, clock)
-    sectionStructs.push(structs)
-    structsStarts.push(d.pos)
-    sectionClocks.push(clock)
+    sectionStructs[i] = structs
+    structsStarts[i] = d.pos
+    sectionClocks[i] = clock
     let end = clock
     for (let j = 0; j < structs; j++) {
       const len = skipStruct(d)
       end = end < 0 || len < 0 ? -1 : end + len
     }
-    sectionEndClocks.push(end)
+    sectionEndClocks[i] = end
   }
   const sectionsEnd = d.pos
   const deleteEntries = decoding.readVarUint(d)

@@ -40,11 +40,14 @@ export function metaOwner(type: Y.AbstractType<any>): Y.Map<unknown> | null {
   return parent instanceof Y.Map ? parent : null
 }
 
-/** The root type name of a type (`doc.getMap(name)`). */
-export function rootName(type: Y.AbstractType<any>): string {
+/**
+ * True when `type` lies in the root type named `name`. Compares the root itself: its name
+ * (Y.findRootTypeKey) is found by scanning every root of the document, on every change.
+ */
+export function isUnderRoot(type: Y.AbstractType<any>, name: string): boolean {
   let t = type
   for (let p = parentOf(t); p !== null; p = parentOf(t)) t = p
-  return Y.findRootTypeKey(t)
+  return t.doc !== null && t.doc.share.get(name) === t
 }
 
 function asNumber(v: unknown): number {
@@ -76,8 +79,9 @@ export class Before {
     return m
   }
 
-  /** `model` and its ancestor models, nearest first. */
-  *hierarchy(model: Y.Map<unknown>): Generator<Y.Map<unknown>> {
-    for (let m: Y.Map<unknown> | null = model; m !== null; m = modelOf(parentOf(m))) yield m
+  /** The first of `model` and its ancestor models (nearest first) that passes `test`, or null. */
+  findInHierarchy(model: Y.Map<unknown>, test: (m: Y.Map<unknown>) => boolean): Y.Map<unknown> | null {
+    for (let m: Y.Map<unknown> | null = model; m !== null; m = modelOf(parentOf(m))) if (test(m)) return m
+    return null
   }
 }

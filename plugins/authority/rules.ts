@@ -18,7 +18,7 @@ import {
 } from '../../src/layout.js'
 import type { Change } from '../../server/changes.js'
 import type { UpdateContext } from '../../server/plugin.js'
-import { Before, metaOwner, modelOf, rootName } from './hierarchy.js'
+import { Before, isUnderRoot, metaOwner, modelOf } from './hierarchy.js'
 import type { IdentityTable } from './identity.js'
 
 export const Reason = {
@@ -58,8 +58,8 @@ function sameId(a: Y.ID | null, b: Y.ID | null): boolean {
 
 export class Judge {
   private before: Before
-  /** Owners accepted in this update's ownership phase. */
-  private owners = new Map<Y.Map<unknown>, number>()
+  /** Owners accepted in this update's ownership phase (created on the first: most updates have none). */
+  private owners: Map<Y.Map<unknown>, number> | null = null
 
   constructor(
     private ctx: UpdateContext,
@@ -88,22 +88,21 @@ export class Judge {
   }
 
   private ownerOf(model: Y.Map<unknown>): number {
-    return this.owners.get(model) ?? this.before.meta(model).ownerID
+    return this.owners?.get(model) ?? this.before.meta(model).ownerID
   }
 
   /** The nearest model in `model`'s hierarchy owned by another, or null (rule 1). */
   private ownedByAnother(model: Y.Map<unknown> | null, skipSelf = false): Y.Map<unknown> | null {
     if (model === null) return null
-    for (const m of this.before.hierarchy(model)) {
-      if (skipSelf && m === model) continue
+    return this.before.findInHierarchy(model, (m) => {
+      if (skipSelf && m === model) return false
       const owner = this.ownerOf(m)
-      if (owner !== UNOWNED && !this.own(owner)) return m
-    }
-    return null
+      return owner !== UNOWNED && !this.own(owner)
+    })
   }
 
   private serverOnly(c: Change): Verdict {
-    return rootName(c.parent) === ROOM_MAP ? no(Reason.SERVER_ONLY, `${ROOM_MAP} is written only by the server`) : ok
+    return isUnderRoot(c.parent, ROOM_MAP) ? no(Reason.SERVER_ONLY, `${ROOM_MAP} is written only by the server`) : ok
   }
 
   /** Rule 3: a claim or clear of `model`'s ownerID (or a replacement of its whole $meta). */
@@ -120,8 +119,8 @@ export class Judge {
     const current = this.before.meta(model).ownerID
     if (current !== UNOWNED && current !== next && !this.own(current) && !this.identity.isSamePrincipal(current, this.ctx.connection.principal)) {
       if (current === SERVER_OWNER) return no(Reason.SERVER_ONLY, 'the model is owned by the server')
-      for (const m of this.before.hierarchy(model)) {
-        if (this.before.meta(m).prevent) return no(Reason.TAKEOVER_PREVENTED, 'preventOwnershipTakeover is set on the model or an ancestor')
+      if (this.before.findInHierarchy(model, (m) => this.before.meta(m).prevent)) {
+        return no(Reason.TAKEOVER_PREVENTED, 'preventOwnershipTakeover is set on the model or an ancestor')
       }
     }
     if (c.key === META_KEY) {
@@ -130,7 +129,7 @@ export class Judge {
       const nextCollection = meta instanceof Y.Map ? meta.get(COLLECTION) : undefined
       if (collection !== nextCollection) return no(Reason.COLLECTION_IMMUTABLE, 'collection is set once, at creation')
     }
-    this.owners.set(model, next)
+    ;(this.owners ??= new Map()).set(model, next)
     return ok
   }
 

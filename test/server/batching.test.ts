@@ -1,8 +1,9 @@
 /**
- * Updates that arrive within `applyDelayMs` are applied in one Yjs transaction
+ * Updates that wait in a room's inbox together are applied in one Yjs transaction
  * (server/inbox.ts), each judged on its own. Clients here send in one synchronous block, so
  * the server reads their messages together and applies them as one batch; each test checks
- * that a batch of that size really happened (yroom_update_batch_size).
+ * that a batch of that size really happened (yroom_update_batch_size). Updates wait for the
+ * tick, except those of a connection under watch (a recent rejection): within applyDelayMs.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
@@ -183,5 +184,48 @@ describe('batched application of updates (one transaction per batch)', () => {
       expect(model(d, 'a').get('x')).toBe(2)
       expect(d.getMap('models').has('spoofed')).toBe(false)
     })
+  })
+
+  it('updates wait for the tick; after a rejection, its author\'s next updates are applied within applyDelayMs', async () => {
+    // A tick too long to fire during the test: ticks are ended by hand (room.flush()).
+    t = await trio({ tickMs: 60_000, applyDelayMs: 1 })
+    const room = t.s.server.rooms.get(t.room)!
+    const received = () => t!.s.server.metrics.updatesIn.value
+    // Resolves once every timer of applyDelayMs (1 ms) set before now has fired: Node runs
+    // timers of equal delay in the order they were set.
+    const afterApplyDelay = () => new Promise((r) => setTimeout(r, 1))
+    const tick = async () => {
+      await room.flush()
+      await t!.converge()
+    }
+
+    let n = received()
+    createModel(t.owner.doc, 'a', { x: 1 })
+    await until(() => received() > n, { message: 'the server received the model' })
+    await afterApplyDelay()
+    expect(t.serverDoc().getMap('models').has('a')).toBe(false) // waiting for the tick
+    await tick()
+
+    // A first offense waits for the tick like any update; the tick rolls it back.
+    n = received()
+    model(t.offender.doc, 'a').set('y', 'first-offense')
+    await until(() => received() > n, { message: 'the server received the first offense' })
+    await afterApplyDelay()
+    expect(model(t.serverDoc(), 'a').has('y')).toBe(false)
+    expect(model(t.offender.doc, 'a').get('y')).toBe('first-offense') // not rolled back yet
+    await tick()
+    expect(model(t.offender.doc, 'a').has('y')).toBe(false)
+
+    // Now under watch: its next offense is rolled back without a tick.
+    model(t.offender.doc, 'a').set('y', 'second-offense')
+    await until(() => !model(t!.offender.doc, 'a').has('y'), { message: 'the second offense rolled back without a tick' })
+    // The owner is not under watch: its write still waits for the tick.
+    n = received()
+    model(t.owner.doc, 'a').set('x', 2)
+    await until(() => received() > n, { message: "the server received the owner's write" })
+    await afterApplyDelay()
+    expect(model(t.serverDoc(), 'a').get('x')).toBe(1)
+    await tick()
+    eachReplica((d) => expect(model(d, 'a').get('x')).toBe(2))
   })
 })

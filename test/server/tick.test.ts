@@ -47,13 +47,16 @@ describe('tick batching', () => {
     s = await startServer({ tickMs: 60_000, storage })
     const readers = [await raw('batch'), await raw('batch')]
     const writers = [await raw('batch'), await raw('batch'), await raw('batch')]
+    const received = () => s!.server.metrics.updatesIn.value
+    const before = received()
     writers.forEach((w, i) => {
       for (let k = 0; k < 5; k++) w.doc.getMap('m').set(`w${i}-${k}`, k)
     })
     const room = s.server.rooms.get('batch')!
-    await until(() => room.doc.getMap('m').size === 15, { message: 'server applied all writes' })
+    await until(() => received() === before + 15, { message: 'server received all writes' })
     expect(readers.map((r) => updateFrames(r).length)).toEqual([0, 0]) // nothing before the tick
     await room.flush()
+    expect(room.doc.getMap('m').size).toBe(15) // the tick applied them all
     for (const c of [...readers, ...writers]) {
       await until(() => c.doc.getMap('m').size === 15, { message: 'tick delivered' })
       // One message per connection for the tick, writers included (several contributed).

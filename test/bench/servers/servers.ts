@@ -95,12 +95,16 @@ export async function startServer(id: ServerId, opts: StartOptions = {}): Promis
   const nodeArgs = ['--import', WATCHDOG]
   if (opts.cpuProfDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir)
   let args: string[]
+  // Extra Node flags for experiments, e.g. YROOM_NODE_ARGS="--max-semi-space-size=32".
+  const extra = id.startsWith('yroom') ? process.env.YROOM_NODE_ARGS : process.env.PEER_NODE_ARGS
+  if (extra) nodeArgs.push(...extra.split(/\s+/).filter(Boolean))
   let pattern: RegExp
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production' }
   switch (id) {
     case 'yroom':
     case 'yroom-noauth':
-      args = [join(ROOT, 'dist/server/cli.js'), 'serve', '--port', '0', '--host', '127.0.0.1']
+      // YROOM_DIST: another build of yroom (a directory in the repository), for A/B runs.
+      args = [join(ROOT, process.env.YROOM_DIST ?? 'dist', 'server/cli.js'), 'serve', '--port', '0', '--host', '127.0.0.1']
       args.push('--data', opts.data ?? ':memory:', '--log-level', 'silent')
       if (id === 'yroom-noauth') args.push('--no-authority')
       // Extra flags for experiments (e.g. YROOM_BENCH_ARGS="--apply-delay-ms 0").
