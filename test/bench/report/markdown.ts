@@ -410,6 +410,7 @@ export function renderMarkdown(r: BenchReport): string {
       '- Server CPU: utime + stime from `/proc/<pid>/stat` over the measured window; RSS from `/proc/<pid>/status`. Each run starts a fresh server process.',
       '- A write counts as expected once for every other client of its room; a delivery is counted only for writes made inside the window, whenever they arrive before the drain ends.',
       '- Everything ran on one machine: the servers, the load generator and other users of the machine share the CPU cores.',
+      '- To compare two builds or settings of yroom (not part of this report), `npm run bench:ab` loads both at the same time, one load generator each, so both see the same machine; see `test/bench/ab.ts`.',
     ].join('\n'),
   )
   out.push('')
