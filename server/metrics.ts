@@ -64,7 +64,7 @@ export class Metrics {
   readonly updateBatchSize = new Histogram({
     name: 'yroom_update_batch_size',
     help: 'Client updates applied together in one transaction (those that waited for the same tick or applyDelayMs)',
-    buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
     registers: [this.registry],
   })
   readonly storageWriteSeconds = new Histogram({

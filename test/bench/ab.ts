@@ -3,9 +3,9 @@
  *
  * On a shared machine, CPU per delivery swings by a third within minutes, so two runs one
  * after the other cannot show a 5 % change. Run side by side, both variants see the same
- * conditions: an A/A run here gives ratios within ±4 % per round. Each round starts both
- * servers, loads both at once (one load generator each) and prints B/A; the mean is over
- * the rounds. Two servers and two generators share the machine, so absolute figures are
+ * conditions; still, A/A rounds here gave ratios from 0.96 to 1.10, so use several rounds.
+ * Each round starts both servers, loads both at once (one load generator each) and prints
+ * B/A; the mean is over the rounds. Two servers and two generators share the machine, so absolute figures are
  * higher than a normal run's: only the ratio counts.
  *
  * A variant is `key=value` pairs separated by `;`:
