@@ -197,4 +197,27 @@ describe('tick merge', () => {
     expect(merged.length).toBe(ua.length + ub.length - 2)
     expect(stateOf([merged]).getMap('m').toJSON()).toEqual({ a: 1, b: 2 })
   })
+
+  it('joins sections of a client across updates that also hold other clients (merged updates)', () => {
+    const docs = [1, 2, 3].map((id) => {
+      const d = new Y.Doc()
+      d.clientID = id * 1000
+      return d
+    })
+    const edits = docs.map((d) => {
+      const out: Uint8Array[] = []
+      d.on('update', (u: Uint8Array) => out.push(u))
+      d.getMap('m').set(`k${d.clientID}`, 'first')
+      d.getMap('m').set(`k${d.clientID}`, 'second')
+      return out
+    })
+    // Two updates with two sections each; client 2000 is in both, its clocks consecutive.
+    const u1 = Y.mergeUpdates([edits[0][0], edits[1][0]])
+    const u2 = Y.mergeUpdates([edits[1][1], edits[2][0], edits[2][1]])
+    const merged = mergeTick([{ update: u2, layout: null }, { update: u1, layout: null }])
+    const layout = readUpdateLayout(merged)
+    expect(layout.sectionClients).toEqual([3000, 2000, 1000])
+    expect(layout.sectionStructs[1]).toBe(2) // client 2000's two writes joined into one section
+    sameState(stateOf([merged]), stateOf([u1, u2]))
+  })
 })
