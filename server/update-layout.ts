@@ -187,12 +187,14 @@ function readLayout(update: Uint8Array): UpdateLayout {
   const structsStarts = new Array<number>(sections)
   const sectionClocks = new Array<number>(sections)
   const sectionEndClocks = new Array<number>(sections)
+  // Usually one or a few sections (a linear scan); a set for the rare update with many.
   const seen = sections > 8 ? new Set<number>() : null
   for (let i = 0; i < sections; i++) {
     sectionStarts[i] = d.pos
     const structs = decoding.readVarUint(d)
     const client = decoding.readVarUint(d)
     const clock = decoding.readVarUint(d)
+    // Yjs writes each client once; reading a second section, it would drop the first.
     if (seen ? seen.has(client) : sectionClients.indexOf(client) !== -1) throw new MalformedUpdate(`client ${client} has two struct sections`)
     seen?.add(client)
     sectionClients[i] = client

@@ -132,6 +132,8 @@ describe('update layout', () => {
     const body = Y.encodeStateAsUpdate(one).subarray(1, -1) // one section, without counts
     expect(() => readUpdateLayout(new Uint8Array([2, ...body, ...body, 0]))).toThrow(/two struct sections/)
     expect(() => readUpdateLayout(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]))).toThrow(MalformedUpdate)
+    // A section count the bytes cannot hold is refused before anything is sized by it.
+    expect(() => readUpdateLayout(new Uint8Array([0x80, 0x94, 0xeb, 0xdc, 0x03, 0, 0, 0]))).toThrow(/1000000000 sections cannot fit/)
   })
 })
 
