@@ -10,6 +10,7 @@
  */
 import * as decoding from 'lib0/decoding'
 import type { UpdateLayout } from './update-layout.js'
+import { varUintLength, writeVarUintAt } from './var-uint.js'
 
 export interface MergedDeletes {
   /** Distinct clients, descending. */
@@ -21,26 +22,6 @@ export interface MergedDeletes {
   lengths: number[]
   /** Encoded size in bytes. */
   byteLength: number
-}
-
-/** Bytes of lib0's varUint encoding of `n` (7 bits per byte). */
-export function varUintLength(n: number): number {
-  let len = 1
-  while (n > 127) {
-    n = Math.floor(n / 128)
-    len++
-  }
-  return len
-}
-
-/** Writes `n` as lib0's varUint at `pos`; returns the position after it. */
-export function writeVarUintAt(out: Uint8Array, pos: number, n: number): number {
-  while (n > 127) {
-    out[pos++] = 128 | (n & 127) // & keeps the low 7 bits even above 2^31
-    n = Math.floor(n / 128)
-  }
-  out[pos++] = n
-  return pos
 }
 
 /** Reads the delete-set entries of every update and merges them. */

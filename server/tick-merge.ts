@@ -16,7 +16,8 @@
  * with sorted, merged ranges (merge-deletes.ts).
  */
 import * as Y from 'yjs'
-import { mergeDeleteSets, varUintLength, writeMergedDeletes, writeVarUintAt } from './merge-deletes.js'
+import { mergeDeleteSets, writeMergedDeletes } from './merge-deletes.js'
+import { varUintLength, writeVarUintAt } from './var-uint.js'
 import { readUpdateLayout, type UpdateLayout } from './update-layout.js'
 
 export interface PendingUpdate {
