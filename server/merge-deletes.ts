@@ -24,14 +24,15 @@ export interface MergedDeletes {
   byteLength: number
 }
 
-/** Reads the delete-set entries of every update and merges them. */
-export function mergeDeleteSets(parts: ReadonlyArray<{ update: Uint8Array; layout: UpdateLayout }>): MergedDeletes {
+/** Reads the delete-set entries of every update (`layouts[i]` is the layout of `updates[i]`) and merges them. */
+export function mergeDeleteSets(updates: readonly Uint8Array[], layouts: readonly UpdateLayout[]): MergedDeletes {
   const client: number[] = []
   const clock: number[] = []
   const end: number[] = []
-  for (const { update, layout } of parts) {
+  for (let u = 0; u < updates.length; u++) {
+    const layout = layouts[u]
     if (layout.deleteEntries === 0) continue
-    const d = decoding.createDecoder(update)
+    const d = decoding.createDecoder(updates[u])
     d.pos = layout.deletesStart
     for (let i = 0; i < layout.deleteEntries; i++) {
       const c = decoding.readVarUint(d)

@@ -78,7 +78,7 @@ function copyInto(out: Uint8Array, pos: number, buf: Uint8Array, start: number, 
  */
 function concatenate(updates: Uint8Array[], layouts: UpdateLayout[]): Uint8Array | null {
   const refs = sortedSections(updates, layouts)
-  const deletes = mergeDeleteSets(updates.map((update, i) => ({ update, layout: layouts[i] })))
+  const deletes = mergeDeleteSets(updates, layouts)
   let sections = 0
   let size = deletes.byteLength
   for (let from = 0, to = 0; from < refs.length; from = to) {
