@@ -76,7 +76,7 @@ export function evaluateTargets(r: BenchReport): TargetRow[] {
     const ratio = y / h
     rows.push({
       target: 'Server CPU per 1,000 deliveries, standard load, authority on: ≤ 0.25 × Hocuspocus',
-      measured: `${f(y * 1000, 2)} ms vs ${f(h * 1000, 2)} ms = **${f(ratio, 2)} ×**${runs.yroom.length > 1 ? ` (${runs.yroom.length} interleaved runs each)` : ''}`,
+      measured: `${f(y * 1000, 2)} ms vs ${f(h * 1000, 2)} ms = **${f(ratio, 3)} ×**${runs.yroom.length > 1 ? ` (${runs.yroom.length} interleaved runs each)` : ''}`,
       met: Number.isFinite(ratio) ? ratio <= 0.25 : null,
     })
   }
