@@ -310,7 +310,9 @@ export function renderMarkdown(r: BenchReport): string {
     out.push(
       `${std.rooms} rooms × ${std.clientsPerRoom} clients × ${std.hz} Hz; in each room ${s.rejection.offendersPerRoom} clients write only into another client's model ` +
         `(${f((100 * s.rejection.offendersPerRoom) / std.clientsPerRoom, 0)}% of writes; a fresh key per write), the others into their own model. ` +
-        'Offenders decode what they receive; rollback time = write → the inserted item is deleted in the offender\'s own replica.',
+        'Offenders decode what they receive; rollback time = write → the inserted item is deleted in the offender\'s own replica. ' +
+        'yroom applies updates at the tick, except those of a connection with a rejected write in the last 10 s, applied within `applyDelayMs` (10 ms): ' +
+        'each offender\'s first rejected write (in the warm-up) is rolled back at the tick, the measured ones under watch.',
     )
     out.push('')
     out.push('| rejected writes (window) | rolled back | rollback p50 ms | p99 ms | max ms |\n|---|---|---|---|---|')
