@@ -28,8 +28,8 @@ const USAGE = `usage: yroom serve [options]
   --host H                 interface to bind (default 0.0.0.0)
   --data DIR|:memory:      LevelDB directory (default ./data) or in-memory storage
   --tick-ms N              fan-out tick in ms; 0 = send after each message (default 50)
-  --apply-delay-ms N       updates of a connection with a recent rejection are applied within N ms,
-                           others at the tick (default 10)
+  --apply-delay-ms N       updates that might be rejected are applied within N ms, others at the
+                           tick (default 10)
   --idle-shutdown-ms N     unload a room N ms after its last client leaves (default 30000)
   --heartbeat-ms N         ping interval; silent connections are closed (default 30000)
   --max-message-bytes N    largest accepted message (default 128000)

@@ -9,10 +9,13 @@
  *
  * How long: most updates wait for the tick, which applies whatever waits before it
  * broadcasts, so waiting costs no delivery latency. What waiting would delay is a rollback,
- * sent as soon as its batch is judged: so an update from a connection under watch (one
- * whose writes were rejected lately, or a read-only one: Room.submit) starts a timer of
- * `applyDelayMs` instead, and its batch is applied by then. A connection's first rejected
- * write is therefore rolled back at the tick; the ones after it within `applyDelayMs`.
+ * sent as soon as its batch is judged. So an update that might be rejected starts a timer
+ * of `applyDelayMs` instead, and its batch is applied by then (Room.submit): one that
+ * touches others' content (UpdateLayout.touchesOthers: it writes next to or inside another
+ * client's items, into a root, or deletes another's items), or one from a connection under
+ * watch (its writes were rejected lately, or it is read-only). What waits for the tick is
+ * a client extending or overwriting its own content: rejected only when ownership changed
+ * under it, and then its later updates are under watch.
  *
  * Anything that must see a connection's earlier updates (its requests and hello, a late
  * joiner's sync answer, server edits, a departure) applies the inbox first (Room.applyInbox).

@@ -14,9 +14,10 @@ export interface ServerOptions {
   tickMs?: number
   /**
    * Incoming updates wait for the tick to be applied together in one transaction, each
-   * judged on its own. A connection under watch (a rejected write in the last 10 s, or
-   * read-only) has its updates applied within this long (ms) instead, so its rollbacks come
-   * quickly; 0: at the end of the event-loop turn. Capped by tickMs. Default 10.
+   * judged on its own. Those that might be rejected (they touch another client's content,
+   * or their connection had a rejected write in the last 10 s, or is read-only) are applied
+   * within this long (ms) instead, so their rollbacks come quickly; 0: at the end of the
+   * event-loop turn. Capped by tickMs. Default 10.
    */
   applyDelayMs?: number
   /** Unload a room this long after its last client leaves. Default 30000. */

@@ -176,12 +176,13 @@ export class Room {
   /**
    * Takes an admitted update. It is applied by the next tick (or earlier, when something
    * must see it) together with the others waiting, in one transaction; within
-   * `applyDelayMs` when its connection is under watch, so that rollbacks come quickly
-   * (inbox.ts); at once when there is no tick.
+   * `applyDelayMs` when it might be rejected, so that its rollback comes quickly: it touches
+   * others' content, or its connection is under watch (inbox.ts); at once when there is no
+   * tick.
    */
   submit(update: AdmittedUpdate): void {
     if (this.ctx.options.tickMs === 0) this.applyBatch([update])
-    else this.inbox.push(update, update.conn.underWatch())
+    else this.inbox.push(update, update.layout.touchesOthers || update.conn.underWatch())
   }
 
   private applyBatch(batch: AdmittedUpdate[]): void {

@@ -31,6 +31,14 @@ export interface UpdateLayout {
   /** Each section's end clock (first clock + lengths), or -1 when a length is not known. */
   sectionEndClocks: number[]
   sectionsEnd: number
+  /**
+   * Some item of the update refers to another client's item (as a neighbour or parent) or
+   * sits directly in a root type, or the update deletes items of a client that authors no
+   * section in it. An update that does none of this (a client overwriting or extending its
+   * own content) cannot touch what someone else owns unless ownership changed under it, so
+   * it may wait for the tick (inbox.ts).
+   */
+  touchesOthers: boolean
   /** Number of delete-set entries and their byte range (after the entry count). */
   deleteEntries: number
   deletesStart: number
@@ -155,26 +163,44 @@ function skipContent(d: decoding.Decoder, ref: number): number {
   }
 }
 
-/** Skips one struct; returns its length in clock units, or -1 when not known (skipContent). */
-function skipStruct(d: decoding.Decoder): number {
+/**
+ * Set by skipStruct when an item refers to another client's item (its neighbours or its
+ * parent) or sits directly in a root type; read and reset by readLayout. Module state
+ * rather than a result object: this runs for every struct of every update.
+ */
+let touchesOthers = false
+
+/** Reads an id's client (skipping its clock) and notes whether it is not `client`'s. */
+function readIdOf(d: decoding.Decoder, client: number): void {
+  if (decoding.readVarUint(d) !== client) touchesOthers = true
+  skipVarUint(d)
+}
+
+/** Skips one struct of `client`; returns its length in clock units, or -1 when not known (skipContent). */
+function skipStruct(d: decoding.Decoder, client: number): number {
   const info = readByte(d)
   const ref = info & BITS5
   if (ref === 0 || ref === 10) {
     // GC or Skip: a length
     return decoding.readVarUint(d)
   }
-  if ((info & BIT8) !== 0) (skipVarUint(d), skipVarUint(d)) // origin id
-  if ((info & BIT7) !== 0) (skipVarUint(d), skipVarUint(d)) // right origin id
+  if ((info & BIT8) !== 0) readIdOf(d, client) // origin id
+  if ((info & BIT7) !== 0) readIdOf(d, client) // right origin id
   if ((info & (BIT7 | BIT8)) === 0) {
     // Parent: a root type's name or the id of the item holding the type; then the map key.
-    if (decoding.readVarUint(d) === 1) skipVarString(d)
-    else (skipVarUint(d), skipVarUint(d))
+    if (decoding.readVarUint(d) === 1) {
+      skipVarString(d)
+      touchesOthers = true // a root is everyone's (and holds the server's $room)
+    } else {
+      readIdOf(d, client)
+    }
     if ((info & BIT6) !== 0) skipVarString(d)
   }
   return skipContent(d, ref)
 }
 
 function readLayout(update: Uint8Array): UpdateLayout {
+  touchesOthers = false
   const d = decoding.createDecoder(update)
   const structClients = new Map<number, number>()
   const sections = decoding.readVarUint(d)
@@ -204,7 +230,7 @@ function readLayout(update: Uint8Array): UpdateLayout {
     sectionClocks[i] = clock
     let end = clock
     for (let j = 0; j < structs; j++) {
-      const len = skipStruct(d)
+      const len = skipStruct(d, client)
       end = end < 0 || len < 0 ? -1 : end + len
     }
     sectionEndClocks[i] = end
@@ -213,11 +239,25 @@ function readLayout(update: Uint8Array): UpdateLayout {
   const deleteEntries = decoding.readVarUint(d)
   const deletesStart = d.pos
   for (let i = 0; i < deleteEntries; i++) {
-    skipVarUint(d) // client
+    // Deleting what a client that authors no section here wrote touches others.
+    if (sectionClients.indexOf(decoding.readVarUint(d)) === -1) touchesOthers = true
     const ranges = decoding.readVarUint(d)
     for (let j = 0; j < ranges; j++) (skipVarUint(d), skipVarUint(d))
   }
-  return { structClients, sectionClients, sectionStarts, sectionStructs, structsStarts, sectionClocks, sectionEndClocks, sectionsEnd, deleteEntries, deletesStart, deletesEnd: d.pos }
+  return {
+    structClients,
+    sectionClients,
+    sectionStarts,
+    sectionStructs,
+    structsStarts,
+    sectionClocks,
+    sectionEndClocks,
+    sectionsEnd,
+    deleteEntries,
+    deletesStart,
+    deletesEnd: d.pos,
+    touchesOthers,
+  }
 }
 
 /** Reads an update's layout; throws MalformedUpdate when it is not a well-formed V1 update. */

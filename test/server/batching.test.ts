@@ -3,7 +3,8 @@
  * (server/inbox.ts), each judged on its own. Clients here send in one synchronous block, so
  * the server reads their messages together and applies them as one batch; each test checks
  * that a batch of that size really happened (yroom_update_batch_size). Updates wait for the
- * tick, except those of a connection under watch (a recent rejection): within applyDelayMs.
+ * tick, except those that might be rejected (they touch others' content, or their connection
+ * had a rejection lately): those are applied within applyDelayMs.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
@@ -14,7 +15,7 @@ import { authorityPlugin } from '../../plugins/authority/index.js'
 import type { YroomPlugin } from '../../server/index.js'
 import { encodeRequest, ExtKind } from '../../src/protocol/extension.js'
 import { MESSAGE_SYNC } from '../../src/protocol/message-types.js'
-import { createModel, model, trio, type Trio } from '../authority/trio.js'
+import { createModel, meta, model, trio, type Trio } from '../authority/trio.js'
 import { RawClient, startServer, until, type TestServer } from '../helpers.js'
 
 let t: Trio | null = null
@@ -186,46 +187,55 @@ describe('batched application of updates (one transaction per batch)', () => {
     })
   })
 
-  it('updates wait for the tick; after a rejection, its author\'s next updates are applied within applyDelayMs', async () => {
-    // A tick too long to fire during the test: ticks are ended by hand (room.flush()).
-    t = await trio({ tickMs: 60_000, applyDelayMs: 1 })
-    const room = t.s.server.rooms.get(t.room)!
+  describe('when updates are applied: at the tick, or within applyDelayMs when they might be rejected', () => {
+    // A tick too long to fire during a test: ticks are ended by hand (room.flush()).
+    const options = { tickMs: 60_000, applyDelayMs: 1 }
     const received = () => t!.s.server.metrics.updatesIn.value
     // Resolves once every timer of applyDelayMs (1 ms) set before now has fired: Node runs
     // timers of equal delay in the order they were set.
     const afterApplyDelay = () => new Promise((r) => setTimeout(r, 1))
     const tick = async () => {
-      await room.flush()
+      await t!.s.server.rooms.get(t!.room)!.flush()
       await t!.converge()
     }
+    /** Makes a change and resolves once the server has received it (not necessarily applied). */
+    async function send(change: () => void): Promise<void> {
+      const n = received()
+      change()
+      await until(() => received() > n, { message: 'the server received the update' })
+      await afterApplyDelay()
+    }
 
-    let n = received()
-    createModel(t.owner.doc, 'a', { x: 1 })
-    await until(() => received() > n, { message: 'the server received the model' })
-    await afterApplyDelay()
-    expect(t.serverDoc().getMap('models').has('a')).toBe(false) // waiting for the tick
-    await tick()
+    it("a client's changes to its own content wait for the tick; a write into another's model is rolled back at once", async () => {
+      t = await trio(options)
+      await send(() => createModel(t!.owner.doc, 'a', { x: 1 }))
+      expect(t.serverDoc().getMap('models').has('a')).toBe(true) // a new model (in a root): applied at once
+      await tick()
+      await send(() => model(t!.owner.doc, 'a').set('x', 2))
+      expect(model(t.serverDoc(), 'a').get('x')).toBe(1) // its own value: waits for the tick
+      await tick()
+      eachReplica((d) => expect(model(d, 'a').get('x')).toBe(2))
+      // The offender's very first rejected write: it writes into the owner's model.
+      model(t.offender.doc, 'a').set('y', 'first-offense')
+      await until(() => !model(t!.offender.doc, 'a').has('y'), { message: 'the first offense rolled back without a tick' })
+    })
 
-    // A first offense waits for the tick like any update; the tick rolls it back.
-    n = received()
-    model(t.offender.doc, 'a').set('y', 'first-offense')
-    await until(() => received() > n, { message: 'the server received the first offense' })
-    await afterApplyDelay()
-    expect(model(t.serverDoc(), 'a').has('y')).toBe(false)
-    expect(model(t.offender.doc, 'a').get('y')).toBe('first-offense') // not rolled back yet
-    await tick()
-    expect(model(t.offender.doc, 'a').has('y')).toBe(false)
-
-    // Now under watch: its next offense is rolled back without a tick.
-    model(t.offender.doc, 'a').set('y', 'second-offense')
-    await until(() => !model(t!.offender.doc, 'a').has('y'), { message: 'the second offense rolled back without a tick' })
-    // The owner is not under watch: its write still waits for the tick.
-    n = received()
-    model(t.owner.doc, 'a').set('x', 2)
-    await until(() => received() > n, { message: "the server received the owner's write" })
-    await afterApplyDelay()
-    expect(model(t.serverDoc(), 'a').get('x')).toBe(1)
-    await tick()
-    eachReplica((d) => expect(model(d, 'a').get('x')).toBe(2))
+    it('a client whose own content was taken over: its first rejected write waits for the tick, the next ones do not', async () => {
+      t = await trio(options)
+      await send(() => createModel(t!.offender.doc, 'b', { p: 1 }))
+      await tick()
+      await send(() => meta(t!.owner.doc, 'b').set('ownerID', t!.owner.doc.clientID)) // a takeover
+      await tick()
+      // The offender overwrites its own property, in a model now owned by another.
+      await send(() => model(t!.offender.doc, 'b').set('p', 2))
+      expect(model(t.offender.doc, 'b').get('p')).toBe(2) // not rolled back yet
+      expect(model(t.serverDoc(), 'b').get('p')).toBe(1)
+      await tick()
+      eachReplica((d) => expect(model(d, 'b').get('p')).toBe(1))
+      // Now under watch: another write inside its own content (a new key of the model it
+      // created; 'p' now holds the server's compensation) is rolled back without a tick.
+      model(t.offender.doc, 'b').set('q', 'second-offense')
+      await until(() => !model(t!.offender.doc, 'b').has('q'), { message: 'the second offense rolled back without a tick' })
+    })
   })
 })

@@ -119,6 +119,40 @@ describe('update layout', () => {
     }
   })
 
+  it('tells whether an update touches content of another client (touchesOthers)', () => {
+    const a = new Y.Doc()
+    const b = new Y.Doc()
+    a.clientID = 100
+    b.clientID = 200
+    const last = (d: Y.Doc, change: () => void): Uint8Array => {
+      let u: Uint8Array | null = null
+      const on = (x: Uint8Array) => (u = x)
+      d.on('update', on)
+      d.transact(change)
+      d.off('update', on)
+      Y.applyUpdate(d === a ? b : a, u!)
+      return u!
+    }
+    const touches = (u: Uint8Array) => readUpdateLayout(u).touchesOthers
+    // a's model, made directly in a root: a root is everyone's.
+    expect(touches(last(a, () => {
+      const m = new Y.Map<unknown>()
+      a.getMap('models').set('ma', m)
+      m.set('v', 1)
+      m.set('list', new Y.Array())
+    }))).toBe(true)
+    const ma = () => a.getMap('models').get('ma') as Y.Map<unknown>
+    expect(touches(last(a, () => ma().set('v', 2)))).toBe(false) // overwriting its own value
+    expect(touches(last(a, () => ma().set('w', 1)))).toBe(false) // a new key in its own model
+    expect(touches(last(a, () => (ma().get('list') as Y.Array<number>).push([1, 2])))).toBe(false)
+    const mb = () => b.getMap('models').get('ma') as Y.Map<unknown>
+    expect(touches(last(b, () => mb().set('x', 1)))).toBe(true) // a new key in a's model
+    expect(touches(last(b, () => mb().set('v', 3)))).toBe(true) // overwriting a's value
+    expect(touches(last(b, () => (mb().get('list') as Y.Array<number>).push([3])))).toBe(true) // after a's items
+    expect(touches(last(a, () => ma().set('x', 2)))).toBe(true) // over b's value (b's item deleted)
+    expect(touches(last(b, () => mb().delete('w')))).toBe(true) // deleting a's item only
+  })
+
   it('refuses every truncation of an update and bytes that are not an update', () => {
     const { docs } = randomHistory(7)
     const u = Y.encodeStateAsUpdate(docs[0])

@@ -31,6 +31,8 @@ export class Stats {
   readonly errors = new Set<string>()
   readonly latency: RecordableHistogram = createHistogram()
   readonly rollbackLatency: RecordableHistogram = createHistogram()
+  /** Each offender's first rejected write (made in the warm-up, so outside the window). */
+  readonly firstRollbackLatency: RecordableHistogram = createHistogram()
 
   inWindow(ts: number): boolean {
     return ts >= this.t0 && ts < this.t1
@@ -56,7 +58,7 @@ export class BenchClient {
   private model: Y.Map<unknown> | null = null
   private readonly lastSeen: Float64Array
   private readonly framing: Framing
-  private outstanding: Array<{ item: Y.Item; ts: number }> = []
+  private outstanding: Array<{ item: Y.Item; ts: number; first: boolean }> = []
   /** Clock of this client's next write once its first went through Yjs (then encoded directly). */
   private nextClock: number | null = null
   private seq = 0
@@ -158,7 +160,7 @@ export class BenchClient {
     // which would look like a rollback.
     const key = `x${this.spec.id}_${this.seq++}`
     this.doc.transact(() => victim.set(key, marker(this.spec.id, ts, MAGIC_REJECTED)), LOCAL)
-    this.outstanding.push({ item: victim._map.get(key)!, ts })
+    this.outstanding.push({ item: victim._map.get(key)!, ts, first: this.seq === 1 })
     if (inWindow) this.stats.rejectedWrites++
   }
 
@@ -195,11 +197,14 @@ export class BenchClient {
   private checkRollbacks(): void {
     if (this.outstanding.length === 0) return
     const now = nowMicros()
-    const left: Array<{ item: Y.Item; ts: number }> = []
+    const left: typeof this.outstanding = []
     for (const o of this.outstanding) {
       if (!o.item.deleted) {
         left.push(o)
-      } else if (this.stats.inWindow(o.ts)) {
+        continue
+      }
+      if (o.first) this.stats.firstRollbackLatency.record(Math.max(1, now - o.ts))
+      if (this.stats.inWindow(o.ts)) {
         this.stats.rolledBack++
         this.stats.rollbackLatency.record(Math.max(1, now - o.ts))
       }

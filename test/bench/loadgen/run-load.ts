@@ -85,7 +85,12 @@ export async function runLoad(cfg: LoadConfig): Promise<LoadResult> {
     const expected = stats.writes * (n - 1)
     const rollback =
       offenders.length > 0
-        ? { writes: stats.rejectedWrites, rolledBack: stats.rolledBack, latency: latencyOf(stats.rollbackLatency) }
+        ? {
+            writes: stats.rejectedWrites,
+            rolledBack: stats.rolledBack,
+            latency: latencyOf(stats.rollbackLatency),
+            first: latencyOf(stats.firstRollbackLatency),
+          }
         : undefined
     let lastDelivered: Record<number, number> | undefined
     if (cfg.trackLastDelivered) {

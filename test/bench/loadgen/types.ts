@@ -54,8 +54,11 @@ export interface LoadResult {
   genLoopP99: number
   /** Cores that processes other than the server and the load generator kept busy in the window. */
   otherCpu: number
-  /** Rejection storm only: rejected writes and time until the offender's replica rolled back. */
-  rollback?: { writes: number; rolledBack: number; latency: Latency }
+  /**
+   * Rejection storm only: rejected writes and time until the offender's replica rolled back;
+   * `first`: each offender's first rejected write (before it is under watch), whenever made.
+   */
+  rollback?: { writes: number; rolledBack: number; latency: Latency; first: Latency }
   disconnects: number
   errors: string[]
   windowSec: number

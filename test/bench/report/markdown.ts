@@ -117,7 +117,9 @@ export function evaluateTargets(r: BenchReport): TargetRow[] {
     const complete = rb.writes > 0 && rb.rolledBack / rb.writes >= 0.99
     rows.push({
       target: `Rollback reaches the offender within one tick + 10 ms (${limit} ms) at p99`,
-      measured: `p99 **${f(rb.latency.p99, 1)} ms** (${rb.rolledBack}/${rb.writes} rejected writes rolled back)`,
+      measured:
+        `p99 **${f(rb.latency.p99, 1)} ms** (${rb.rolledBack}/${rb.writes} rejected writes rolled back)` +
+        (rb.first ? `; each offender's first rejected write (warm-up, ${rb.first.count}): p99 ${f(rb.first.p99, 1)} ms` : ''),
       met: rb.latency.count === 0 ? false : rb.latency.p99 <= limit && complete,
     })
   }
@@ -311,12 +313,13 @@ export function renderMarkdown(r: BenchReport): string {
       `${std.rooms} rooms × ${std.clientsPerRoom} clients × ${std.hz} Hz; in each room ${s.rejection.offendersPerRoom} clients write only into another client's model ` +
         `(${f((100 * s.rejection.offendersPerRoom) / std.clientsPerRoom, 0)}% of writes; a fresh key per write), the others into their own model. ` +
         'Offenders decode what they receive; rollback time = write → the inserted item is deleted in the offender\'s own replica. ' +
-        'yroom applies updates at the tick, except those of a connection with a rejected write in the last 10 s, applied within `applyDelayMs` (10 ms): ' +
-        'each offender\'s first rejected write (in the warm-up) is rolled back at the tick, the measured ones under watch.',
+        'yroom applies updates at the tick, except those that might be rejected (a write into another client\'s model is one), applied within `applyDelayMs` (10 ms). ' +
+        'Each offender\'s first rejected write is made in the warm-up, while clients are still joining; those are shown apart.',
     )
     out.push('')
-    out.push('| rejected writes (window) | rolled back | rollback p50 ms | p99 ms | max ms |\n|---|---|---|---|---|')
-    out.push(`| ${rb.writes} | ${rb.rolledBack} (${pct(rb.writes ? rb.rolledBack / rb.writes : NaN)}) | ${f(rb.latency.p50)} | ${f(rb.latency.p99)} | ${f(rb.latency.max)} |`)
+    out.push('| rejected writes | count | rolled back | rollback p50 ms | p99 ms | max ms |\n|---|---|---|---|---|---|')
+    out.push(`| in the window | ${rb.writes} | ${rb.rolledBack} (${pct(rb.writes ? rb.rolledBack / rb.writes : NaN)}) | ${f(rb.latency.p50)} | ${f(rb.latency.p99)} | ${f(rb.latency.max)} |`)
+    if (rb.first) out.push(`| each offender's first | ${s.rejection.offendersPerRoom * std.rooms} | ${rb.first.count} | ${f(rb.first.p50)} | ${f(rb.first.p99)} | ${f(rb.first.max)} |`)
     out.push('')
     out.push('Accepted writes of the same run:')
     out.push('')

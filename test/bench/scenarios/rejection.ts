@@ -11,6 +11,6 @@ export async function rejectionStorm(s: Settings): Promise<LoadResult> {
   log('scenario 4 rejection storm: yroom (authority on)')
   const r = await measure('yroom', { ...s.standard, offendersPerRoom: s.rejection.offendersPerRoom }, s.standard, s)
   const rb = r.rollback!
-  log(`  ${brief(r)}; rollbacks ${rb.rolledBack}/${rb.writes}, p50 ${rb.latency.p50.toFixed(1)} p99 ${rb.latency.p99.toFixed(1)} ms`)
+  log(`  ${brief(r)}; rollbacks ${rb.rolledBack}/${rb.writes}, p50 ${rb.latency.p50.toFixed(1)} p99 ${rb.latency.p99.toFixed(1)} ms; first offenses ${rb.first.count}, max ${rb.first.max.toFixed(1)} ms`)
   return r
 }
