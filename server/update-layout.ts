@@ -240,7 +240,8 @@ function readLayout(update: Uint8Array): UpdateLayout {
   const deletesStart = d.pos
   for (let i = 0; i < deleteEntries; i++) {
     // Deleting what a client that authors no section here wrote touches others.
-    if (sectionClients.indexOf(decoding.readVarUint(d)) === -1) touchesOthers = true
+    const client = decoding.readVarUint(d)
+    if (seen ? !seen.has(client) : sectionClients.indexOf(client) === -1) touchesOthers = true
     const ranges = decoding.readVarUint(d)
     for (let j = 0; j < ranges; j++) (skipVarUint(d), skipVarUint(d))
   }

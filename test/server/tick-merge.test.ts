@@ -151,6 +151,20 @@ describe('update layout', () => {
     expect(touches(last(b, () => (mb().get('list') as Y.Array<number>).push([3])))).toBe(true) // after a's items
     expect(touches(last(a, () => ma().set('x', 2)))).toBe(true) // over b's value (b's item deleted)
     expect(touches(last(b, () => mb().delete('w')))).toBe(true) // deleting a's item only
+    // Many sections (looked up in a set): each client overwriting its own value, merged.
+    const many = Array.from({ length: 12 }, (_, i) => {
+      const d = new Y.Doc()
+      d.clientID = 1000 + i
+      d.getMap('m').set(`k${i}`, 1)
+      return d
+    })
+    const overwrites = many.map((d, i) => last(d, () => d.getMap('m').set(`k${i}`, 2)))
+    expect(touches(Y.mergeUpdates(overwrites))).toBe(false)
+    const outsider = new Y.Doc()
+    outsider.clientID = 5
+    outsider.getMap('m').set('o', 1)
+    const deleteOutsider = last(outsider, () => outsider.getMap('m').delete('o'))
+    expect(touches(Y.mergeUpdates([...overwrites, deleteOutsider]))).toBe(true)
   })
 
   it('refuses every truncation of an update and bytes that are not an update', () => {
