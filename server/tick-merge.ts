@@ -74,17 +74,20 @@ function copyInto(out: Uint8Array, pos: number, buf: Uint8Array, start: number, 
 
 /**
  * The merged update, or null when some client's sections cannot be joined by concatenation.
- * Two passes over the sorted sections: one to check and size, one to write.
+ * One pass over the sorted sections finds each client's run, checks it and sizes it; the
+ * second writes.
  */
 function concatenate(updates: Uint8Array[], layouts: UpdateLayout[]): Uint8Array | null {
   const refs = sortedSections(updates, layouts)
-  const deletes = mergeDeleteSets(updates, layouts)
-  let sections = 0
-  let size = deletes.byteLength
+  // Per client: where its run of sections ends, and its struct count when it has several.
+  const runEnds: number[] = []
+  const runStructs: number[] = []
+  let size = 0
   for (let from = 0, to = 0; from < refs.length; from = to) {
     while (to < refs.length && refs[to].client === refs[from].client) to++
-    sections++
+    runEnds.push(to)
     if (to - from === 1) {
+      runStructs.push(-1)
       size += sectionEnd(refs[from]) - sectionStart(refs[from])
       continue
     }
@@ -94,24 +97,23 @@ function concatenate(updates: Uint8Array[], layouts: UpdateLayout[]): Uint8Array
       structs += refs[i].layout.sectionStructs[refs[i].index]
       size += sectionEnd(refs[i]) - structsStart(refs[i])
     }
+    runStructs.push(structs)
     size += varUintLength(structs) + varUintLength(refs[from].client) + varUintLength(refs[from].clock)
   }
-  size += varUintLength(sections)
+  const deletes = mergeDeleteSets(updates, layouts)
+  size += varUintLength(runEnds.length) + deletes.byteLength
   const out = new Uint8Array(size)
-  let pos = writeVarUintAt(out, 0, sections)
-  for (let from = 0, to = 0; from < refs.length; from = to) {
-    while (to < refs.length && refs[to].client === refs[from].client) to++
+  let pos = writeVarUintAt(out, 0, runEnds.length)
+  for (let r = 0, from = 0; r < runEnds.length; from = runEnds[r++]) {
     const first = refs[from]
-    if (to - from === 1) {
+    if (runStructs[r] < 0) {
       pos = copyInto(out, pos, first.update, sectionStart(first), sectionEnd(first))
       continue
     }
-    let structs = 0
-    for (let i = from; i < to; i++) structs += refs[i].layout.sectionStructs[refs[i].index]
-    pos = writeVarUintAt(out, pos, structs)
+    pos = writeVarUintAt(out, pos, runStructs[r])
     pos = writeVarUintAt(out, pos, first.client)
     pos = writeVarUintAt(out, pos, first.clock)
-    for (let i = from; i < to; i++) pos = copyInto(out, pos, refs[i].update, structsStart(refs[i]), sectionEnd(refs[i]))
+    for (let i = from; i < runEnds[r]; i++) pos = copyInto(out, pos, refs[i].update, structsStart(refs[i]), sectionEnd(refs[i]))
   }
   writeMergedDeletes(out, pos, deletes)
   return out
