@@ -2,21 +2,15 @@
  * One client connection: the socket, who it acts for, and what it has opted into.
  * Sending goes through here so every outgoing byte is counted and slow consumers are cut off.
  */
+import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 import { encodeError, encodeRejected, type RejectedChange } from '../src/protocol/extension.js'
 import { CloseCode } from '../src/protocol/close-codes.js'
 import type { Principal } from './plugin.js'
 import type { Metrics } from './metrics.js'
+import { binaryFrame } from './ws-frame.js'
 
 let nextConnectionId = 1
-
-/**
- * The bytes as a Buffer over the same memory: ws wraps any other byte array in a new Buffer
- * on every send, so a message sent to many connections is wrapped once, here.
- */
-export function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-}
 
 /**
  * How long a connection stays under watch after a rejected write: its updates are then
@@ -97,8 +91,15 @@ export class Connection {
   /** Free-form per-plugin state, keyed by plugin name. */
   readonly pluginState = new Map<string, unknown>()
 
+  /**
+   * @param socket the WebSocket: receiving, pings, closing
+   * @param stream the upgraded TCP stream under it: our frames are written to it directly
+   *   (ws-frame.ts). Without compression ws writes each frame synchronously and whole, so
+   *   frames written either way never interleave.
+   */
   constructor(
     readonly socket: WebSocket,
+    private stream: Duplex,
     readonly room: string,
     readonly principal: Principal,
     private metrics: Metrics,
@@ -125,8 +126,13 @@ export class Connection {
   }
 
   send(bytes: Uint8Array): void {
+    this.sendFrame(binaryFrame(bytes))
+  }
+
+  /** Sends a frame from `binaryFrame`: a broadcast is framed once for all its receivers. */
+  sendFrame(frame: Buffer): void {
     if (this.closed || this.socket.readyState !== this.socket.OPEN) return
-    if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
+    if (this.stream.writableLength > this.limits.maxBufferedBytes) {
       // Dropped, not closed: a close frame would wait behind the data the client does not
       // read, and the connection (its awareness, its ownerships) would linger until the
       // closing handshake timed out.
@@ -134,10 +140,9 @@ export class Connection {
       this.terminate()
       return
     }
-    // Binary by default for byte arrays; no options object to spread on every send.
-    this.socket.send(bytes)
+    this.stream.write(frame)
     this.metrics.messagesOut.inc()
-    this.metrics.bytesOut.inc(bytes.byteLength)
+    this.metrics.bytesOut.inc(frame.byteLength)
   }
 
   /** Extension messages go only to clients that said hello. */

@@ -8,7 +8,8 @@ import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { applyBatch } from './apply-update.js'
 import { typeRootMaps } from './changes.js'
-import { asBuffer, Connection } from './connection.js'
+import { Connection } from './connection.js'
+import { binaryFrame } from './ws-frame.js'
 import { Inbox, type AdmittedUpdate } from './inbox.js'
 import { encodeAwareness, encodeSyncStep1, encodeSyncUpdate } from './messages.js'
 import { failMessage } from './refuse.js'
@@ -234,8 +235,8 @@ export class Room {
       )
       .finally(() => {
         this.writing--
-        const msg = encodeSyncUpdate(update)
-        for (const conn of conns) conn.send(msg)
+        const frame = binaryFrame(encodeSyncUpdate(update))
+        for (const conn of conns) conn.sendFrame(frame)
       })
   }
 
@@ -343,10 +344,10 @@ export class Room {
   private async send(batch: Batch): Promise<void> {
     if (batch.updates.length > 0) await this.sendUpdates(batch)
     if (batch.awarenessIds.length > 0) {
-      const msg = asBuffer(encodeAwareness(this.awareness, batch.awarenessIds))
+      const frame = binaryFrame(encodeAwareness(this.awareness, batch.awarenessIds))
       // Sent to every connection, the author included: stock y-websocket clients count any
       // incoming message as a sign of life, and their own awareness renewals provide it.
-      for (const conn of this.connections) conn.send(msg)
+      for (const conn of this.connections) conn.sendFrame(frame)
     }
   }
 
@@ -366,14 +367,14 @@ export class Room {
       this.writing--
     }
     this.ctx.metrics.storageWriteSeconds.observe((performance.now() - started) / 1000)
-    const msg = asBuffer(encodeSyncUpdate(merged))
+    const frame = binaryFrame(encodeSyncUpdate(merged))
     // One message per connection per tick. A lone author does not get its own update back;
     // when several wrote, everyone gets the one merged message (Yjs ignores known structs),
     // which keeps fan-out O(connections) instead of one merge per connection.
     const lone = contributors.size === 1 ? contributors.values().next().value : undefined
     for (const conn of this.connections) {
       if (conn === lone && !echo.has(conn)) continue
-      conn.send(msg)
+      conn.sendFrame(frame)
     }
     this.ctx.metrics.updatesOut.inc()
     if (this.logEntries > this.ctx.options.compactAfterEntries) await this.compactNow()

@@ -4,6 +4,7 @@
  */
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
 import { CloseCode } from '../src/protocol/close-codes.js'
 import { roomNameError } from '../src/layout.js'
@@ -89,7 +90,7 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
     }
     wss.handleUpgrade(req, socket, head, (ws) =>
       // A failure while setting up one connection must never take the process down.
-      onSocket(ws, req).catch((err) => {
+      onSocket(ws, socket, req).catch((err) => {
         logger.error({ err }, 'connection setup failed')
         closeSocket(ws, CloseCode.INTERNAL_ERROR, 'connection setup failed')
       }),
@@ -101,7 +102,7 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
     return { id: `anonymous:${++anonymousCounter}`, anonymous: true }
   }
 
-  async function onSocket(ws: WebSocket, req: IncomingMessage): Promise<void> {
+  async function onSocket(ws: WebSocket, stream: Duplex, req: IncomingMessage): Promise<void> {
     // Listen at once: messages that arrive during auth and room load are queued, not lost.
     const early: Array<{ data: RawData; isBinary: boolean }> = []
     let deliver: ((data: RawData, isBinary: boolean) => void) | null = null
@@ -146,7 +147,7 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
       closeSocket(ws, CloseCode.GOING_AWAY, 'server shutting down')
       return
     }
-    const conn = new Connection(ws, target.room, principal, metrics, options)
+    const conn = new Connection(ws, stream, target.room, principal, metrics, options)
     let room: Room
     try {
       room = await rooms.open(target.room)
