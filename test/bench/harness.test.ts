@@ -3,6 +3,7 @@
  * Marker scanning on merged updates, the raw WebSocket client against a real yroom server,
  * Hocuspocus framing, /proc readers. (The benchmark itself runs with `npm run bench`.)
  */
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
@@ -10,7 +11,7 @@ import { startServer, until } from '../helpers.js'
 import { marker, scanMarkers, MAGIC_REJECTED } from './lib/marker.js'
 import { Framing, SYNC_STEP2, SYNC_UPDATE } from './lib/framing.js'
 import { RawWebSocket } from './lib/ws-client.js'
-import { cpuSeconds, memory } from './lib/proc.js'
+import { cpuSeconds, cpuTimes, memory } from './lib/proc.js'
 import { encodeOverwrite } from './loadgen/overwrite.js'
 
 function writerUpdate(id: number, ts: number, doc = new Y.Doc()): Uint8Array {
@@ -109,6 +110,15 @@ describe('bench instruments', () => {
 
   it('reads CPU time and memory from /proc', () => {
     expect(cpuSeconds(process.pid)).toBeGreaterThan(0)
+    // A syscall-heavy stretch shows up as kernel time, busy JavaScript as user time.
+    const t0 = cpuTimes(process.pid)
+    const deadline = Date.now() + 300
+    while (Date.now() < deadline) {
+      for (let i = 0; i < 100; i++) readFileSync('/proc/self/stat')
+    }
+    const t1 = cpuTimes(process.pid)
+    expect(t1.system).toBeGreaterThan(t0.system)
+    expect(t1.user).toBeGreaterThanOrEqual(t0.user)
     const m = memory(process.pid)
     expect(m.rssMB).toBeGreaterThan(1)
     expect(m.hwmMB).toBeGreaterThanOrEqual(m.rssMB)

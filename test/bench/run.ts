@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util'
 import { resolveOptions } from '../../server/options.js'
 import { installCleanup } from './lib/children.js'
 import { runLoadgen } from './lib/loadgen.js'
+import type { LoadResult } from './loadgen/types.js'
 import { hotFunctions } from './lib/profile.js'
 import { ROOT, startServer, versions } from './servers/servers.js'
 import { log, quietWaited, settings, waitForQuiet, type Settings } from './scenarios/common.js'
@@ -51,9 +52,10 @@ async function profileStandardLoad(s: Settings, dir: string): Promise<ProfileSum
   rmSync(profDir, { recursive: true, force: true })
   mkdirSync(profDir)
   const server = await startServer('yroom', { cpuProfDir: profDir })
+  let load: LoadResult | undefined
   try {
     await waitForQuiet(s)
-    await runLoadgen({
+    load = await runLoadgen({
       flavor: server.spec.flavor,
       host: '127.0.0.1',
       port: server.port,
@@ -68,9 +70,13 @@ async function profileStandardLoad(s: Settings, dir: string): Promise<ProfileSum
   const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'))
   if (!file) throw new Error('the server wrote no CPU profile')
   const h = hotFunctions(join(profDir, file), ROOT, 25)
+  const kernel =
+    load?.serverSystemSec === undefined
+      ? ''
+      : ` In the measurement window the process (all threads) used ${load.serverCpuSec.toFixed(2)} s of CPU, ${((load.serverSystemSec / load.serverCpuSec) * 100).toFixed(0)}% of it in the kernel (from /proc): socket reads and writes, polling. The profiler samples the main thread only, and a native function's self time includes the syscalls it makes (\`writeBuffer\`: the socket write).`
   return {
     title: 'yroom server (authority on), standard load, `node --cpu-prof`',
-    note: `Whole server process (startup, connect, warm-up, window, drain): ${(h.totalMs / 1000).toFixed(1)} s sampled, ${((h.totalMs - h.idleMs) / 1000).toFixed(1)} s busy. Self time of the top functions, as % of busy time. Profile (not committed): \`${relative(ROOT, join(profDir, file))}\`.`,
+    note: `Whole server process (startup, connect, warm-up, window, drain): ${(h.totalMs / 1000).toFixed(1)} s sampled, ${((h.totalMs - h.idleMs) / 1000).toFixed(1)} s busy. Self time of the top functions, as % of busy time. Profile (not committed): \`${relative(ROOT, join(profDir, file))}\`.${kernel}`,
     busyMs: h.totalMs - h.idleMs,
     top: h.top,
   }

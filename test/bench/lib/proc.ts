@@ -14,14 +14,20 @@ function ticksPerSecond(): number {
   return clkTck
 }
 
-/** User + system CPU seconds consumed by `pid` so far. */
-export function cpuSeconds(pid: number): number {
+/** CPU seconds consumed by `pid` so far, all threads: in user space and in the kernel (syscalls). */
+export function cpuTimes(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
   // Fields after the parenthesised command name (which may contain spaces).
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   const utime = Number(fields[11])
   const stime = Number(fields[12])
-  return (utime + stime) / ticksPerSecond()
+  return { user: utime / ticksPerSecond(), system: stime / ticksPerSecond() }
+}
+
+/** User + system CPU seconds consumed by `pid` so far. */
+export function cpuSeconds(pid: number): number {
+  const t = cpuTimes(pid)
+  return t.user + t.system
 }
 
 export interface Memory {

@@ -4,7 +4,7 @@
  */
 import { monitorEventLoopDelay, type RecordableHistogram } from 'node:perf_hooks'
 import { availableParallelism } from 'node:os'
-import { busyCores, cpuSeconds, machineSample, memory } from '../lib/proc.js'
+import { busyCores, cpuTimes, machineSample, memory } from '../lib/proc.js'
 import { BenchClient, nowMicros, Stats } from './client.js'
 import type { Latency, LoadConfig, LoadResult } from './types.js'
 
@@ -61,7 +61,7 @@ export async function runLoad(cfg: LoadConfig): Promise<LoadResult> {
     const loop = monitorEventLoopDelay({ resolution: 5 })
     const bytes = () => clients.reduce((n, c) => n + c.bytesIn, 0)
     const machine0 = machineSample()
-    const cpu0 = cpuSeconds(cfg.serverPid)
+    const cpu0 = cpuTimes(cfg.serverPid)
     const gen0 = process.cpuUsage()
     const bytes0 = bytes()
     const frames0 = stats.framesIn
@@ -71,7 +71,9 @@ export async function runLoad(cfg: LoadConfig): Promise<LoadResult> {
     await sleep(cfg.measureMs)
     stats.t1 = nowMicros()
     const windowSec = (performance.now() - start) / 1000
-    const serverCpuSec = cpuSeconds(cfg.serverPid) - cpu0
+    const cpu1 = cpuTimes(cfg.serverPid)
+    const serverCpuSec = cpu1.user + cpu1.system - (cpu0.user + cpu0.system)
+    const serverSystemSec = cpu1.system - cpu0.system
     const gen = process.cpuUsage(gen0)
     const machineBusy = busyCores(machine0, machineSample(), availableParallelism())
     const bytesOut = bytes() - bytes0
@@ -113,6 +115,7 @@ export async function runLoad(cfg: LoadConfig): Promise<LoadResult> {
       deliveriesPerSec: stats.delivered / windowSec,
       latency: latencyOf(stats.latency),
       serverCpuSec,
+      serverSystemSec,
       cpuPer1000: stats.delivered > 0 ? serverCpuSec / (stats.delivered / 1000) : NaN,
       serverRssMB: mem.rssMB,
       serverPeakRssMB: mem.hwmMB,

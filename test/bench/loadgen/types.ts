@@ -43,6 +43,8 @@ export interface LoadResult {
   /** Write → remote receipt, ms, for deliveries of writes made in the window. */
   latency: Latency
   serverCpuSec: number
+  /** The part of `serverCpuSec` spent in the kernel (socket reads and writes, polling). Absent in older results. */
+  serverSystemSec?: number
   cpuPer1000: number
   serverRssMB: number
   serverPeakRssMB: number

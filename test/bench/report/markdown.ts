@@ -165,7 +165,7 @@ export function evaluateTargets(r: BenchReport): TargetRow[] {
 
 function loadTable(rows: Array<{ label: string; r: LoadResult; vsHocus?: number }>, withRatio: boolean): string {
   const head =
-    '| server | deliveries/s | delivered / expected | p50 ms | p99 ms | max ms | server CPU s | CPU ms / 1,000 deliveries |' +
+    '| server | deliveries/s | delivered / expected | p50 ms | p99 ms | max ms | server CPU s (of it in the kernel) | CPU ms / 1,000 deliveries |' +
     (withRatio ? ' × Hocuspocus |' : '') +
     ' RSS MB (peak) | MB sent | frames received | load-gen CPU | other load (cores) | errors |'
   const sep = '|' + head.split('|').slice(1, -1).map(() => '---').join('|') + '|'
@@ -174,7 +174,7 @@ function loadTable(rows: Array<{ label: string; r: LoadResult; vsHocus?: number 
     const others = `${f(r.otherCpu, 2)}${contended(r) ? ' ⚠' : ''}`
     return (
       `| ${label} | ${k(r.deliveriesPerSec)} | ${pct(r.ratio)} | ${f(r.latency.p50)} | ${f(r.latency.p99)} | ${f(r.latency.max)} | ` +
-      `${f(r.serverCpuSec, 2)} | ${f(r.cpuPer1000 * 1000, 3)} |` +
+      `${f(r.serverCpuSec, 2)}${r.serverSystemSec === undefined ? '' : ` (${f(r.serverSystemSec, 2)})`} | ${f(r.cpuPer1000 * 1000, 3)} |` +
       (withRatio ? ` ${f(vsHocus, 2)} |` : '') +
       ` ${f(r.serverRssMB, 0)} (${f(r.serverPeakRssMB, 0)}) | ${f(r.bytesOut / 2 ** 20, 1)} | ${r.framesIn} | ${gen} | ${others} | ${r.disconnects ? r.disconnects + ' disconnects; ' : ''}${r.errors.join('; ') || '—'} |`
     )
