@@ -8,7 +8,7 @@ import { encodeError, encodeRejected, type RejectedChange } from '../src/protoco
 import { CloseCode } from '../src/protocol/close-codes.js'
 import type { Principal } from './plugin.js'
 import type { Metrics } from './metrics.js'
-import { binaryFrame } from './ws-frame.js'
+import { frameHeaderLength } from './ws-frame.js'
 
 let nextConnectionId = 1
 
@@ -125,24 +125,39 @@ export class Connection {
     return this.limiter.take()
   }
 
+  /**
+   * Sends one message through ws, which writes its header and the bytes without copying
+   * them (a sync answer can be the whole document).
+   */
   send(bytes: Uint8Array): void {
-    this.sendFrame(binaryFrame(bytes))
+    if (!this.mayWrite()) return
+    this.socket.send(bytes)
+    this.counted(frameHeaderLength(bytes.byteLength) + bytes.byteLength)
   }
 
   /** Sends a frame from `binaryFrame`: a broadcast is framed once for all its receivers. */
   sendFrame(frame: Buffer): void {
-    if (this.closed || this.socket.readyState !== this.socket.OPEN) return
-    if (this.stream.writableLength > this.limits.maxBufferedBytes) {
-      // Dropped, not closed: a close frame would wait behind the data the client does not
-      // read, and the connection (its awareness, its ownerships) would linger until the
-      // closing handshake timed out.
-      this.metrics.rejectedMessages.inc({ reason: 'slow-consumer' })
-      this.terminate()
-      return
-    }
+    if (!this.mayWrite()) return
     this.stream.write(frame)
+    this.counted(frame.byteLength)
+  }
+
+  /** False when the connection is closing, or is cut off now for not reading what it was sent. */
+  private mayWrite(): boolean {
+    if (this.closed || this.socket.readyState !== this.socket.OPEN) return false
+    // The stream's queue is ws's bufferedAmount: without compression ws queues nothing itself.
+    if (this.stream.writableLength <= this.limits.maxBufferedBytes) return true
+    // Dropped, not closed: a close frame would wait behind the data the client does not
+    // read, and the connection (its awareness, its ownerships) would linger until the
+    // closing handshake timed out.
+    this.metrics.rejectedMessages.inc({ reason: 'slow-consumer' })
+    this.terminate()
+    return false
+  }
+
+  private counted(frameBytes: number): void {
     this.metrics.messagesOut.inc()
-    this.metrics.bytesOut.inc(frame.byteLength)
+    this.metrics.bytesOut.inc(frameBytes)
   }
 
   /** Extension messages go only to clients that said hello. */
