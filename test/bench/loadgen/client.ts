@@ -72,9 +72,25 @@ export class BenchClient {
   ) {
     this.framing = new Framing(flavor, spec.roomName)
     this.lastSeen = new Float64Array(spec.clientsPerRoom).fill(-1)
-    this.doc.on('update', (u: Uint8Array, origin: unknown) => {
-      if (origin === LOCAL) this.ws?.send(this.framing.update(u))
-    })
+  }
+
+  /**
+   * Runs a local write and sends its update. The update listener is attached only for it:
+   * while any is attached, Yjs encodes every transaction, and offenders apply everything
+   * their room broadcasts.
+   */
+  private writeLocal(fn: () => void): void {
+    let update: Uint8Array | null = null
+    const capture = (u: Uint8Array) => {
+      update = u
+    }
+    this.doc.on('update', capture)
+    try {
+      this.doc.transact(fn, LOCAL)
+    } finally {
+      this.doc.off('update', capture)
+    }
+    if (update !== null) this.ws?.send(this.framing.update(update))
   }
 
   get offender(): boolean {
@@ -104,14 +120,14 @@ export class BenchClient {
 
   /** Creates this client's model, owned by it (SPEC §2: `$meta.ownerID` = its clientID). */
   createModel(): void {
-    this.doc.transact(() => {
+    this.writeLocal(() => {
       const model = new Y.Map<unknown>()
       this.doc.getMap('models').set(modelKey(this.spec.id), model)
       const meta = new Y.Map<unknown>()
       model.set('$meta', meta)
       meta.set('ownerID', this.doc.clientID)
       this.model = model
-    }, LOCAL)
+    })
   }
 
   /** Offenders: whether the victim's model has reached this replica. */
@@ -146,7 +162,7 @@ export class BenchClient {
       const value = marker(this.spec.id, ts)
       if (this.nextClock === null) {
         // The first write has no previous value to overwrite: Yjs writes it.
-        this.doc.transact(() => this.model!.set('v', value), LOCAL)
+        this.writeLocal(() => this.model!.set('v', value))
         this.nextClock = Y.getState(this.doc.store, this.doc.clientID)
       } else {
         // Then the same overwrite, encoded directly (this replica is not read again).
@@ -159,7 +175,7 @@ export class BenchClient {
     // A fresh key per write: overwriting one key would delete the previous item locally,
     // which would look like a rollback.
     const key = `x${this.spec.id}_${this.seq++}`
-    this.doc.transact(() => victim.set(key, marker(this.spec.id, ts, MAGIC_REJECTED)), LOCAL)
+    this.writeLocal(() => victim.set(key, marker(this.spec.id, ts, MAGIC_REJECTED)))
     this.outstanding.push({ item: victim._map.get(key)!, ts, first: this.seq === 1 })
     if (inWindow) this.stats.rejectedWrites++
   }
