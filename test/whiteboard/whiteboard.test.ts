@@ -171,6 +171,12 @@ describe.skipIf(SKIP_BROWSER)('whiteboard in Chromium', { timeout: 60_000 }, () 
     await screenshot(b, '3-locked-move-snapped-back-page-b')
 
     // Delete: refused too; the server re-creates the shape on B.
+    const lockedModel = await a.evaluate(() => {
+      const wb = window.__wb as unknown as { app: { board: { shapes: { yMap: { get(k: string): { _item: { id: { client: number; clock: number } } } } } } } }
+      const { key } = window.__wb.shapes()[0]
+      const { client, clock } = wb.app.board.shapes.yMap.get(key)._item.id
+      return { key, client, clock }
+    })
     await b.mouse.click(380, 310)
     await b.keyboard.press('Delete')
     await b.waitForFunction((n) => window.__wb.notices.length > n, notices.length)
@@ -179,6 +185,15 @@ describe.skipIf(SKIP_BROWSER)('whiteboard in Chromium', { timeout: 60_000 }, () 
     expect(await shapes(a)).toMatchObject([{ kind: 'rect', x: 300, y: 260, owner: idA }])
     expect(await a.evaluate(() => window.seenX)).toSatisfy((xs: number[]) => xs.every((x) => x === 300))
     await screenshot(b, '3-locked-delete-restored-page-b')
+
+    // The server restored the deleted shape as a new model (a Yjs item cannot come back),
+    // which A gets with the tick. Unlocking before that would write into the model the server
+    // deleted, and B would never see the lock go.
+    await a.waitForFunction((before) => {
+      const wb = window.__wb as unknown as { app: { board: { shapes: { yMap: { get(k: string): { _item: { id: { client: number; clock: number } } } | undefined } } } } }
+      const id = wb.app.board.shapes.yMap.get(before.key)?._item.id
+      return id !== undefined && (id.client !== before.client || id.clock !== before.clock)
+    }, lockedModel)
 
     // A unlocks (clearOwnership); now B's move is accepted and reaches A.
     await a.keyboard.press('l')
