@@ -273,7 +273,7 @@ export function renderMarkdown(r: BenchReport): string {
   if (r.capacity) {
     out.push('## 2. Capacity')
     out.push('')
-    out.push(`Rooms of ${std.clientsPerRoom} clients × ${std.hz} Hz are added until p99 > ${MAX_P99_MS} ms or delivery < ${MIN_RATIO * 100}% (the servers take turns at each step; a failed step is retried once, twice if other processes were busy during it${s.capacity.refine ? '; one step between the last pass and the failure narrows it down' : ''}).`)
+    out.push(`Rooms of ${std.clientsPerRoom} clients × ${std.hz} Hz are added until p99 > ${MAX_P99_MS} ms or delivery < ${MIN_RATIO * 100}% (the servers take turns at each step; a failed step is retried once, twice if other processes were busy during it${s.capacity.refine ? '; then steps between the last pass and the failure narrow it down to one room' : ''}).`)
     out.push('')
     if (r.chartPath) out.push(`![capacity: p99 against offered load](${r.chartPath})`)
     out.push('')

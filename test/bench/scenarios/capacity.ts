@@ -94,16 +94,22 @@ export async function capacity(s: Settings, ids: ServerId[] = CAPACITY_SERVERS):
     }
   }
   if (s.capacity.refine) {
-    for (const id of ids) {
-      const c = climbs.get(id)!
-      if (!c.failure) continue
-      const lo = c.lastPass?.rooms ?? 0
-      const mid = Math.round((lo + c.failure.rooms) / 2)
-      if (mid <= lo || mid >= c.failure.rooms) continue
-      const st = await step(id, mid, s)
-      c.steps.push(st)
-      if (st.held) c.lastPass = st
-      else c.failure = st
+    // Bisect between the last pass and the failure down to one room, each server in turn,
+    // so the highest held load is known to the room for every server alike.
+    for (let narrowing = true; narrowing; ) {
+      narrowing = false
+      for (const id of ids) {
+        const c = climbs.get(id)!
+        if (!c.failure) continue
+        const lo = c.lastPass?.rooms ?? 0
+        const mid = Math.round((lo + c.failure.rooms) / 2)
+        if (mid <= lo || mid >= c.failure.rooms) continue
+        const st = await step(id, mid, s)
+        c.steps.push(st)
+        if (st.held) c.lastPass = st
+        else c.failure = st
+        narrowing = true
+      }
     }
   }
   return ids.map((id) => {
