@@ -144,7 +144,9 @@ export class Connection {
 
   /** False when the connection is closing, or is cut off now for not reading what it was sent. */
   private mayWrite(): boolean {
-    if (this.closed || this.socket.readyState !== this.socket.OPEN) return false
+    // `writable` turns false as soon as the stream ends or is destroyed, which can be a tick
+    // before ws sees the close and leaves OPEN.
+    if (this.closed || this.socket.readyState !== this.socket.OPEN || !this.stream.writable) return false
     // The stream's queue is ws's bufferedAmount: without compression ws queues nothing itself.
     if (this.stream.writableLength <= this.limits.maxBufferedBytes) return true
     // Dropped, not closed: a close frame would wait behind the data the client does not

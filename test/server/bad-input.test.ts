@@ -281,6 +281,37 @@ describe('slow consumers', () => {
   })
 })
 
+describe('dropped connections', () => {
+  it('a connection whose TCP stream dies while a tick is being sent is skipped; the room carries on', async () => {
+    const srv = await startServer({ tickMs: 50 })
+    try {
+      const [writer, reader, dying] = await Promise.all(['w', 'r', 'd'].map(() => new RawClient(srv.url, 'drop').sync()))
+      const room = srv.server.rooms.get('drop')!
+      const ids = [...room.connections].map((c) => c.id).sort((x, y) => x - y)
+      const server = [...room.connections].find((c) => c.id === ids[2])! // `dying`, connected last
+      const received = srv.server.metrics.updatesIn.value
+      writer.doc.getMap('m').set('k', 1)
+      await until(() => srv.server.metrics.updatesIn.value > received, { message: 'update received' })
+      // Its stream is destroyed under ws (as on a reset) and the tick is sent at once, before
+      // ws has seen the close: the broadcast must pass it by without an error.
+      const sent = srv.server.metrics.messagesOut.value
+      ;(server as unknown as { stream: { destroy(): void } }).stream.destroy()
+      await room.flush()
+      // Only `reader` was sent the tick: the lone writer has its update, the dead stream is skipped.
+      expect(srv.server.metrics.messagesOut.value - sent).toBe(1)
+      await until(() => reader.doc.getMap('m').get('k') === 1, { message: 'tick delivered to the others' })
+      await until(() => !room.connections.has(server), { message: 'dead connection left the room' })
+      await dying.closed
+      writer.doc.getMap('m').set('k', 2)
+      await until(() => reader.doc.getMap('m').get('k') === 2, { message: 'room still syncs' })
+      writer.ws.close()
+      reader.ws.close()
+    } finally {
+      await srv.close()
+    }
+  })
+})
+
 describe('logging', () => {
   it('every refused input is logged with its room and connection', async () => {
     const lines: Array<{ msg: string; level: number; room?: string }> = []
