@@ -7,33 +7,45 @@
  * broadcast that work is the same for every receiver. A frame built here is one Buffer,
  * header and payload together, written to each socket as a single chunk. Server frames are
  * never masked (§5.1), so the bytes are the same for every connection.
+ *
+ * The header writer also serves the benchmark's load generator, whose client frames are
+ * masked.
  */
 
-/** FIN bit set, opcode 2 (binary): a whole binary message in one frame. */
-const FIN_BINARY = 0x82
+/** Opcode of a binary message (§5.2). */
+export const OPCODE_BINARY = 0x2
 
 /** Header length for a payload of `n` bytes: 7-bit, 16-bit or 64-bit extended length. */
 export function frameHeaderLength(n: number): number {
   return n < 126 ? 2 : n < 0x10000 ? 4 : 10
 }
 
-/** One unmasked binary frame holding `payload`. */
+/**
+ * Writes the header of a whole-message frame (FIN set) for an `n`-byte payload at the start
+ * of `out` and returns its length. `masked` sets the mask bit of client frames; the 4-byte
+ * key after the header is the caller's to write.
+ */
+export function writeFrameHeader(out: Buffer, opcode: number, n: number, masked: boolean): number {
+  const mask = masked ? 0x80 : 0
+  out[0] = 0x80 | opcode
+  if (n < 126) {
+    out[1] = mask | n
+  } else if (n < 0x10000) {
+    out[1] = mask | 126
+    out.writeUInt16BE(n, 2)
+  } else {
+    out[1] = mask | 127
+    // 64-bit length; payloads here stay far below 2^53, so the high word is exact.
+    out.writeUInt32BE(Math.floor(n / 0x100000000), 2)
+    out.writeUInt32BE(n >>> 0, 6)
+  }
+  return frameHeaderLength(n)
+}
+
+/** One unmasked binary frame holding `payload` (server frames are never masked, §5.1). */
 export function binaryFrame(payload: Uint8Array): Buffer {
   const n = payload.byteLength
-  const offset = frameHeaderLength(n)
-  const frame = Buffer.allocUnsafe(offset + n)
-  frame[0] = FIN_BINARY
-  if (n < 126) {
-    frame[1] = n
-  } else if (n < 0x10000) {
-    frame[1] = 126
-    frame.writeUInt16BE(n, 2)
-  } else {
-    frame[1] = 127
-    // 64-bit length; payloads here stay far below 2^53, so the high word is exact.
-    frame.writeUInt32BE(Math.floor(n / 0x100000000), 2)
-    frame.writeUInt32BE(n >>> 0, 6)
-  }
-  frame.set(payload, offset)
+  const frame = Buffer.allocUnsafe(frameHeaderLength(n) + n)
+  frame.set(payload, writeFrameHeader(frame, OPCODE_BINARY, n, false))
   return frame
 }

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { createRequire } from 'node:module'
 import type { Writable } from 'node:stream'
-import { binaryFrame, frameHeaderLength } from '../../server/ws-frame.js'
+import { binaryFrame, frameHeaderLength, OPCODE_BINARY, writeFrameHeader } from '../../server/ws-frame.js'
 
 // ws's CommonJS entry exports its frame reader and writer (its ESM wrapper and @types/ws
 // do not).
@@ -21,11 +21,11 @@ function payload(n: number): Uint8Array {
   return p
 }
 
-/** Messages a client-side ws Receiver decodes from `chunks`, with their binary flag. */
-function decode(chunks: Buffer[]): Promise<Array<{ data: Buffer; isBinary: boolean }>> {
+/** Messages a ws Receiver (client side unless `isServer`) decodes from `chunks`, with their binary flag. */
+function decode(chunks: Buffer[], isServer = false): Promise<Array<{ data: Buffer; isBinary: boolean }>> {
   return new Promise((resolve, reject) => {
     const out: Array<{ data: Buffer; isBinary: boolean }> = []
-    const receiver = new Receiver({ isServer: false, maxPayload: 0 })
+    const receiver = new Receiver({ isServer, maxPayload: 0 })
     receiver.on('message', (data: Buffer, isBinary: boolean) => void out.push({ data, isBinary }))
     receiver.on('error', reject)
     for (const c of chunks) receiver.write(c)
@@ -60,6 +60,16 @@ describe('binaryFrame', () => {
     const got = await decode(chunks)
     expect(got.map((m) => m.data.byteLength)).toEqual(messages.map((m) => m.byteLength))
     got.forEach((m, i) => expect(Buffer.compare(m.data, Buffer.from(messages[i]))).toBe(0))
+  })
+
+  it.each(sizes)('a masked client frame of %i bytes (zero key) decodes in a server-side Receiver', async (n) => {
+    const p = payload(n)
+    const out = Buffer.allocUnsafe(frameHeaderLength(n) + 4 + n)
+    const at = writeFrameHeader(out, OPCODE_BINARY, n, true)
+    out.writeUInt32BE(0, at)
+    out.set(p, at + 4)
+    const [msg] = await decode([out], true)
+    expect(Buffer.compare(msg.data, Buffer.from(p))).toBe(0)
   })
 
   it('a payload that is a view into a larger buffer is framed from the view only', async () => {

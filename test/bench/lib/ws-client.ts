@@ -10,6 +10,7 @@
  */
 import { connect, type Socket } from 'node:net'
 import { createHash, randomBytes } from 'node:crypto'
+import { frameHeaderLength, writeFrameHeader } from '../../../server/ws-frame.js'
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 const OP_CONT = 0x0
@@ -173,19 +174,8 @@ export class RawWebSocket {
 /** A client frame: FIN set, masked with the zero key, payload unchanged. */
 function frame(op: number, payload: Uint8Array): Buffer {
   const n = payload.length
-  const hdr = n < 126 ? 2 : n < 65536 ? 4 : 10
-  const out = Buffer.allocUnsafe(hdr + 4 + n)
-  out[0] = 0x80 | op
-  if (n < 126) {
-    out[1] = 0x80 | n
-  } else if (n < 65536) {
-    out[1] = 0x80 | 126
-    out.writeUInt16BE(n, 2)
-  } else {
-    out[1] = 0x80 | 127
-    out.writeUInt32BE(Math.floor(n / 2 ** 32), 2)
-    out.writeUInt32BE(n >>> 0, 6)
-  }
+  const out = Buffer.allocUnsafe(frameHeaderLength(n) + 4 + n)
+  const hdr = writeFrameHeader(out, op, n, true)
   out.writeUInt32BE(0, hdr)
   out.set(payload, hdr + 4)
   return out
