@@ -20,10 +20,9 @@
  * ROOMS (default 4) and OFFENDERS (offending writers per room, default 0) change the load.
  */
 import { installCleanup } from './lib/children.js'
-import { runLoadgen } from './lib/loadgen.js'
 import type { LoadResult } from './loadgen/types.js'
 import { startServer, type RunningServer } from './servers/servers.js'
-import { settings } from './scenarios/common.js'
+import { measureSideBySide, settings } from './scenarios/common.js'
 
 interface Variant {
   dist: string
@@ -60,18 +59,9 @@ const load = { ...s.standard, rooms: Number(process.env.ROOMS ?? s.standard.room
 console.log(`A: ${JSON.stringify(variants[0])}\nB: ${JSON.stringify(variants[1])}\n${load.rooms} rooms × ${load.clientsPerRoom} clients × ${load.hz} Hz, ${load.offendersPerRoom} offenders per room, ${rounds} rounds`)
 const total = [0, 0]
 for (let round = 1; round <= rounds; round++) {
-  const servers = [await start(variants[0]), await start(variants[1])]
-  try {
-    const results = await Promise.all(
-      servers.map((server, i) =>
-        runLoadgen({ flavor: server.spec.flavor, host: '127.0.0.1', port: server.port, serverPid: server.pid, ...load, roomPrefix: `ab${i}` }),
-      ),
-    )
-    results.forEach((r, i) => (total[i] += r.cpuPer1000))
-    console.log(`round ${round}: A ${brief(results[0])}, B ${brief(results[1])}, B/A ${(results[1].cpuPer1000 / results[0].cpuPer1000).toFixed(3)}`)
-  } finally {
-    for (const server of servers) await server.stop()
-  }
+  const results = await measureSideBySide(variants.map((v) => () => start(v)), load, s.standard, s)
+  results.forEach((r, i) => (total[i] += r.cpuPer1000))
+  console.log(`round ${round}: A ${brief(results[0])}, B ${brief(results[1])}, B/A ${(results[1].cpuPer1000 / results[0].cpuPer1000).toFixed(3)}`)
 }
 console.log(`mean: A ${((total[0] / rounds) * 1000).toFixed(3)}, B ${((total[1] / rounds) * 1000).toFixed(3)} ms/1k; B/A ${(total[1] / total[0]).toFixed(3)}`)
 process.exit(0)

@@ -301,7 +301,7 @@ export function renderMarkdown(r: BenchReport): string {
     ]
     out.push(loadTable(rows, false))
     out.push('')
-    out.push(`Server CPU per 1,000 deliveries, on ÷ off over all runs: **${f(r.authority.ratio, 3)}**. Extra pairs run "off" first, so slow drift of the shared machine does not favour one side.`)
+    out.push(`Server CPU per 1,000 deliveries, on ÷ off over all runs: **${f(r.authority.ratio, 3)}**. Run 1 of each is scenario 1's; the extra pairs run side by side (both servers loaded at the same time, one load generator each), so both see the same machine.`)
     out.push('')
   }
 

@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os'
 import { runLoadgen } from '../lib/loadgen.js'
 import { busyCores, machineSample } from '../lib/proc.js'
 import type { LoadConfig, LoadResult } from '../loadgen/types.js'
-import { startServer, type ServerId, type StartOptions } from '../servers/servers.js'
+import { startServer, type RunningServer, type ServerId, type StartOptions } from '../servers/servers.js'
 
 export interface Window {
   warmupMs: number
@@ -98,26 +98,50 @@ export async function waitForQuiet(s: Settings): Promise<number> {
   }
 }
 
+function loadConfig(server: RunningServer, load: Load, window: Window): LoadConfig {
+  return {
+    flavor: server.spec.flavor,
+    host: '127.0.0.1',
+    port: server.port,
+    serverPid: server.pid,
+    rooms: load.rooms,
+    clientsPerRoom: load.clientsPerRoom,
+    hz: load.hz,
+    offendersPerRoom: load.offendersPerRoom ?? 0,
+    ...window,
+    roomPrefix: `bench${++runCounter}`,
+  }
+}
+
 /** Starts `id` fresh, runs one load against it, stops it. */
 export async function measure(id: ServerId, load: Load, window: Window, s: Settings, start: StartOptions = {}): Promise<LoadResult> {
   await waitForQuiet(s)
   const server = await startServer(id, start)
   try {
-    const cfg: LoadConfig = {
-      flavor: server.spec.flavor,
-      host: '127.0.0.1',
-      port: server.port,
-      serverPid: server.pid,
-      rooms: load.rooms,
-      clientsPerRoom: load.clientsPerRoom,
-      hz: load.hz,
-      offendersPerRoom: load.offendersPerRoom ?? 0,
-      ...window,
-      roomPrefix: `bench${++runCounter}`,
-    }
-    return await runLoadgen(cfg)
+    return await runLoadgen(loadConfig(server, load, window))
   } finally {
     await server.stop()
+  }
+}
+
+/**
+ * Starts the servers fresh and loads them all at the same time, one load generator each;
+ * results in the order given. Side by side, every server sees the same machine, so their
+ * ratio does not depend on how busy the shared machine was at one moment (runs one after
+ * the other swing by a third within minutes). Each result's "other load" leaves out its
+ * partners' servers and generators.
+ */
+export async function measureSideBySide(starters: Array<() => Promise<RunningServer>>, load: Load, window: Window, s: Settings): Promise<LoadResult[]> {
+  await waitForQuiet(s)
+  const servers: RunningServer[] = []
+  try {
+    for (const start of starters) servers.push(await start())
+    const results = await Promise.all(servers.map((server) => runLoadgen(loadConfig(server, load, window))))
+    const own = results.map((r) => r.serverCpuSec / r.windowSec + r.genCpu)
+    const all = own.reduce((a, b) => a + b, 0)
+    return results.map((r, i) => ({ ...r, otherCpu: Math.max(0, r.otherCpu - (all - own[i])) }))
+  } finally {
+    for (const server of servers) await server.stop()
   }
 }
 

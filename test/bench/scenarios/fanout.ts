@@ -5,8 +5,8 @@
  * does not favour one side. The CPU target against Hocuspocus is measured the same way.
  */
 import type { LoadResult } from '../loadgen/types.js'
-import type { ServerId } from '../servers/servers.js'
-import { brief, log, measure, type Settings } from './common.js'
+import { startServer, type ServerId } from '../servers/servers.js'
+import { brief, log, measure, measureSideBySide, type Settings } from './common.js'
 
 export const FANOUT_SERVERS: ServerId[] = ['yroom', 'yroom-noauth', 'y-websocket-server', 'hocuspocus']
 
@@ -61,11 +61,12 @@ export async function authorityCost(s: Settings, f: FanoutResult): Promise<Autho
   const on = [f.yroom]
   const off = [f['yroom-noauth']]
   for (let i = 0; i < s.authorityPairs; i++) {
-    log(`scenario 3 authority on vs off: extra pair ${i + 1} (off first)`)
-    off.push(await measure('yroom-noauth', s.standard, s.standard, s))
-    log(`  off: ${brief(off[off.length - 1])}`)
-    on.push(await measure('yroom', s.standard, s.standard, s))
-    log(`  on:  ${brief(on[on.length - 1])}`)
+    log(`scenario 3 authority on vs off: extra pair ${i + 1} (side by side)`)
+    const [o, n] = await measureSideBySide([() => startServer('yroom-noauth'), () => startServer('yroom')], s.standard, s.standard, s)
+    off.push(o)
+    on.push(n)
+    log(`  off: ${brief(o)}`)
+    log(`  on:  ${brief(n)}`)
   }
   return { on, off, ratio: cpuPer1000(on) / cpuPer1000(off) }
 }
