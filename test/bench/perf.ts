@@ -56,7 +56,10 @@ async function main(): Promise<void> {
   const load = { ...s.standard, rooms: Number(process.env.ROOMS ?? s.standard.rooms), measureMs: (seconds + 4) * 1000 }
   const dir = mkdtempSync(join(tmpdir(), 'yroom-perf-'))
   const data = join(dir, 'perf.data')
-  process.env[id.startsWith('yroom') ? 'YROOM_NODE_ARGS' : 'PEER_NODE_ARGS'] = '--perf-basic-prof'
+  // --perf-basic-prof also starts V8's log, by default a file in the server's working
+  // directory (the repository): keep it with the perf data, which is removed at the end.
+  const nodeArgs = `--perf-basic-prof --logfile=${join(dir, 'v8.log')} --no-logfile-per-isolate`
+  process.env[id.startsWith('yroom') ? 'YROOM_NODE_ARGS' : 'PEER_NODE_ARGS'] = nodeArgs
   const server = await startServer(id)
   try {
     const loaded = runLoadgen({ flavor: server.spec.flavor, host: '127.0.0.1', port: server.port, serverPid: server.pid, ...load, offendersPerRoom: 0, roomPrefix: 'perf' })
@@ -78,6 +81,8 @@ async function main(): Promise<void> {
   } finally {
     await server.stop()
     rmSync(dir, { recursive: true, force: true })
+    // The symbol map V8 writes for perf (one per process, in /tmp).
+    rmSync(`/tmp/perf-${server.pid}.map`, { force: true })
   }
 }
 
