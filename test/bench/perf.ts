@@ -11,6 +11,7 @@
  *   npm run bench:perf                   yroom, authority on
  *   SERVER=hocuspocus npm run bench:perf
  *   ROOMS=20 SECONDS=5 npm run bench:perf
+ *   KEEP=1 npm run bench:perf           keep perf.data and the symbol map for `perf report`
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -80,6 +81,10 @@ async function main(): Promise<void> {
     for (const [pct, sym] of rows.slice(0, 25)) console.log(`  ${pct.toFixed(2).padStart(5)}%  ${sym.replace(/^\[[.k]\]\s+/, '').replace(/(?:file:\/\/)?\/\S*?\/(dist|node_modules)\//, '$1/')}`)
   } finally {
     await server.stop()
+    if (process.env.KEEP) {
+      console.log(`\nkept: perf report -i ${data} (symbols: /tmp/perf-${server.pid}.map)`)
+      return
+    }
     rmSync(dir, { recursive: true, force: true })
     // The symbol map V8 writes for perf (one per process, in /tmp).
     rmSync(`/tmp/perf-${server.pid}.map`, { force: true })
