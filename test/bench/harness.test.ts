@@ -1,7 +1,8 @@
 /**
  * The benchmark's own measuring instruments: if these are wrong, every figure is.
  * Marker scanning on merged updates, the raw WebSocket client against a real yroom server,
- * Hocuspocus framing, /proc readers. (The benchmark itself runs with `npm run bench`.)
+ * Hocuspocus framing, the forwarding floor, /proc readers. (The benchmark itself runs with
+ * `npm run bench`.)
  */
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
@@ -13,6 +14,7 @@ import { Framing, SYNC_STEP2, SYNC_UPDATE } from './lib/framing.js'
 import { RawWebSocket } from './lib/ws-client.js'
 import { cpuSeconds, cpuTimes, memory } from './lib/proc.js'
 import { encodeOverwrite } from './loadgen/overwrite.js'
+import { startServer as startBenchServer } from './servers/servers.js'
 
 function writerUpdate(id: number, ts: number, doc = new Y.Doc()): Uint8Array {
   let update: Uint8Array = new Uint8Array()
@@ -105,6 +107,42 @@ describe('bench instruments', () => {
       b.ws.close()
     } finally {
       await srv.close()
+    }
+  })
+
+  it('the forwarding floor carries every write of a tick, in one frame, to every client', async () => {
+    const floor = await startBenchServer('floor')
+    try {
+      const frames: Array<Array<[number, number]>> = [[], [], []]
+      const frameCounts = [0, 0, 0]
+      let synced = 0
+      const open = async (i: number) => {
+        const f = new Framing('y-websocket', 'floor-test')
+        const ws = await RawWebSocket.open('127.0.0.1', floor.port, f.path, {
+          onMessage: (p) => {
+            const m = f.parse(p)
+            if (m.sync === SYNC_STEP2) synced++
+            if (m.sync !== SYNC_UPDATE) return
+            frameCounts[i]++
+            scanMarkers(p, m.body, (w, t) => frames[i].push([w, t]))
+          },
+          onClose: () => undefined,
+        })
+        for (const m of f.hello(Y.encodeStateVector(new Y.Doc()))) ws.send(m)
+        return { ws, f }
+      }
+      const clients = [await open(0), await open(1), await open(2)]
+      await until(() => synced === 3, { message: 'all three synced' })
+      // Both writes are sent before the tick (50 ms) that carries them.
+      clients[0].ws.send(clients[0].f.update(writerUpdate(1, 111)))
+      clients[1].ws.send(clients[1].f.update(writerUpdate(2, 222)))
+      await until(() => frames.every((fr) => fr.length === 2), { message: 'both markers at every client' })
+      for (const fr of frames) expect(fr.sort((a, b) => a[0] - b[0])).toEqual([[1, 111], [2, 222]])
+      // One frame each: the tick's bodies laid end to end.
+      expect(frameCounts).toEqual([1, 1, 1])
+      for (const c of clients) c.ws.close()
+    } finally {
+      await floor.stop()
     }
   })
 

@@ -67,6 +67,26 @@ const yes = (m: boolean | null) => (m === null ? '—' : m ? '✅ met' : '❌ **
 const timing = (t: Timing) =>
   t.medianMs !== null ? `${f(t.medianMs, 1)} ms` : t.timedOutAfterMs !== null ? `> ${f(t.timedOutAfterMs / 1000, 0)} s (stopped)` : 'not run'
 
+/**
+ * The forwarding floor against the servers: how much of each one's CPU the transport alone
+ * takes (Node, ws, loopback TCP), and how much is document work above it.
+ */
+function floorNote(cpu: CpuVsHocuspocus): string {
+  const fl = cpu.floor!
+  const floor = fl.cpuPer1000
+  const y = cpuPer1000(cpu.yroom)
+  const h = cpuPer1000(cpu.hocuspocus)
+  const kernel = (r: LoadResult) => (r.serverSystemSec === undefined ? '' : `, ${f((r.serverSystemSec / r.serverCpuSec) * 100, 0)}% of it in the kernel`)
+  return (
+    `For reference, the **forwarding floor** (\`test/bench/servers/floor.mjs\`, not a Yjs server): the same traffic carried the way yroom carries it ` +
+    `(ws for receiving, one frame per client per 50 ms tick written to the socket) with no document, checks or storage. ` +
+    `It used ${f(floor * 1000, 3)} ms per 1,000 deliveries${kernel(fl)} (delivered ${pct(fl.ratio)}). ` +
+    `yroom (pooled above) used ${f(y / floor, 2)} × that, Hocuspocus ${f(h / floor, 2)} ×. ` +
+    `What yroom spends above the floor, ${f((y - floor) * 1000, 3)} ms per 1,000 deliveries, is its document work: Yjs applying each update, judging, the update checks and the tick merge. ` +
+    `At ≤ 0.25 × Hocuspocus, yroom may spend at most ${f((0.25 * h - floor) * 1000, 3)} ms above the floor in this run.`
+  )
+}
+
 export function evaluateTargets(r: BenchReport): TargetRow[] {
   const rows: TargetRow[] = []
   if (r.fanout) {
@@ -268,6 +288,7 @@ export function renderMarkdown(r: BenchReport): string {
       out.push(loadTable(rows, true))
       out.push('')
     }
+    if (r.cpu?.floor) out.push(floorNote(r.cpu), '')
   }
 
   if (r.capacity) {

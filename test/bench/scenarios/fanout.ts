@@ -38,6 +38,11 @@ export interface CpuVsHocuspocus {
   hocuspocus: LoadResult[]
   /** Server CPU per 1,000 deliveries, yroom ÷ Hocuspocus, over all runs. */
   ratio: number
+  /**
+   * The forwarding floor under the same load (servers/floor.mjs): what Node, ws and loopback
+   * TCP cost for this traffic without a document. Absent in quick runs and older reports.
+   */
+  floor?: LoadResult
 }
 
 /**
@@ -54,7 +59,13 @@ export async function cpuVsHocuspocus(s: Settings, f: FanoutResult): Promise<Cpu
     yroom.push(await measure('yroom', s.standard, s.standard, s))
     log(`  yroom:      ${brief(yroom[yroom.length - 1])}`)
   }
-  return { yroom, hocuspocus, ratio: cpuPer1000(yroom) / cpuPer1000(hocuspocus) }
+  let floor: LoadResult | undefined
+  if (s.cpuPairs > 0) {
+    log('scenario 1 CPU: the forwarding floor (no document), for reference')
+    floor = await measure('floor', s.standard, s.standard, s)
+    log(`  floor: ${brief(floor)}`)
+  }
+  return { yroom, hocuspocus, ratio: cpuPer1000(yroom) / cpuPer1000(hocuspocus), floor }
 }
 
 export async function authorityCost(s: Settings, f: FanoutResult): Promise<AuthorityResult> {

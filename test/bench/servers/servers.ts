@@ -12,7 +12,7 @@ import { stopChild, track } from '../lib/children.js'
 export const ROOT = join(import.meta.dirname, '..', '..', '..')
 const WATCHDOG = join(import.meta.dirname, 'watchdog.mjs')
 
-export type ServerId = 'yroom' | 'yroom-noauth' | 'y-websocket-server' | 'hocuspocus'
+export type ServerId = 'yroom' | 'yroom-noauth' | 'y-websocket-server' | 'hocuspocus' | 'floor'
 
 export interface ServerSpec {
   id: ServerId
@@ -25,6 +25,8 @@ export const SERVERS: Record<ServerId, ServerSpec> = {
   'yroom-noauth': { id: 'yroom-noauth', label: 'yroom (authority off)', flavor: 'y-websocket' },
   'y-websocket-server': { id: 'y-websocket-server', label: '@y/websocket-server', flavor: 'y-websocket' },
   hocuspocus: { id: 'hocuspocus', label: '@hocuspocus/server', flavor: 'hocuspocus' },
+  // A reference, not a server under test: the same traffic without a document (floor.mjs).
+  floor: { id: 'floor', label: 'forwarding floor (no document)', flavor: 'y-websocket' },
 }
 
 export interface StartOptions {
@@ -121,6 +123,10 @@ export async function startServer(id: ServerId, opts: StartOptions = {}): Promis
     }
     case 'hocuspocus':
       args = [join(import.meta.dirname, 'hocuspocus.mjs')]
+      pattern = /listening on port (\d+)/
+      break
+    case 'floor':
+      args = [join(import.meta.dirname, 'floor.mjs')]
       pattern = /listening on port (\d+)/
       break
   }
