@@ -92,12 +92,26 @@ function waitForPort(child: ChildProcess, pattern: RegExp, what: string, timeout
   })
 }
 
+/**
+ * The Node flags `npm start` runs yroom with (package.json), so the benchmark runs yroom the
+ * way its users start it: `--max-semi-space-size=64` (see the README, "Node flags").
+ */
+export function yroomNodeFlags(): string[] {
+  const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
+  const m = /^node((?:\s+--\S+)*)\s+dist\/server\/cli\.js\b/.exec(start)
+  if (!m) throw new Error(`package.json start script is not "node [flags] dist/server/cli.js …": ${start}`)
+  return m[1].split(/\s+/).filter(Boolean)
+}
+
 export async function startServer(id: ServerId, opts: StartOptions = {}): Promise<RunningServer> {
   const spec = SERVERS[id]
   const nodeArgs = ['--import', WATCHDOG]
+  // yroom as `npm start` runs it (and the floor, its reference); the peers with Node's
+  // defaults, as they ship.
+  if (id.startsWith('yroom') || id === 'floor') nodeArgs.push(...yroomNodeFlags())
   if (opts.cpuProfDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir)
   let args: string[]
-  // Extra Node flags for experiments, e.g. YROOM_NODE_ARGS="--max-semi-space-size=32".
+  // Extra Node flags for experiments, e.g. YROOM_NODE_ARGS="--single-threaded-gc".
   const extra = id.startsWith('yroom') ? process.env.YROOM_NODE_ARGS : process.env.PEER_NODE_ARGS
   if (extra) nodeArgs.push(...extra.split(/\s+/).filter(Boolean))
   let pattern: RegExp
