@@ -9,7 +9,7 @@
  * symbols. Needs `perf` and permission to use it (root, or perf_event_paranoid ≤ 1).
  *
  *   npm run bench:perf                   yroom, authority on
- *   SERVER=hocuspocus npm run bench:perf
+ *   SERVER=hocuspocus npm run bench:perf  (or floor: the forwarding floor, no document)
  *   ROOMS=20 SECONDS=5 npm run bench:perf
  *   KEEP=1 npm run bench:perf           keep perf.data and the symbol map for `perf report`
  */
