@@ -12,6 +12,8 @@ export function runLoadgen(cfg: LoadConfig): Promise<LoadResult> {
   const execArgv = ['--import', 'tsx']
   // BENCH_LOADGEN_PROF=<dir>: profile the load generator itself (to check it stays cheap).
   if (process.env.BENCH_LOADGEN_PROF) execArgv.push('--cpu-prof', '--cpu-prof-dir', process.env.BENCH_LOADGEN_PROF)
+  // BENCH_LOADGEN_NODE_ARGS: extra Node flags for the load generator (experiments).
+  if (process.env.BENCH_LOADGEN_NODE_ARGS) execArgv.push(...process.env.BENCH_LOADGEN_NODE_ARGS.split(/\s+/).filter(Boolean))
   const child = track(fork(MAIN, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }))
   const budget = cfg.warmupMs + cfg.measureMs + cfg.drainMs + 90_000
   return new Promise<LoadResult>((resolve, reject) => {
