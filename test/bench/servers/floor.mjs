@@ -8,37 +8,37 @@
  */
 import { createServer } from 'node:http'
 import { WebSocketServer } from 'ws'
-import * as encoding from 'lib0/encoding'
+import * as Y from 'yjs'
 import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
+import * as syncProtocol from 'y-protocols/sync'
+import { MESSAGE_SYNC } from '../../../dist/src/protocol/message-types.js'
+import { encodeSyncUpdate } from '../../../dist/server/messages.js'
 import { binaryFrame } from '../../../dist/server/ws-frame.js'
 
 const TICK_MS = 50
-const MESSAGE_SYNC = 0
-const SYNC_STEP1 = 0
-const SYNC_STEP2 = 1
-const SYNC_UPDATE = 2
+/** Sync step 2 from an empty document: the answer to every client's sync step 1. */
+const EMPTY_STEP2 = (() => {
+  const enc = encoding.createEncoder()
+  encoding.writeVarUint(enc, MESSAGE_SYNC)
+  syncProtocol.writeSyncStep2(enc, new Y.Doc())
+  return encoding.toUint8Array(enc)
+})()
 
 /** @type {Map<string, { conns: Set<import('node:stream').Duplex>, bodies: Uint8Array[], bytes: number, timer: NodeJS.Timeout | null }>} */
 const rooms = new Map()
 
-function syncMessage(type, body) {
-  const enc = encoding.createEncoder()
-  encoding.writeVarUint(enc, MESSAGE_SYNC)
-  encoding.writeVarUint(enc, type)
-  encoding.writeVarUint8Array(enc, body)
-  return encoding.toUint8Array(enc)
-}
-
 function tick(room) {
   room.timer = null
-  const enc = encoding.createEncoder()
-  encoding.writeVarUint(enc, MESSAGE_SYNC)
-  encoding.writeVarUint(enc, SYNC_UPDATE)
-  encoding.writeVarUint(enc, room.bytes)
-  for (const b of room.bodies) encoding.writeUint8Array(enc, b)
+  const bodies = new Uint8Array(room.bytes)
+  let at = 0
+  for (const b of room.bodies) {
+    bodies.set(b, at)
+    at += b.byteLength
+  }
   room.bodies = []
   room.bytes = 0
-  const frame = binaryFrame(encoding.toUint8Array(enc))
+  const frame = binaryFrame(encodeSyncUpdate(bodies))
   for (const stream of room.conns) if (stream.writable) stream.write(frame)
 }
 
@@ -56,9 +56,8 @@ http.on('upgrade', (req, socket, head) => {
         const dec = decoding.createDecoder(data)
         if (decoding.readVarUint(dec) !== MESSAGE_SYNC) return
         const type = decoding.readVarUint(dec)
-        // An empty document answers every client's state vector.
-        if (type === SYNC_STEP1) return ws.send(syncMessage(SYNC_STEP2, new Uint8Array([0, 0])))
-        if (type !== SYNC_STEP2 && type !== SYNC_UPDATE) return
+        if (type === syncProtocol.messageYjsSyncStep1) return ws.send(EMPTY_STEP2)
+        if (type !== syncProtocol.messageYjsSyncStep2 && type !== syncProtocol.messageYjsUpdate) return
         const body = decoding.readVarUint8Array(dec)
         room.bodies.push(body)
         room.bytes += body.byteLength
