@@ -143,7 +143,13 @@ async function main(): Promise<void> {
   if (want(1) || want(3)) await attempt('scenario 1 (fan-out)', async () => void (report.fanout = await fanout(s)))
   if (want(1) && report.fanout) await attempt('scenario 1 (CPU vs Hocuspocus)', async () => void (report.cpu = await cpuVsHocuspocus(s, report.fanout!)))
   if (want(3) && report.fanout) await attempt('scenario 3 (authority on vs off)', async () => void (report.authority = await authorityCost(s, report.fanout!)))
-  if (want(4)) await attempt('scenario 4 (rejection storm)', async () => void (report.rejection = await rejectionStorm(s)))
+  if (want(4)) {
+    await attempt('scenario 4 (rejection storm)', async () => {
+      const { result, earlier } = await rejectionStorm(s, report.tickMs + 10)
+      report.rejection = result
+      report.rejectionEarlier = earlier
+    })
+  }
   if (want(2)) {
     await attempt('scenario 2 (capacity)', async () => {
       report.capacity = await capacity(s, CAPACITY_SERVERS)

@@ -6,6 +6,7 @@ import type { CapacityResult } from '../scenarios/capacity.js'
 import { CONTENDED_CORES, MAX_P99_MS, MIN_RATIO, contended, generatorSaturated, limitedByGenerator, serverSaturated } from '../scenarios/capacity.js'
 import type { ColdLoadResult, Timing } from '../scenarios/coldload.js'
 import type { StorageResult } from '../scenarios/storage.js'
+import { rollbackMet } from '../scenarios/rejection.js'
 import type { MemoryResult } from '../scenarios/memory.js'
 import type { Settings } from '../scenarios/common.js'
 import type { HotFunction } from '../lib/profile.js'
@@ -46,6 +47,8 @@ export interface BenchReport {
   authority?: AuthorityResult
   capacity?: CapacityResult[]
   rejection?: LoadResult
+  /** Rejection-storm attempts before `rejection` that missed the target (repeated, as capacity steps are). */
+  rejectionEarlier?: LoadResult[]
   cold?: ColdLoadResult
   storage?: StorageResult
   memory?: MemoryResult
@@ -134,13 +137,14 @@ export function evaluateTargets(r: BenchReport): TargetRow[] {
   if (r.rejection?.rollback) {
     const rb = r.rejection.rollback
     const limit = r.tickMs + 10
-    const complete = rb.writes > 0 && rb.rolledBack / rb.writes >= 0.99
+    const earlier = r.rejectionEarlier ?? []
     rows.push({
       target: `Rollback reaches the offender within one tick + 10 ms (${limit} ms) at p99`,
       measured:
         `p99 **${f(rb.latency.p99, 1)} ms** (${rb.rolledBack}/${rb.writes} rejected writes rolled back)` +
+        (earlier.length > 0 ? ` in attempt ${earlier.length + 1} (earlier: ${earlier.map((e) => `${f(e.rollback?.latency.p99, 1)} ms`).join(', ')})` : '') +
         (rb.first ? `; each offender's first rejected write (warm-up, ${rb.first.count}): p99 ${f(rb.first.p99, 1)} ms` : ''),
-      met: rb.latency.count === 0 ? false : rb.latency.p99 <= limit && complete,
+      met: rollbackMet(r.rejection, limit),
     })
   }
   if (r.cold) {
@@ -208,7 +212,8 @@ function allRuns(r: BenchReport): LoadResult[] {
   if (r.fanout) runs.push(...Object.values(r.fanout))
   if (r.cpu) runs.push(...r.cpu.yroom.slice(1), ...r.cpu.hocuspocus.slice(1))
   if (r.authority) runs.push(...r.authority.on.slice(1), ...r.authority.off.slice(1))
-  if (r.rejection) runs.push(r.rejection)
+  if (r.rejection) runs.push(...(r.rejectionEarlier ?? []), r.rejection)
+  if (r.cpu?.floor) runs.push(r.cpu.floor)
   for (const c of r.capacity ?? []) runs.push(...c.steps.map((st) => st.result))
   for (const d of r.storage?.runs ?? []) runs.push(d.result)
   return runs
@@ -346,6 +351,18 @@ export function renderMarkdown(r: BenchReport): string {
     out.push('')
     out.push(loadTable([{ label: 'yroom (authority on), 20% offenders', r: r.rejection }], false))
     out.push('')
+    const earlier = r.rejectionEarlier ?? []
+    if (earlier.length > 0) {
+      out.push(
+        `A run whose rollback p99 misses the target is repeated (once; twice when other processes kept more than ${CONTENDED_CORES} cores busy), as capacity steps are. ` +
+          `The run above is attempt ${earlier.length + 1}; the earlier ones: ` +
+          earlier
+            .map((e, i) => `attempt ${i + 1}, rollback p99 ${f(e.rollback?.latency.p99, 1)} ms (${e.rollback?.rolledBack}/${e.rollback?.writes} rolled back), other load ${f(e.otherCpu, 2)} cores, load-generator loop p99 ${f(e.genLoopP99, 0)} ms`)
+            .join('; ') +
+          '.',
+      )
+      out.push('')
+    }
   }
 
   if (r.cold) {
