@@ -29,6 +29,32 @@ function found(buf: Uint8Array): Array<[number, number]> {
   return out
 }
 
+/** A raw bench client in a y-websocket room; `frames` holds the markers of each update frame received. */
+async function rawClient(port: number, room: string) {
+  const f = new Framing('y-websocket', room)
+  let synced = false
+  const frames: Array<Array<[number, number]>> = []
+  const ws = await RawWebSocket.open('127.0.0.1', port, f.path, {
+    onMessage: (p) => {
+      const m = f.parse(p)
+      if (m.sync === SYNC_STEP2) synced = true
+      if (m.sync !== SYNC_UPDATE) return
+      const frame: Array<[number, number]> = []
+      scanMarkers(p, m.body, (w, t) => frame.push([w, t]))
+      frames.push(frame)
+    },
+    onClose: () => undefined,
+  })
+  for (const m of f.hello(Y.encodeStateVector(new Y.Doc()))) ws.send(m)
+  return {
+    ws,
+    frames,
+    synced: () => synced,
+    markers: () => frames.flat(),
+    write: (id: number, ts: number) => ws.send(f.update(writerUpdate(id, ts))),
+  }
+}
+
 describe('bench instruments', () => {
   it('finds every marker in a merged update, and no rejected-write markers', () => {
     const doc = new Y.Doc()
@@ -81,27 +107,13 @@ describe('bench instruments', () => {
   it('receives another client\'s write through a real yroom server over the raw client', async () => {
     const srv = await startServer()
     try {
-      const received: Array<[number, number]> = []
-      let synced = 0
-      const open = async () => {
-        const f = new Framing('y-websocket', 'bench-test')
-        const ws = await RawWebSocket.open('127.0.0.1', srv.port, f.path, {
-          onMessage: (p) => {
-            const m = f.parse(p)
-            if (m.sync === SYNC_STEP2) synced++
-            if (m.sync === SYNC_UPDATE) scanMarkers(p, m.body, (w, t) => received.push([w, t]))
-          },
-          onClose: () => undefined,
-        })
-        for (const m of f.hello(Y.encodeStateVector(new Y.Doc()))) ws.send(m)
-        return { ws, f }
-      }
-      const a = await open()
-      const b = await open()
-      await until(() => synced === 2, { message: 'both synced' })
-      b.ws.send(b.f.update(writerUpdate(5, 4242)))
-      await until(() => received.length > 0, { message: 'marker at the other client' })
-      expect(received).toEqual([[5, 4242]])
+      const a = await rawClient(srv.port, 'bench-test')
+      const b = await rawClient(srv.port, 'bench-test')
+      await until(() => a.synced() && b.synced(), { message: 'both synced' })
+      b.write(5, 4242)
+      const received = () => [...a.markers(), ...b.markers()]
+      await until(() => received().length > 0, { message: 'marker at the other client' })
+      expect(received()).toEqual([[5, 4242]])
       expect(a.ws.bytesIn).toBeGreaterThan(0)
       a.ws.close()
       b.ws.close()
@@ -113,33 +125,15 @@ describe('bench instruments', () => {
   it('the forwarding floor carries every write of a tick, in one frame, to every client', async () => {
     const floor = await startBenchServer('floor')
     try {
-      const frames: Array<Array<[number, number]>> = [[], [], []]
-      const frameCounts = [0, 0, 0]
-      let synced = 0
-      const open = async (i: number) => {
-        const f = new Framing('y-websocket', 'floor-test')
-        const ws = await RawWebSocket.open('127.0.0.1', floor.port, f.path, {
-          onMessage: (p) => {
-            const m = f.parse(p)
-            if (m.sync === SYNC_STEP2) synced++
-            if (m.sync !== SYNC_UPDATE) return
-            frameCounts[i]++
-            scanMarkers(p, m.body, (w, t) => frames[i].push([w, t]))
-          },
-          onClose: () => undefined,
-        })
-        for (const m of f.hello(Y.encodeStateVector(new Y.Doc()))) ws.send(m)
-        return { ws, f }
-      }
-      const clients = [await open(0), await open(1), await open(2)]
-      await until(() => synced === 3, { message: 'all three synced' })
+      const clients = [await rawClient(floor.port, 'floor-test'), await rawClient(floor.port, 'floor-test'), await rawClient(floor.port, 'floor-test')]
+      await until(() => clients.every((c) => c.synced()), { message: 'all three synced' })
       // Both writes are sent before the tick (50 ms) that carries them.
-      clients[0].ws.send(clients[0].f.update(writerUpdate(1, 111)))
-      clients[1].ws.send(clients[1].f.update(writerUpdate(2, 222)))
-      await until(() => frames.every((fr) => fr.length === 2), { message: 'both markers at every client' })
-      for (const fr of frames) expect(fr.sort((a, b) => a[0] - b[0])).toEqual([[1, 111], [2, 222]])
+      clients[0].write(1, 111)
+      clients[1].write(2, 222)
+      await until(() => clients.every((c) => c.markers().length === 2), { message: 'both markers at every client' })
+      for (const c of clients) expect(c.markers().sort((x, y) => x[0] - y[0])).toEqual([[1, 111], [2, 222]])
       // One frame each: the tick's bodies laid end to end.
-      expect(frameCounts).toEqual([1, 1, 1])
+      expect(clients.map((c) => c.frames.length)).toEqual([1, 1, 1])
       for (const c of clients) c.ws.close()
     } finally {
       await floor.stop()
