@@ -1,25 +1,15 @@
 /**
  * Models and their meta as they were before the update being judged (SPEC §2, §4).
- * One instance per judged update; results are cached because every change of an update
- * asks about the same few ancestors.
+ * One Before per judged update. A meta the update did not touch is the document's current
+ * one, kept across updates (meta-cache.ts); one it touched is read through the update's
+ * view, past what it wrote, and kept for the rest of the update.
  */
 import * as Y from 'yjs'
-import {
-  COLLECTION,
-  META_KEY,
-  OWNER_ID,
-  PREVENT_OWNERSHIP_TAKEOVER,
-  UNOWNED,
-} from '../../src/layout.js'
+import { COLLECTION, META_KEY, OWNER_ID, PREVENT_OWNERSHIP_TAKEOVER, UNOWNED } from '../../src/layout.js'
 import type { TransactionView } from '../../server/changes.js'
+import { metaBefore, NO_META, type MetaBefore } from './meta-cache.js'
 
-export interface MetaBefore {
-  ownerID: number
-  prevent: boolean
-  collection: string | undefined
-}
-
-const NO_META: MetaBefore = { ownerID: UNOWNED, prevent: false, collection: undefined }
+export type { MetaBefore } from './meta-cache.js'
 
 /** The Y.Map holding `type` (the type itself when it is a map), or null at the root. */
 export function parentOf(type: Y.AbstractType<any>): Y.AbstractType<any> | null {
@@ -55,27 +45,32 @@ function asNumber(v: unknown): number {
 }
 
 export class Before {
-  private metas = new Map<Y.Map<unknown>, MetaBefore>()
+  /** Metas read through the view (models whose meta this update touched): most updates have none. */
+  private metas: Map<Y.Map<unknown>, MetaBefore> | null = null
 
   constructor(readonly view: TransactionView) {}
 
   /** The meta of `model` before the update (defaults for new models and models without $meta). */
   meta(model: Y.Map<unknown>): MetaBefore {
-    let m = this.metas.get(model)
+    if (this.view.isNewType(model)) return NO_META
+    return metaBefore(model, this.view) ?? this.throughView(model)
+  }
+
+  /** The meta before the update, read item by item past what the update wrote or deleted. */
+  private throughView(model: Y.Map<unknown>): MetaBefore {
+    let m = this.metas?.get(model)
     if (m) return m
     m = NO_META
-    if (!this.view.isNewType(model)) {
-      const metaItem = this.view.itemBefore(model, META_KEY)
-      const metaMap = metaItem?.content instanceof Y.ContentType ? metaItem.content.type : null
-      if (metaMap instanceof Y.Map) {
-        m = {
-          ownerID: asNumber(this.view.valueBefore(metaMap, OWNER_ID)),
-          prevent: this.view.valueBefore(metaMap, PREVENT_OWNERSHIP_TAKEOVER) === true,
-          collection: (this.view.valueBefore(metaMap, COLLECTION) as string | undefined) ?? undefined,
-        }
+    const metaItem = this.view.itemBefore(model, META_KEY)
+    const metaMap = metaItem?.content instanceof Y.ContentType ? metaItem.content.type : null
+    if (metaMap instanceof Y.Map) {
+      m = {
+        ownerID: asNumber(this.view.valueBefore(metaMap, OWNER_ID)),
+        prevent: this.view.valueBefore(metaMap, PREVENT_OWNERSHIP_TAKEOVER) === true,
+        collection: (this.view.valueBefore(metaMap, COLLECTION) as string | undefined) ?? undefined,
       }
     }
-    this.metas.set(model, m)
+    ;(this.metas ??= new Map()).set(model, m)
     return m
   }
 

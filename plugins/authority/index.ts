@@ -32,7 +32,11 @@ export function authorityPlugin(): YroomPlugin {
       identityOf(room).bindAll([clientID], connection)
     },
     beforeUpdate({ room, connection, structClients }) {
-      identityOf(room).bindAll(structClients.keys(), connection)
+      const table = identityOf(room)
+      // Nearly every update comes from ids its connection already holds: one lookup each.
+      for (const id of structClients.keys()) {
+        if (!table.isOwnConnection(id, connection)) return table.bindAll(structClients.keys(), connection)
+      }
     },
     onUpdate(ctx) {
       new Judge(ctx, identityOf(ctx.room)).run()

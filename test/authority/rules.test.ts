@@ -202,6 +202,40 @@ describe('authority rules (SPEC §4): owner, offender and observer', () => {
     })
   })
 
+  it('each write is judged by the meta as it stands when it arrives, however the meta changed since the last write', async () => {
+    // Metas are cached across updates (plugins/authority/meta-cache.ts): every step writes
+    // into the same model after its meta was changed by someone else.
+    t = await trio()
+    createModel(t.owner.doc, 'a', { x: 0 }, { ownerID: -1 })
+    await t.converge()
+    const write = async (value: number) => {
+      model(t.offender.doc, 'a').set('x', value)
+      await t.converge()
+      return model(t.serverDoc(), 'a').get('x')
+    }
+    expect(await write(1)).toBe(1) // unowned
+    meta(t.owner.doc, 'a').set('ownerID', t.owner.doc.clientID) // a client claims it
+    await t.converge()
+    expect(await write(2)).toBe(1)
+    meta(t.owner.doc, 'a').set('ownerID', -1) // and clears it
+    await t.converge()
+    expect(await write(3)).toBe(3)
+    await t.s.server.rooms.edit(t.room, (doc) => (doc.getMap('models').get('a') as Y.Map<Y.Map<unknown>>).get('$meta')!.set('ownerID', 0))
+    await t.converge()
+    expect(await write(4)).toBe(3) // the server took it
+    await t.s.server.rooms.edit(t.room, (doc) => (doc.getMap('models').get('a') as Y.Map<Y.Map<unknown>>).get('$meta')!.delete('ownerID'))
+    await t.converge()
+    expect(await write(5)).toBe(5) // ownerID deleted: unowned
+    await t.s.server.rooms.edit(t.room, (doc) => {
+      const fresh = new Y.Map<unknown>()
+      fresh.set('ownerID', t.owner.doc.clientID)
+      ;(doc.getMap('models').get('a') as Y.Map<unknown>).set('$meta', fresh)
+    })
+    await t.converge()
+    expect(await write(6)).toBe(5) // a whole new $meta, owned by the owner
+    eachReplica((d) => expect(model(d, 'a').get('x')).toBe(5))
+  })
+
   it('rule 3: claiming for another client id is rejected', async () => {
     t = await trio()
     createModel(t.owner.doc, 'a', { x: 1 }, { ownerID: -1 })
