@@ -182,7 +182,7 @@ function applyOne(room: Room, tr: Y.Transaction, admitted: AdmittedUpdate, judgi
       out.reencode = true
     }
     if (judging) {
-      view = new TransactionView(tr, structClients, before, deletes, (item) => room.compensationItems.has(item))
+      view = new TransactionView(tr, structClients, before, deletes, room.compensationItems)
       judge(room, tr, view, out)
     }
   } catch (err) {

@@ -37,6 +37,8 @@ export function typeRootMaps(doc: Y.Doc): void {
 /** Yjs's delete set (client → deleted clock ranges); its class is not exported by name. */
 export type DeleteSet = Y.Transaction['deleteSet']
 
+const NO_ITEMS: { has(item: Y.Item): boolean } = { has: () => false }
+
 export class TransactionView {
   /** Items that existed before and were deleted by this update. */
   readonly deletedBefore = new Set<Y.Item>()
@@ -53,8 +55,8 @@ export class TransactionView {
     private readonly before: Map<number, number>,
     /** Structs deleted by this update (and by the server while judging it). */
     readonly deleteSet: DeleteSet,
-    /** True for items the server created to compensate an earlier rejection. */
-    private readonly isCompensation: (item: Y.Item) => boolean = () => false,
+    /** Items the server created to compensate an earlier rejection. */
+    private readonly compensations: { has(item: Y.Item): boolean } = NO_ITEMS,
   ) {
     typeRootMaps(transaction.doc)
     Y.iterateDeletedStructs(transaction, deleteSet, (s) => {
@@ -137,10 +139,10 @@ export class TransactionView {
   private lostToCompensation(s: Y.Item): Y.Item | undefined {
     if (s.parentSub === null || this.deleteSet.clients.size === 0) return undefined
     const current = (s.parent as Y.AbstractType<any>)._map.get(s.parentSub)
-    if (!current || current.deleted || this.isNew(current) || !this.isCompensation(current)) return undefined
+    if (!current || current.deleted || this.isNew(current) || !this.compensations.has(current)) return undefined
     // Everything between s and the current value is either new (this update) or compensation.
     for (let r = s.right; r !== null && r !== current; r = r.right) {
-      if (!this.isNew(r) && !this.isCompensation(r) && !r.deleted) return undefined
+      if (!this.isNew(r) && !this.compensations.has(r) && !r.deleted) return undefined
     }
     return current
   }
