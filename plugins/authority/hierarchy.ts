@@ -5,9 +5,9 @@
  * view, past what it wrote, and kept for the rest of the update.
  */
 import * as Y from 'yjs'
-import { COLLECTION, META_KEY, OWNER_ID, PREVENT_OWNERSHIP_TAKEOVER, UNOWNED } from '../../src/layout.js'
+import { COLLECTION, META_KEY, OWNER_ID, PREVENT_OWNERSHIP_TAKEOVER } from '../../src/layout.js'
 import type { TransactionView } from '../../server/changes.js'
-import { metaBefore, NO_META, type MetaBefore } from './meta-cache.js'
+import { metaBefore, metaOf, NO_META, type MetaBefore } from './meta-cache.js'
 
 export type { MetaBefore } from './meta-cache.js'
 
@@ -40,10 +40,6 @@ export function isUnderRoot(type: Y.AbstractType<any>, name: string): boolean {
   return t.doc !== null && t.doc.share.get(name) === t
 }
 
-function asNumber(v: unknown): number {
-  return typeof v === 'number' ? v : UNOWNED
-}
-
 export class Before {
   /** Metas read through the view (models whose meta this update touched): most updates have none. */
   private metas: Map<Y.Map<unknown>, MetaBefore> | null = null
@@ -64,11 +60,8 @@ export class Before {
     const metaItem = this.view.itemBefore(model, META_KEY)
     const metaMap = metaItem?.content instanceof Y.ContentType ? metaItem.content.type : null
     if (metaMap instanceof Y.Map) {
-      m = {
-        ownerID: asNumber(this.view.valueBefore(metaMap, OWNER_ID)),
-        prevent: this.view.valueBefore(metaMap, PREVENT_OWNERSHIP_TAKEOVER) === true,
-        collection: (this.view.valueBefore(metaMap, COLLECTION) as string | undefined) ?? undefined,
-      }
+      const v = this.view
+      m = metaOf(v.valueBefore(metaMap, OWNER_ID), v.valueBefore(metaMap, PREVENT_OWNERSHIP_TAKEOVER), v.valueBefore(metaMap, COLLECTION))
     }
     ;(this.metas ??= new Map()).set(model, m)
     return m

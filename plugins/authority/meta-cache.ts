@@ -30,6 +30,15 @@ export interface MetaBefore {
 
 export const NO_META: MetaBefore = { ownerID: UNOWNED, prevent: false, collection: undefined }
 
+/** A meta from the values of its three fields (anything but a number is no owner). */
+export function metaOf(ownerID: unknown, prevent: unknown, collection: unknown): MetaBefore {
+  return {
+    ownerID: typeof ownerID === 'number' ? ownerID : UNOWNED,
+    prevent: prevent === true,
+    collection: (collection as string | undefined) ?? undefined,
+  }
+}
+
 interface Entry {
   meta: MetaBefore
   /** model._map.get('$meta') when read (undefined: no meta model). */
@@ -88,15 +97,7 @@ export function metaBefore(model: Y.Map<unknown>, view: TransactionView): MetaBe
   const prevent = fields?.get(PREVENT_OWNERSHIP_TAKEOVER)
   const collection = fields?.get(COLLECTION)
   if (!untouched(owner, view) || !untouched(prevent, view) || !untouched(collection, view)) return null
-  const ownerID = lastValue(owner)
-  const meta: MetaBefore =
-    metaMap === null
-      ? NO_META
-      : {
-          ownerID: typeof ownerID === 'number' ? ownerID : UNOWNED,
-          prevent: lastValue(prevent) === true,
-          collection: (lastValue(collection) as string | undefined) ?? undefined,
-        }
+  const meta = metaMap === null ? NO_META : metaOf(lastValue(owner), lastValue(prevent), lastValue(collection))
   entries.set(model, { meta, metaItem, owner, prevent, collection })
   return meta
 }
