@@ -32,10 +32,10 @@ import {
   SKD_VERSIONS,
 } from '../src/sdk/collections/skd-protocol.js'
 import type { Change } from '../server/changes.js'
-import { metaBefore } from './authority/meta-cache.js'
 import type { Connection } from '../server/connection.js'
 import { Refusal, type RequestContext, type UpdateContext, type YroomPlugin } from '../server/plugin.js'
 import type { Room } from '../server/room.js'
+import { metaBefore } from './authority/meta-cache.js'
 
 const KIND = 'stringKeyDictionary'
 export const SKD_REJECT_REASON = 'string-key-dictionary'
@@ -200,13 +200,12 @@ function protectedDictionary(ctx: UpdateContext, c: Change): Y.Map<unknown> | nu
 
 /** The map is a string-key dictionary now or was one before this update (a changed marker must not open it). */
 function wasSkd(ctx: UpdateContext, map: Y.Map<unknown>): boolean {
-  if (!ctx.view.isNewType(map)) {
-    // Meta items this update did not touch: the collection before the update is the current one.
-    const untouched = metaBefore(map, ctx.view)
-    if (untouched !== null) return untouched.collection === KIND
-  }
+  const isNew = ctx.view.isNewType(map)
+  // Meta items this update did not touch: the collection before the update is the current one.
+  const untouched = isNew ? null : metaBefore(map, ctx.view)
+  if (untouched !== null) return untouched.collection === KIND
   if (isSkd(map)) return true
-  if (ctx.view.isNewType(map)) return false
+  if (isNew) return false
   const meta = ctx.view.valueBefore(map, META_KEY)
   return meta instanceof Y.Map && ctx.view.valueBefore(meta, COLLECTION) === KIND
 }
