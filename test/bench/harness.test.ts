@@ -14,6 +14,7 @@ import { Framing, SYNC_STEP2, SYNC_UPDATE } from './lib/framing.js'
 import { RawWebSocket } from './lib/ws-client.js'
 import { cpuSeconds, cpuTimes, memory } from './lib/proc.js'
 import { encodeOverwrite } from './loadgen/overwrite.js'
+import { fixedRate } from './loadgen/fixed-rate.js'
 import { startServer as startBenchServer } from './servers/servers.js'
 
 function writerUpdate(id: number, ts: number, doc = new Y.Doc()): Uint8Array {
@@ -138,6 +139,35 @@ describe('bench instruments', () => {
     } finally {
       await floor.stop()
     }
+  })
+
+  it("keeps the generator's write rate when its own event loop runs late", async () => {
+    // 100 Hz; the first call blocks the loop for 205 ms, so about 20 more calls fall due.
+    let calls = 0
+    let madeInFirstLateCallback = 0
+    let stop = () => {}
+    const done = new Promise<void>((resolve) => {
+      stop = fixedRate(100, 0, () => {
+        calls++
+        if (calls === 1) {
+          const until = performance.now() + 205
+          while (performance.now() < until);
+        } else if (calls === 2) {
+          // Runs once the callback that made call 2 has returned: counts what it made.
+          setImmediate(() => {
+            madeInFirstLateCallback = calls - 1
+            resolve()
+          })
+        }
+      })
+    })
+    await done
+    stop()
+    // setInterval alone would make one call here and shift every later one by 205 ms.
+    expect(madeInFirstLateCallback).toBeGreaterThanOrEqual(20)
+    const after = calls
+    await new Promise((r) => setTimeout(r, 50))
+    expect(calls).toBe(after)
   })
 
   it('reads CPU time and memory from /proc', () => {

@@ -10,6 +10,7 @@ import { RawWebSocket } from '../lib/ws-client.js'
 import { Framing, SYNC_STEP2, SYNC_UPDATE } from '../lib/framing.js'
 import { MAGIC_REJECTED, marker, scanMarkers } from '../lib/marker.js'
 import { encodeOverwrite } from './overwrite.js'
+import { fixedRate } from './fixed-rate.js'
 
 const LOCAL = Symbol('bench.local')
 const REMOTE = Symbol('bench.remote')
@@ -62,8 +63,7 @@ export class BenchClient {
   /** Clock of this client's next write once its first went through Yjs (then encoded directly). */
   private nextClock: number | null = null
   private seq = 0
-  private startTimer: NodeJS.Timeout | null = null
-  private interval: NodeJS.Timeout | null = null
+  private stopWriting: (() => void) | null = null
 
   constructor(
     readonly spec: ClientSpec,
@@ -136,17 +136,13 @@ export class BenchClient {
     return m instanceof Y.Map && m.get('$meta') instanceof Y.Map
   }
 
+  /** Writes at `hz` from a random phase, on a fixed schedule (fixed-rate.ts). */
   start(hz: number): void {
-    const period = 1000 / hz
-    this.startTimer = setTimeout(() => {
-      this.write()
-      this.interval = setInterval(() => this.write(), period)
-    }, Math.random() * period)
+    this.stopWriting = fixedRate(hz, Math.random() * (1000 / hz), () => this.write())
   }
 
   stop(): void {
-    if (this.startTimer) clearTimeout(this.startTimer)
-    if (this.interval) clearInterval(this.interval)
+    this.stopWriting?.()
   }
 
   close(): void {

@@ -107,8 +107,9 @@ export function evaluateTargets(r: BenchReport): TargetRow[] {
     const y = r.capacity.find((c) => c.server === 'yroom')
     const h = r.capacity.find((c) => c.server === 'hocuspocus')
     if (y && h) {
-      // Deliveries per second actually achieved at the highest step held (the load generator
-      // may fall short of the offered 20 Hz at high loads).
+      // Deliveries per second actually achieved at the highest step held. The generator writes
+      // on a fixed schedule (loadgen/fixed-rate.ts), so this is the offered load unless it
+      // could not keep up at all.
       const yl = y.highest?.result.deliveriesPerSec ?? 0
       const hl = h.highest?.result.deliveriesPerSec ?? 0
       const ratio = hl > 0 ? yl / hl : NaN
@@ -449,6 +450,7 @@ export function renderMarkdown(r: BenchReport): string {
         '`@y/websocket-server` (its own `y-websocket-server` bin) and Hocuspocus (`new Server()` with no extensions; its default `flushDelay: 0` coalesces updates per event-loop turn), with Node\'s defaults.',
       '- The load generator is its own process: raw WebSocket frames over TCP (no per-frame library cost), each client a small `Y.Doc` that creates its own model ' +
         '(`$meta.ownerID` = its clientID) and sets `v` to a marker holding its writer id and the send time (the first write through Yjs, the following ones encoded directly, byte for byte what Yjs writes, so the generator stays cheap). ' +
+        'Each client writes on a fixed schedule from a random phase (write k due at start + k × 50 ms; a late timer makes every write that fell due), so the generator\'s own lag does not lower the offered rate. ' +
         'Received frames are scanned for markers without decoding Yjs. ' +
         'Hocuspocus clients prefix every message with the document name and authenticate first.',
       '- Server CPU: utime + stime from `/proc/<pid>/stat` over the measured window; RSS from `/proc/<pid>/status`. Each run starts a fresh server process.',
