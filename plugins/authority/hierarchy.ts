@@ -7,7 +7,7 @@
 import * as Y from 'yjs'
 import { COLLECTION, META_KEY, OWNER_ID, PREVENT_OWNERSHIP_TAKEOVER } from '../../src/layout.js'
 import type { TransactionView } from '../../server/changes.js'
-import { metaBefore, metaOf, NO_META, type MetaBefore } from './meta-cache.js'
+import { metaBefore, metaMapOf, metaOf, NO_META, type MetaBefore } from './meta-cache.js'
 
 export type { MetaBefore } from './meta-cache.js'
 
@@ -57,9 +57,8 @@ export class Before {
     let m = this.metas?.get(model)
     if (m) return m
     m = NO_META
-    const metaItem = this.view.itemBefore(model, META_KEY)
-    const metaMap = metaItem?.content instanceof Y.ContentType ? metaItem.content.type : null
-    if (metaMap instanceof Y.Map) {
+    const metaMap = metaMapOf(this.view.itemBefore(model, META_KEY))
+    if (metaMap !== null) {
       const v = this.view
       m = metaOf(v.valueBefore(metaMap, OWNER_ID), v.valueBefore(metaMap, PREVENT_OWNERSHIP_TAKEOVER), v.valueBefore(metaMap, COLLECTION))
     }

@@ -61,7 +61,8 @@ function lastValue(item: Y.Item | undefined): unknown {
   return content[content.length - 1]
 }
 
-function metaMapOf(item: Y.Item | undefined): Y.Map<unknown> | null {
+/** The meta map an item of a model's `$meta` key holds, or null (unset, or not a map). */
+export function metaMapOf(item: Y.Item | null | undefined): Y.Map<unknown> | null {
   const type = item?.content instanceof Y.ContentType ? item.content.type : null
   return type instanceof Y.Map ? type : null
 }

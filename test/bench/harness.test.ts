@@ -150,8 +150,8 @@ describe('bench instruments', () => {
       stop = fixedRate(100, 0, () => {
         calls++
         if (calls === 1) {
-          const until = performance.now() + 205
-          while (performance.now() < until);
+          const end = performance.now() + 205
+          while (performance.now() < end);
         } else if (calls === 2) {
           // Runs once the callback that made call 2 has returned: counts what it made.
           setImmediate(() => {
