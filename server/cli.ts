@@ -2,7 +2,7 @@
 /**
  * `yroom serve [--port 1234] [--data ./data] [--tick-ms 50] [--apply-delay-ms 10] [--idle-shutdown-ms 30000]
  *              [--heartbeat-ms 30000] [--max-message-bytes 128000] [--reconnect-grace-ms 0]
- *              [--no-authority] [--static DIR] [--log-level info]`
+ *              [--no-authority] [--no-process-metrics] [--static DIR] [--log-level info]`
  */
 import { parseArgs } from 'node:util'
 import { existsSync } from 'node:fs'
@@ -35,6 +35,8 @@ const USAGE = `usage: yroom serve [options]
   --max-message-bytes N    largest accepted message (default 128000)
   --reconnect-grace-ms N   a leave is final after N ms (default 0)
   --no-authority           run without the authority plugin (plain Yjs relay)
+  --no-process-metrics     leave Node's process metrics out of /metrics (their event-loop
+                           sampler wakes an idle server about 100 times a second)
   --static DIR             serve static files (default: the built whiteboard example)
   --actions MODULE         enable actions: an ES module exporting \`actionSets\` (and optional \`migrations\`)
   --log-level LEVEL        pino level: fatal|error|warn|info|debug|trace|silent (default info)`
@@ -71,6 +73,7 @@ async function main(): Promise<void> {
       'max-message-bytes': { type: 'string' },
       'reconnect-grace-ms': { type: 'string' },
       'no-authority': { type: 'boolean' },
+      'no-process-metrics': { type: 'boolean' },
       static: { type: 'string' },
       actions: { type: 'string' },
       'log-level': { type: 'string' },
@@ -102,6 +105,7 @@ async function main(): Promise<void> {
       }),
       ...actions,
     ],
+    processMetrics: !values['no-process-metrics'],
     staticDir: values.static ?? (existsSync(builtExample) ? builtExample : undefined),
     logger: values['log-level'] ?? 'info',
   })

@@ -54,6 +54,21 @@ describe('cli', () => {
     writer.destroy()
   })
 
+  it("/metrics has Node's process metrics by default; --no-process-metrics leaves them out, not yroom's own", async () => {
+    const metricsOf = async (args: string[]) => {
+      const p = await startCli(['--data', ':memory:', ...args])
+      const text = await (await fetch(`http://127.0.0.1:${p.port}/metrics`)).text()
+      p.proc.kill('SIGINT')
+      await p.exited
+      return text
+    }
+    const [withProcess, without] = await Promise.all([metricsOf([]), metricsOf(['--no-process-metrics'])])
+    for (const text of [withProcess, without]) expect(text).toMatch(/^yroom_connections 0$/m)
+    expect(withProcess).toMatch(/^nodejs_eventloop_lag_p99_seconds /m)
+    expect(withProcess).toMatch(/^process_cpu_user_seconds_total /m)
+    expect(without).not.toMatch(/^nodejs_|^process_/m)
+  })
+
   it('serves with --data :memory: and the flags given; SIGINT stops it cleanly', async () => {
     const p = await startCli(['--data', ':memory:', '--tick-ms', '0', '--idle-shutdown-ms', '100'])
     const health = await fetch(`http://127.0.0.1:${p.port}/healthz`)
