@@ -36,7 +36,7 @@ const USAGE = `usage: yroom serve [options]
   --reconnect-grace-ms N   a leave is final after N ms (default 0)
   --no-authority           run without the authority plugin (plain Yjs relay)
   --no-process-metrics     leave Node's process metrics out of /metrics (their event-loop
-                           sampler wakes an idle server about 100 times a second)
+                           sampler wakes an idle server every 10 ms)
   --static DIR             serve static files (default: the built whiteboard example)
   --actions MODULE         enable actions: an ES module exporting \`actionSets\` (and optional \`migrations\`)
   --log-level LEVEL        pino level: fatal|error|warn|info|debug|trace|silent (default info)`
