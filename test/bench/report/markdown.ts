@@ -428,7 +428,12 @@ export function renderMarkdown(r: BenchReport): string {
   }
 
   if (r.profiles.length) {
-    out.push('## Profiles (missed targets)')
+    out.push('## Profiles')
+    out.push('')
+    out.push(
+      'What is profiled: the yroom server under the standard load when the CPU or the capacity target is missed, and every cold load ' +
+        'over 1.5 × its floor, the informational raw log of separately appended entries included.',
+    )
     out.push('')
     for (const p of r.profiles) {
       out.push(`### ${p.title}`)
