@@ -354,7 +354,7 @@ export function renderMarkdown(r: BenchReport): string {
     out.push('')
     if (r.rejection.ratio < 1) {
       out.push(
-        'Delivered below 100 %, lost nothing: when a batch holds a rejected write, yroom sends the batch as Yjs encodes its transaction, ' +
+        'Why delivery here can fall below 100 % with nothing lost: when a batch holds a rejected write, yroom sends the batch as Yjs encodes its transaction, ' +
           'and Yjs has already garbage-collected a value that its own author overwrote within the same batch. Such an intermediate value ' +
           'reaches no other client (every replica still ends at the author\'s latest value), and the generator counts its marker as not delivered. ' +
           'Without rejections, updates are sent as received and every intermediate value arrives (scenario 1); ' +
