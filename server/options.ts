@@ -26,8 +26,24 @@ export interface ServerOptions {
   heartbeatMs?: number
   /** Largest incoming message in bytes. Default 125 KB. */
   maxMessageBytes?: number
-  /** Largest document (approximate stored bytes) a room may grow to. Default 64 MB. */
+  /**
+   * Largest document a room may grow to, measured on the document (its encoded state), not
+   * on the stored log. An update that would pass it is refused (close 4413). Default 64 MB.
+   */
   maxDocumentBytes?: number
+  /**
+   * Deepest nesting of shared types (a root type is depth 1). An update that would nest
+   * deeper is refused whole, nothing of it applied (close 4422). Default 128.
+   */
+  maxNestingDepth?: number
+  /** Awareness client ids one connection may publish states under. Default 4. */
+  maxAwarenessIdsPerConnection?: number
+  /** Open WebSocket connections in all; more are closed with 1013. Default 10000. */
+  maxConnections?: number
+  /** Open WebSocket connections per remote address; more are closed with 1013. Default 256. */
+  maxConnectionsPerAddress?: number
+  /** Time a client has to send its HTTP request headers (slowloris). Default 10000 ms. */
+  headersTimeoutMs?: number
   /** Incoming messages per second per connection (token bucket). Default 300, burst 1000. */
   messagesPerSecond?: number
   messageBurst?: number
@@ -60,6 +76,11 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     heartbeatMs: o.heartbeatMs ?? 30_000,
     maxMessageBytes: o.maxMessageBytes ?? 125 * 1024,
     maxDocumentBytes: o.maxDocumentBytes ?? 64 * 1024 * 1024,
+    maxNestingDepth: o.maxNestingDepth ?? 128,
+    maxAwarenessIdsPerConnection: o.maxAwarenessIdsPerConnection ?? 4,
+    maxConnections: o.maxConnections ?? 10_000,
+    maxConnectionsPerAddress: o.maxConnectionsPerAddress ?? 256,
+    headersTimeoutMs: o.headersTimeoutMs ?? 10_000,
     messagesPerSecond: o.messagesPerSecond ?? 300,
     messageBurst: o.messageBurst ?? 1000,
     maxBufferedBytes: o.maxBufferedBytes ?? 16 * 1024 * 1024,

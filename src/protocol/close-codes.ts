@@ -15,6 +15,8 @@ export const CloseCode = {
   MESSAGE_TOO_BIG: 1009,
   /** Unexpected server error while handling this connection. */
   INTERNAL_ERROR: 1011,
+  /** Too many connections (in all, or from this address): try again later. */
+  TRY_AGAIN_LATER: 1013,
   /** The room name in the URL is invalid. */
   INVALID_ROOM: 4400,
   /** Authentication refused the token. */
@@ -25,5 +27,7 @@ export const CloseCode = {
   HEARTBEAT_TIMEOUT: 4408,
   /** The room's document would exceed maxDocumentBytes. */
   DOCUMENT_TOO_LARGE: 4413,
+  /** An update breaks a structural limit (nesting deeper than maxNestingDepth); resending it cannot help. */
+  UNPROCESSABLE: 4422,
 } as const
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode]
