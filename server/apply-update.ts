@@ -21,6 +21,7 @@ import { compensate } from './compensate.js'
 import type { Connection } from './connection.js'
 import type { AdmittedUpdate } from './inbox.js'
 import { encodeSyncStep1 } from './messages.js'
+import { checkNesting } from './nesting.js'
 import { Refusal, type UpdateContext } from './plugin.js'
 import type { Room } from './room.js'
 import { readUpdateLayout, type UpdateLayout } from './update-layout.js'
@@ -76,14 +77,6 @@ function reassertLostWrites(view: TransactionView, rejected: ReadonlySet<Change>
     wrote = true
   }
   return wrote
-}
-
-/** What happened inside the applying transaction. */
-interface Outcome {
-  rejected: RejectedChange[]
-  /** The transaction's own encoding is needed (rollback, server edit, dropped structs). */
-  reencode: boolean
-  resync: boolean
 }
 
 /** What happened to one update of a batch. */
@@ -171,6 +164,7 @@ function applyOne(room: Room, tr: Y.Transaction, admitted: AdmittedUpdate, judgi
   tr.deleteSet = deletes
   let view: TransactionView | null = null
   try {
+    checkNesting(doc, admitted.update, admitted.layout, room.ctx.options.maxNestingDepth)
     Y.applyUpdate(doc, admitted.update, admitted.conn)
     if (store.pendingStructs !== null || store.pendingDs !== null) {
       // Structs that depend on content the server does not have: never leave them to be
@@ -187,7 +181,12 @@ function applyOne(room: Room, tr: Y.Transaction, admitted: AdmittedUpdate, judgi
     }
   } catch (err) {
     out.failed = err
-    if (view !== null) failClosed(room, tr, view, out)
+    // An update is applied whole or not at all: whatever Yjs integrated before it threw
+    // (or before a plugin threw while judging) is undone, judged or not.
+    store.pendingStructs = null
+    store.pendingDs = null
+    view ??= new TransactionView(tr, structClients, before, deletes, room.compensationItems)
+    undoAll(room, tr, view, out)
   } finally {
     tr.deleteSet = batchDeletes
     mergeDeleteSetInto(batchDeletes, deletes)
@@ -198,18 +197,19 @@ function applyOne(room: Room, tr: Y.Transaction, admitted: AdmittedUpdate, judgi
 }
 
 /**
- * Judging threw (a plugin's bug): the update was applied but not judged. Nothing unjudged
- * may stay, so all of its changes are undone, as if every one had been rejected.
+ * Applying or judging an update threw (a malformed update that Yjs integrated in part, or
+ * a plugin's bug): nothing unjudged may stay, so every change it made is undone, as if
+ * every one had been rejected.
  */
-function failClosed(room: Room, tr: Y.Transaction, view: TransactionView, out: Outcome): void {
-  room.logger.error({ err: out.failed, room: room.name, conn: out.admitted.conn.id }, 'judging an update failed; its changes are undone')
-  try {
-    asServer(tr)
-    compensate(room.doc, view, view.changes)
-    out.reencode = true
-  } catch (err) {
-    room.logger.error({ err, room: room.name }, 'could not undo an update whose judging failed')
+function undoAll(room: Room, tr: Y.Transaction, view: TransactionView, out: Outcome): void {
+  const changes = view.changes
+  if (changes.length === 0) return
+  if (!(out.failed instanceof Refusal)) {
+    room.logger.warn({ err: out.failed, room: room.name, conn: out.admitted.conn.id }, 'an update failed part way; its changes are undone')
   }
+  asServer(tr)
+  compensate(room.doc, view, changes)
+  out.reencode = true
 }
 
 /** Rejection notices (extension clients), the one-time auth message (read-only), a resync request. */
@@ -232,10 +232,12 @@ function tellAuthor(room: Room, out: Outcome): void {
 
 /** Checks made when an update arrives; a Refusal refuses it whole before anything is applied. */
 export function admitUpdate(room: Room, conn: Connection, update: Uint8Array): AdmittedUpdate {
-  if (room.storedBytes + update.byteLength > room.ctx.options.maxDocumentBytes) {
+  const layout = readLayout(update)
+  // An update that adds no structs (deletions only, or a new client's empty sync answer)
+  // never grows the document: it is admitted even in a full room.
+  if (layout.structClients.size > 0 && !room.size.admit(update.byteLength, () => room.applyInbox())) {
     throw new Refusal('document-too-large', `document would exceed ${room.ctx.options.maxDocumentBytes} bytes`)
   }
-  const layout = readLayout(update)
   for (const p of room.plugins) p.beforeUpdate?.({ room, connection: conn, update, structClients: layout.structClients })
   return { conn, update, layout }
 }

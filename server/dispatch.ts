@@ -2,10 +2,8 @@
  * Decodes one incoming WebSocket message and routes it (SPEC §7). Every byte from the
  * network is untrusted: anything malformed closes only this connection, with a reason.
  */
-import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import * as syncProtocol from 'y-protocols/sync'
-import * as awarenessProtocol from 'y-protocols/awareness'
 import {
   MESSAGE_AUTH,
   MESSAGE_AWARENESS,
@@ -21,11 +19,11 @@ import {
   PROTOCOL_VERSION,
   type Request,
 } from '../src/protocol/extension.js'
-import { encodeAwarenessEntries, readAwarenessEntries } from '../src/protocol/awareness-ids.js'
 import { admitUpdate } from './apply-update.js'
+import { handleAwareness } from './awareness.js'
 import type { Connection } from './connection.js'
 import { Refusal } from './plugin.js'
-import { encodeAwareness } from './messages.js'
+import { encodeAwareness, encodeSyncStep2, readStateVector } from './messages.js'
 import { failMessage } from './refuse.js'
 import type { Room } from './room.js'
 
@@ -63,17 +61,17 @@ function handleSync(room: Room, conn: Connection, decoder: decoding.Decoder): vo
   const syncType = decoding.readVarUint(decoder)
   switch (syncType) {
     case syncProtocol.messageYjsSyncStep1: {
-      const stateVector = decoding.readVarUint8Array(decoder)
+      // Decoded now, before anything asynchronous: a malformed state vector is this
+      // message's error (1002), never a failure inside a later promise.
+      const stateVector = readStateVector(decoding.readVarUint8Array(decoder))
       const reply = () => {
-        const enc = encoding.createEncoder()
-        encoding.writeVarUint(enc, MESSAGE_SYNC)
-        syncProtocol.writeSyncStep2(enc, room.doc, stateVector)
-        conn.send(encoding.toUint8Array(enc))
+        if (conn.closed) return
+        conn.send(encodeSyncStep2(room.doc, stateVector))
       }
       // Nothing reaches a client before it is stored (SPEC §6): with updates still waiting
       // for this tick's write, answer once they are written.
       const stored = room.whenStored()
-      if (stored) void stored.then(reply)
+      if (stored) void stored.then(reply).catch((err: unknown) => failMessage(room, conn, err))
       else reply()
       break
     }
@@ -88,21 +86,6 @@ function handleSync(room: Room, conn: Connection, decoder: decoding.Decoder): vo
     default:
       throw new Refusal('malformed', `unknown sync message type ${syncType}`)
   }
-}
-
-function handleAwareness(room: Room, conn: Connection, update: Uint8Array): void {
-  const entries = readAwarenessEntries(update)
-  let clientIds = entries.map((e) => e.clientID)
-  for (const p of room.plugins) {
-    const keep = p.beforeAwareness?.({ room, connection: conn, clientIds })
-    if (keep) clientIds = keep
-  }
-  if (clientIds.length === 0) return
-  if (clientIds.length !== entries.length) {
-    const keep = new Set(clientIds)
-    update = encodeAwarenessEntries(entries.filter((e) => keep.has(e.clientID)))
-  }
-  awarenessProtocol.applyAwarenessUpdate(room.awareness, update, conn)
 }
 
 function handleExtension(room: Room, conn: Connection, decoder: decoding.Decoder): void {

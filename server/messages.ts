@@ -4,6 +4,7 @@
  */
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
+import * as decoding from 'lib0/decoding'
 import * as syncProtocol from 'y-protocols/sync'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { MESSAGE_AWARENESS, MESSAGE_SYNC } from '../src/protocol/message-types.js'
@@ -12,6 +13,30 @@ export function encodeSyncUpdate(update: Uint8Array): Uint8Array {
   const enc = encoding.createEncoder()
   encoding.writeVarUint(enc, MESSAGE_SYNC)
   syncProtocol.writeUpdate(enc, update)
+  return encoding.toUint8Array(enc)
+}
+
+/**
+ * Decodes a state vector a client sent (sync step 1). Throws on malformed bytes, trailing
+ * bytes included, so a bad one is refused where it arrives.
+ */
+export function readStateVector(bytes: Uint8Array): Map<number, number> {
+  const d = decoding.createDecoder(bytes)
+  const sv = new Map<number, number>()
+  const n = decoding.readVarUint(d)
+  // Each entry takes at least two bytes: the bound keeps a huge count from looping long.
+  if (n * 2 > bytes.length) throw new RangeError(`state vector of ${n} entries cannot fit in ${bytes.length} bytes`)
+  for (let i = 0; i < n; i++) sv.set(decoding.readVarUint(d), decoding.readVarUint(d))
+  if (decoding.hasContent(d)) throw new RangeError('state vector has trailing bytes')
+  return sv
+}
+
+/** Sync step 2: what `doc` has beyond the client's state vector. */
+export function encodeSyncStep2(doc: Y.Doc, stateVector: Map<number, number>): Uint8Array {
+  const enc = encoding.createEncoder()
+  encoding.writeVarUint(enc, MESSAGE_SYNC)
+  encoding.writeVarUint(enc, syncProtocol.messageYjsSyncStep2)
+  encoding.writeVarUint8Array(enc, Y.encodeStateAsUpdate(doc, Y.encodeStateVector(stateVector)))
   return encoding.toUint8Array(enc)
 }
 

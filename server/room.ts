@@ -7,8 +7,11 @@
 import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { applyBatch } from './apply-update.js'
+import { forgetRemovedStates } from './awareness.js'
 import { typeRootMaps } from './changes.js'
+import { CloseCode } from '../src/protocol/close-codes.js'
 import { Connection } from './connection.js'
+import { DocumentSize } from './document-size.js'
 import { binaryFrame } from './ws-frame.js'
 import { Inbox, type AdmittedUpdate } from './inbox.js'
 import { encodeAwareness, encodeSyncStep1, encodeSyncUpdate } from './messages.js'
@@ -32,6 +35,8 @@ export interface RoomContext {
   plugins: YroomPlugin[]
   metrics: Metrics
   logger: Logger
+  /** Called once when the room failed and must be dropped (the registry unloads it without storing its state). */
+  onFailure?: (room: Room) => void
 }
 
 /** Server client ids are drawn below this bound (see uniqueServerClientId). */
@@ -91,8 +96,8 @@ export class Room {
   private readonly inbox: Inbox
   /** Sequence number of the last stored update. */
   seq: number
-  /** Approximate stored size in bytes (for maxDocumentBytes). */
-  storedBytes: number
+  /** The document's size, for maxDocumentBytes (document-size.ts). */
+  readonly size: DocumentSize
   private logEntries: number
   private pending: PendingUpdate[] = []
   /** Connections whose updates are in `pending` (null = the server). */
@@ -107,6 +112,8 @@ export class Room {
   private flushQueued = false
   private microtaskQueued = false
   closed = false
+  /** Set by fail(): the document is dropped, never stored or served again. */
+  failed = false
 
   constructor(
     readonly name: string,
@@ -127,7 +134,7 @@ export class Room {
     this.serverClientIds.add(this.doc.clientID)
     this.seq = stored.seq
     this.logEntries = stored.updates.length
-    this.storedBytes = stored.updates.reduce((n, u) => n + u.byteLength, 0)
+    this.size = new DocumentSize(this.doc, ctx.options.maxDocumentBytes, stored.updates.reduce((n, u) => n + u.byteLength, 0))
     this.awareness = new awarenessProtocol.Awareness(this.doc)
     this.awareness.setLocalState(null)
     this.awareness.on('update', this.onAwarenessUpdate)
@@ -171,6 +178,7 @@ export class Room {
     if (!this.connections.delete(conn)) return
     if (conn.awarenessIds.size > 0) {
       awarenessProtocol.removeAwarenessStates(this.awareness, [...conn.awarenessIds], conn)
+      forgetRemovedStates(this.awareness)
     }
   }
 
@@ -187,12 +195,33 @@ export class Room {
   }
 
   private applyBatch(batch: AdmittedUpdate[]): void {
-    applyBatch(this, batch, (conn, err) => failMessage(this, conn, err))
+    if (this.failed) return
+    try {
+      applyBatch(this, batch, (conn, err) => failMessage(this, conn, err))
+    } catch (err) {
+      // Each update's own failure is handled in applyBatch; this is the transaction itself
+      // failing (e.g. in Yjs's cleanup), which leaves the document in a state nobody judged.
+      this.fail(err)
+    }
+  }
+
+  /**
+   * The safety net: the document can no longer be trusted. Every connection is closed
+   * (1011; clients reconnect), and the registry drops the room without storing its
+   * document, so the next join loads the last stored state. Nothing accepted is lost:
+   * what was accepted before was stored or is still pending and is stored first.
+   */
+  fail(err: unknown): void {
+    if (this.failed) return
+    this.failed = true
+    this.logger.error({ err, room: this.name }, 'room failed; its connections are closed and it reloads from storage')
+    for (const conn of this.connections) conn.close(CloseCode.INTERNAL_ERROR, 'room reloads after an internal error')
+    this.ctx.onFailure?.(this)
   }
 
   /** Applies the updates waiting in the inbox now (before anything that must see them). */
   applyInbox(): void {
-    this.inbox.apply()
+    if (!this.failed) this.inbox.apply()
   }
 
   /**
@@ -229,7 +258,6 @@ export class Room {
         (seq) => {
           this.seq = Math.max(this.seq, seq)
           this.logEntries++
-          this.storedBytes += update.byteLength
         },
         (err: unknown) => this.logger.error({ err, room: this.name }, 'storage append failed'),
       )
@@ -238,6 +266,7 @@ export class Room {
         const frame = binaryFrame(encodeSyncUpdate(update))
         for (const conn of conns) conn.sendFrame(frame)
       })
+      .catch((err: unknown) => this.logger.error({ err, room: this.name }, 'sending a rollback failed'))
   }
 
   /**
@@ -245,6 +274,7 @@ export class Room {
    * result like any accepted update. Not for use inside an onUpdate hook (use ctx.serverEdit).
    */
   transactAsServer<T>(fn: (doc: Y.Doc) => T): T {
+    if (this.failed) throw new Error(`room ${this.name} failed and is being reloaded`)
     if (this.doc._transaction !== null) throw new Error('transactAsServer called inside a transaction; use ctx.serverEdit')
     this.applyInbox()
     const updates: Uint8Array[] = []
@@ -360,7 +390,6 @@ export class Room {
     try {
       this.seq = await this.ctx.storage.append(this.name, [merged])
       this.logEntries += 1
-      this.storedBytes += merged.byteLength
     } catch (err) {
       this.logger.error({ err, room: this.name }, 'storage append failed')
     } finally {
@@ -382,17 +411,18 @@ export class Room {
 
   /** Replaces the stored log by one update with the current state (runs on the flush chain). */
   compact(): Promise<void> {
-    this.chain = this.chain.then(() => this.compactNow())
+    this.chain = this.chain.then(() => this.compactNow()).catch(this.onFlushError)
     return this.chain
   }
 
   private async compactNow(): Promise<void> {
-    if (this.seq === 0) return
+    // A failed room's document is not the stored state plus judged updates: never store it.
+    if (this.seq === 0 || this.failed) return
     const state = Y.encodeStateAsUpdate(this.doc)
+    this.size.measuredAs(state.byteLength)
     try {
       await this.ctx.storage.compact(this.name, state, this.seq)
       this.logEntries = 1
-      this.storedBytes = state.byteLength
     } catch (err) {
       this.logger.error({ err, room: this.name }, 'compaction failed')
     }

@@ -17,7 +17,9 @@ export class Rooms {
   /** Rooms whose unload (onUnload hooks, final flush) is under way. */
   private unloading = new Set<string>()
 
-  constructor(private ctx: RoomContext) {}
+  constructor(private ctx: RoomContext) {
+    this.ctx = { ...ctx, onFailure: (room) => void this.discard(room) }
+  }
 
   /** Runs `op` after every earlier queued operation of this room. */
   private queue<T>(name: string, op: () => Promise<T>): Promise<T> {
@@ -64,7 +66,7 @@ export class Rooms {
     this.loaded.set(name, room)
     this.ctx.metrics.roomsLoaded.set(this.loaded.size)
     // A long log (e.g. many backend appends while unloaded) is compacted now, not at unload.
-    if (stored.updates.length > this.ctx.options.compactAfterEntries) void room.compact()
+    if (stored.updates.length > this.ctx.options.compactAfterEntries) void room.compact() // logs its own failure
     this.ctx.logger.debug({ room: name, seq: stored.seq }, 'room loaded')
     // A room loaded without a client (backend edit) unloads after the idle time as well.
     if (room.connections.size === 0) this.scheduleUnload(room)
@@ -83,7 +85,11 @@ export class Rooms {
 
   /** Removes a connection; the room unloads after the idle time once empty. */
   async detach(room: Room, conn: Connection): Promise<void> {
-    room.leave(conn)
+    try {
+      room.leave(conn)
+    } catch (err) {
+      room.fail(err)
+    }
     for (const p of this.ctx.plugins) {
       try {
         await p.onDisconnect?.({ room, connection: conn })
@@ -104,7 +110,9 @@ export class Rooms {
     this.cancelUnload(room.name)
     const t = setTimeout(() => {
       this.idleTimers.delete(room.name)
-      if (room.connections.size === 0) void this.unload(room.name)
+      if (room.connections.size === 0) {
+        this.unload(room.name).catch((err: unknown) => this.ctx.logger.error({ err, room: room.name }, 'unload failed'))
+      }
     }, this.ctx.options.idleShutdownMs)
     t.unref()
     this.idleTimers.set(room.name, t)
@@ -133,6 +141,20 @@ export class Rooms {
         this.unloading.delete(name)
       }
       this.ctx.logger.debug({ room: name }, 'room unloaded')
+    })
+  }
+
+  /**
+   * Drops a failed room (Room.fail) at once: the next join loads it from storage. What it
+   * accepted before failing is stored first, on its queue, so that load sees it.
+   */
+  private discard(room: Room): Promise<void> {
+    if (this.loaded.get(room.name) !== room) return Promise.resolve()
+    this.cancelUnload(room.name)
+    this.loaded.delete(room.name)
+    this.ctx.metrics.roomsLoaded.set(this.loaded.size)
+    return this.queue(room.name, () => room.close()).catch((err: unknown) => {
+      this.ctx.logger.error({ err, room: room.name }, 'closing a failed room failed')
     })
   }
 

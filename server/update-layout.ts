@@ -39,6 +39,8 @@ export interface UpdateLayout {
    * it may wait for the tick (inbox.ts).
    */
   touchesOthers: boolean
+  /** Number of items that create a shared type (nesting is checked only when some do: nesting.ts). */
+  newTypes: number
   /** Number of delete-set entries and their byte range (after the entry count). */
   deleteEntries: number
   deletesStart: number
@@ -144,6 +146,7 @@ function skipContent(d: decoding.Decoder, ref: number): number {
       return 1
     case 7: {
       // type: type ref, plus a node name for XmlElement (3) and XmlHook (5)
+      newTypes++
       const typeRef = decoding.readVarUint(d)
       if (typeRef === 3 || typeRef === 5) skipVarString(d)
       return 1
@@ -169,6 +172,8 @@ function skipContent(d: decoding.Decoder, ref: number): number {
  * rather than a result object: this runs for every struct of every update.
  */
 let touchesOthers = false
+/** Items creating a shared type, counted by skipContent; module state for the same reason. */
+let newTypes = 0
 
 /** Reads an id's client (skipping its clock) and notes whether it is not `client`'s. */
 function readIdOf(d: decoding.Decoder, client: number): void {
@@ -201,6 +206,7 @@ function skipStruct(d: decoding.Decoder, client: number): number {
 
 function readLayout(update: Uint8Array): UpdateLayout {
   touchesOthers = false
+  newTypes = 0
   const d = decoding.createDecoder(update)
   const structClients = new Map<number, number>()
   const sections = decoding.readVarUint(d)
@@ -258,6 +264,7 @@ function readLayout(update: Uint8Array): UpdateLayout {
     deletesStart,
     deletesEnd: d.pos,
     touchesOthers,
+    newTypes,
   }
 }
 

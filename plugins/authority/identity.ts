@@ -15,6 +15,11 @@ export interface Binding {
   conn: Connection | null
   /** Id of the last connection that held this binding (0 = none in this process). */
   connId: number
+  /**
+   * Bound only because the connection published awareness under it: kept in memory while
+   * the connection lives, never stored (SPEC §12: nothing of awareness is persisted).
+   */
+  awarenessOnly?: boolean
 }
 
 const STORAGE_KEY = 'authority.bindings'
@@ -53,6 +58,12 @@ export class IdentityTable {
   /** True when `clientID` is bound to this very connection. */
   isOwnConnection(clientID: number, conn: Connection): boolean {
     return this.bindings.get(clientID)?.conn === conn
+  }
+
+  /** True when `conn` holds `clientID` with a stored binding (it has written under it, or said hello). */
+  isBoundForWriting(clientID: number, conn: Connection): boolean {
+    const b = this.bindings.get(clientID)
+    return b !== undefined && b.conn === conn && b.awarenessOnly !== true
   }
 
   /** True when `clientID` was bound to the same authenticated principal as `conn` (a re-take, §3). */
@@ -96,16 +107,39 @@ export class IdentityTable {
   /** Binds one id already checked with `check`; a stale socket of the same principal is closed. */
   private bind(clientID: number, conn: Connection): void {
     const b = this.bindings.get(clientID)
-    if (b?.conn === conn) return
+    if (b?.conn === conn) {
+      // Writing under an id held for awareness only makes its binding a stored one.
+      if (b.awarenessOnly || b.principalId !== conn.principal.id) {
+        b.awarenessOnly = false
+        b.principalId = conn.principal.id
+        b.anonymous = conn.principal.anonymous
+        this.scheduleSave()
+      }
+      return
+    }
     if (b?.conn && !b.conn.closed) b.conn.close(CloseCode.POLICY_VIOLATION, 'replaced by a newer connection of the same user')
     this.bindings.set(clientID, { principalId: conn.principal.id, anonymous: conn.principal.anonymous, conn, connId: conn.id })
-    if (b === undefined || b.principalId !== conn.principal.id) this.scheduleSave()
+    if (b === undefined || b.principalId !== conn.principal.id || b.awarenessOnly) this.scheduleSave()
   }
 
-  /** Binds `clientID` if allowed; returns whether it is now bound to `conn`. */
-  tryBind(clientID: number, conn: Connection): boolean {
+  /**
+   * Whether `conn` may publish awareness under `clientID`. A free id is then bound to
+   * `conn` in memory only, until `conn` closes: it is not stored (SPEC §12: nothing of
+   * awareness is persisted).
+   */
+  bindForAwareness(clientID: number, conn: Connection): boolean {
+    const b = this.bindings.get(clientID)
+    if (b?.conn === conn) return true
     if (this.check(clientID, conn)) return false
-    this.bind(clientID, conn)
+    if (b === undefined) {
+      this.bindings.set(clientID, { principalId: conn.principal.id, anonymous: conn.principal.anonymous, conn, connId: conn.id, awarenessOnly: true })
+    } else {
+      // A stored binding the check lets this connection take: held in memory, stored
+      // unchanged until the connection writes under it.
+      if (b.conn && !b.conn.closed) b.conn.close(CloseCode.POLICY_VIOLATION, 'replaced by a newer connection of the same user')
+      b.conn = conn
+      b.connId = conn.id
+    }
     return true
   }
 
@@ -131,7 +165,11 @@ export class IdentityTable {
 
   /** Detaches `conn` from its ids; they stay bound to its principal (§3). */
   release(conn: Connection): void {
-    for (const b of this.bindings.values()) if (b.conn === conn) b.conn = null
+    for (const [id, b] of this.bindings) {
+      if (b.conn !== conn) continue
+      if (b.awarenessOnly) this.bindings.delete(id)
+      else b.conn = null
+    }
   }
 
   /** Persists the table (coalesced: at most one write in flight). */
@@ -141,7 +179,7 @@ export class IdentityTable {
     this.saving = this.saving.then(async () => {
       this.dirty = false
       const out: Record<string, StoredBinding> = {}
-      for (const [id, b] of this.bindings) out[id] = { p: b.principalId, a: b.anonymous }
+      for (const [id, b] of this.bindings) if (!b.awarenessOnly) out[id] = { p: b.principalId, a: b.anonymous }
       try {
         await this.room.ctx.storage.setMeta(this.room.name, STORAGE_KEY, Buffer.from(JSON.stringify(out)))
       } catch (err) {

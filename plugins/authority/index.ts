@@ -35,7 +35,7 @@ export function authorityPlugin(): YroomPlugin {
       const table = identityOf(room)
       // Nearly every update comes from ids its connection already holds: one lookup each.
       for (const id of structClients.keys()) {
-        if (!table.isOwnConnection(id, connection)) return table.bindAll(structClients.keys(), connection)
+        if (!table.isBoundForWriting(id, connection)) return table.bindAll(structClients.keys(), connection)
       }
     },
     onUpdate(ctx) {
@@ -43,7 +43,7 @@ export function authorityPlugin(): YroomPlugin {
     },
     beforeAwareness({ room, connection, clientIds }) {
       const table = identityOf(room)
-      return clientIds.filter((id) => table.tryBind(id, connection))
+      return clientIds.filter((id) => table.bindForAwareness(id, connection))
     },
     onDisconnect({ room, connection }) {
       identityOf(room).release(connection)

@@ -162,16 +162,17 @@ export class Judge {
     if (metaModel) return this.judgeMetaField(c, metaModel)
     const model = modelOf(c.parent)
     if (this.ownedByAnother(model)) return no(Reason.OWNED_BY_ANOTHER, 'the model or an ancestor is owned by another client')
-    if (c.kind === 'delete') {
-      const removed = itemType(c.item)
+    const removed = itemType(c.kind === 'delete' ? c.item : c.replaced)
+    if (removed !== null) {
+      // Rule 2: removing (or overwriting) a type removes every model below it as well.
       if (removed instanceof Y.Map && this.ownedByAnother(removed)) {
-        return no(Reason.OWNED_BY_ANOTHER, 'the removed model is owned by another client')
+        return no(Reason.OWNED_BY_ANOTHER, `the ${c.kind === 'delete' ? 'removed' : 'replaced'} model is owned by another client`)
       }
-    } else {
-      const replaced = itemType(c.replaced)
-      if (replaced instanceof Y.Map && this.ownedByAnother(replaced)) {
-        return no(Reason.OWNED_BY_ANOTHER, 'the replaced model is owned by another client')
+      if (this.ownedBelow(removed)) {
+        return no(Reason.OWNED_BY_ANOTHER, `a model inside the ${c.kind === 'delete' ? 'removed' : 'replaced'} content is owned by another client`)
       }
+    }
+    if (c.kind === 'insert') {
       const created = itemType(c.item)
       if (created) {
         const bad = this.foreignClaim(created)
@@ -205,27 +206,62 @@ export class Judge {
 
   /** An ownerID in a newly created subtree that is neither -1 nor the creator's: the first one found. */
   private foreignClaim(type: Y.AbstractType<any>): number | null {
-    if (type instanceof Y.Map) {
-      const meta = type.get(META_KEY)
-      if (meta instanceof Y.Map) {
-        const owner = meta.get(OWNER_ID)
-        if (typeof owner === 'number' && owner !== UNOWNED && !this.own(owner)) return owner
-      }
-    }
-    for (let item = type._start; item !== null; item = item.right) {
-      const t = itemType(item)
-      if (t && !item.deleted) {
-        const bad = this.foreignClaim(t)
-        if (bad !== null) return bad
-      }
-    }
-    for (const item of type._map.values()) {
-      const t = itemType(item)
-      if (t && !item.deleted) {
-        const bad = this.foreignClaim(t)
-        if (bad !== null) return bad
-      }
-    }
-    return null
+    let bad: number | null = null
+    walkTypes(type, (t) => t.content instanceof Y.ContentType && !t.deleted, (m) => {
+      const meta = m.get(META_KEY)
+      if (!(meta instanceof Y.Map)) return false
+      const owner = meta.get(OWNER_ID)
+      if (typeof owner === 'number' && owner !== UNOWNED && !this.own(owner)) bad = owner
+      return bad !== null
+    })
+    return bad
   }
+
+  /**
+   * True when some model strictly below `type` was owned by another before the update
+   * (rule 2). Reads the tree as it was: content this update added is not looked at, and
+   * content it deleted is.
+   */
+  private ownedBelow(type: Y.AbstractType<any>): boolean {
+    const view = this.ctx.view
+    const existed = (item: Y.Item) => !view.isNew(item) && (!item.deleted || view.deletedBefore.has(item))
+    return walkTypes(
+      type,
+      (item) => item.content instanceof Y.ContentType && existed(item),
+      (m) => m !== type && this.ownerOf(m) !== UNOWNED && !this.own(this.ownerOf(m)),
+      (map, key) => {
+        let item = map._map.get(key) ?? null
+        while (item !== null && view.isNew(item)) item = item.left
+        return item
+      },
+    )
+  }
+}
+
+/**
+ * Visits every Y.Map at or below `root` (iteratively: a tree may be as deep as the nesting
+ * limit allows) until `visit` returns true; returns whether it did. `follow` says which
+ * items holding a type to descend into; `current` picks a map key's item (default: the
+ * key's current one). `$meta` maps are not models and are not visited.
+ */
+function walkTypes(
+  root: Y.AbstractType<any>,
+  follow: (item: Y.Item) => boolean,
+  visit: (model: Y.Map<unknown>) => boolean,
+  current: (map: Y.AbstractType<any>, key: string) => Y.Item | null = (map, key) => map._map.get(key) ?? null,
+): boolean {
+  const stack: Y.AbstractType<any>[] = [root]
+  while (stack.length > 0) {
+    const t = stack.pop()!
+    if (t instanceof Y.Map && visit(t)) return true
+    for (let item = t._start; item !== null; item = item.right) {
+      if (follow(item)) stack.push((item.content as Y.ContentType).type)
+    }
+    for (const key of t._map.keys()) {
+      if (key === META_KEY) continue
+      const item = current(t, key)
+      if (item !== null && follow(item)) stack.push((item.content as Y.ContentType).type)
+    }
+  }
+  return false
 }

@@ -1,0 +1,62 @@
+/**
+ * Incoming awareness (SPEC §3, §12): which of a message's entries a connection may publish.
+ *
+ * Plugins drop entries under ids the connection may not speak for (the authority plugin:
+ * ids bound to someone else). The core then caps how many distinct ids one connection
+ * publishes under in its lifetime (`maxAwarenessIdsPerConnection`): a stock client uses one,
+ * and the ids it relays for others belong to their own connections. Without the cap, a
+ * client could fill the room's awareness (and every client's) with fresh ids.
+ */
+import * as awarenessProtocol from 'y-protocols/awareness'
+import { encodeAwarenessEntries, readAwarenessEntries } from '../src/protocol/awareness-ids.js'
+import type { Connection } from './connection.js'
+import type { Room } from './room.js'
+
+/** Every id each connection has published under (at most the cap). */
+const usedIds = new WeakMap<Connection, Set<number>>()
+
+/** The ids of `clientIds` that `conn` may use under the cap; records the new ones. */
+function withinCap(conn: Connection, clientIds: number[], cap: number): number[] {
+  let used = usedIds.get(conn)
+  if (!used) usedIds.set(conn, (used = new Set()))
+  const out: number[] = []
+  for (const id of clientIds) {
+    if (used.has(id)) out.push(id)
+    else if (used.size < cap) {
+      used.add(id)
+      out.push(id)
+    }
+  }
+  return out
+}
+
+export function handleAwareness(room: Room, conn: Connection, update: Uint8Array): void {
+  const entries = readAwarenessEntries(update)
+  let clientIds = entries.map((e) => e.clientID)
+  for (const p of room.plugins) {
+    const keep = p.beforeAwareness?.({ room, connection: conn, clientIds })
+    if (keep) clientIds = keep
+  }
+  clientIds = withinCap(conn, clientIds, room.ctx.options.maxAwarenessIdsPerConnection)
+  if (clientIds.length === 0) return
+  if (clientIds.length !== entries.length) {
+    const keep = new Set(clientIds)
+    update = encodeAwarenessEntries(entries.filter((e) => keep.has(e.clientID)))
+  }
+  awarenessProtocol.applyAwarenessUpdate(room.awareness, update, conn)
+}
+
+/** Kept clocks of removed states older than this may be forgotten (clients drop states after 30 s). */
+const FORGET_AFTER_MS = 60_000
+
+/**
+ * Awareness keeps the clock of every id it ever saw, so that a stale state relayed later
+ * cannot bring a departed client back. Once removed states far outnumber live ones, those
+ * older than any client still relays are forgotten: the room's memory follows its clients.
+ */
+export function forgetRemovedStates(awareness: awarenessProtocol.Awareness): void {
+  const { meta, states } = awareness
+  if (meta.size <= 2 * states.size + 256) return
+  const cutoff = Date.now() - FORGET_AFTER_MS
+  for (const [id, m] of meta) if (!states.has(id) && m.lastUpdated < cutoff) meta.delete(id)
+}
