@@ -15,30 +15,35 @@ import type { Room } from './room.js'
 /** Every id each connection has published under (at most the cap). */
 const usedIds = new WeakMap<Connection, Set<number>>()
 
-/** The ids of `clientIds` that `conn` may use under the cap; records the new ones. */
-function withinCap(conn: Connection, clientIds: number[], cap: number): number[] {
+function usedBy(conn: Connection): Set<number> {
   let used = usedIds.get(conn)
   if (!used) usedIds.set(conn, (used = new Set()))
-  const out: number[] = []
-  for (const id of clientIds) {
-    if (used.has(id)) out.push(id)
-    else if (used.size < cap) {
-      used.add(id)
-      out.push(id)
-    }
-  }
-  return out
+  return used
+}
+
+/** The ids `conn` used before, and as many new ones (first come) as the cap leaves room for. */
+function withinCap(used: Set<number>, clientIds: number[], cap: number): number[] {
+  let room = cap - used.size
+  return clientIds.filter((id) => used.has(id) || room-- > 0)
 }
 
 export function handleAwareness(room: Room, conn: Connection, update: Uint8Array): void {
   const entries = readAwarenessEntries(update)
-  let clientIds = entries.map((e) => e.clientID)
+  const used = usedBy(conn)
+  // Capped before the plugins see them, so that no plugin keeps state for ids beyond it;
+  // an id counts as used once the plugins let it through.
+  let clientIds = withinCap(
+    used,
+    entries.map((e) => e.clientID),
+    room.ctx.options.maxAwarenessIdsPerConnection,
+  )
   for (const p of room.plugins) {
+    if (clientIds.length === 0) break
     const keep = p.beforeAwareness?.({ room, connection: conn, clientIds })
     if (keep) clientIds = keep
   }
-  clientIds = withinCap(conn, clientIds, room.ctx.options.maxAwarenessIdsPerConnection)
   if (clientIds.length === 0) return
+  for (const id of clientIds) used.add(id)
   if (clientIds.length !== entries.length) {
     const keep = new Set(clientIds)
     update = encodeAwarenessEntries(entries.filter((e) => keep.has(e.clientID)))

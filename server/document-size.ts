@@ -4,9 +4,9 @@
  *
  * Measuring exactly means encoding the whole document (O(size)), so the size is kept as
  * an upper bound instead: the last exact measure plus every update admitted since. Only
- * when that bound would pass the cap is the document measured again, and then at most once
- * a second or once each eighth of its size has been written, so the cost of measuring stays
- * a small constant per byte written, whatever a client sends.
+ * when that bound would pass the cap is the document measured again, and then no more
+ * often than keeps measuring under a tenth of the room's time (or once each eighth of the
+ * document's size has been written), whatever a client sends.
  */
 import * as Y from 'yjs'
 
@@ -15,7 +15,11 @@ export class DocumentSize {
   private measured: number
   /** Bytes admitted since the last measure (an update counts whether accepted or not). */
   private since = 0
+  /** Something was deleted since the last measure: the bound may be too high. */
+  private shrunk = false
   private measuredAt = -Infinity
+  /** How long the last measure took (ms). */
+  private measureMs = 0
 
   constructor(
     private readonly doc: Y.Doc,
@@ -45,18 +49,28 @@ export class DocumentSize {
     return true
   }
 
+  /** Notes an update that adds nothing (deletions only): the next check may measure again. */
+  shrinking(): void {
+    this.shrunk = true
+  }
+
   /** Records an exact size computed elsewhere (a compaction encodes the state anyway). */
   measuredAs(bytes: number): void {
     this.measured = bytes
     this.since = 0
-    this.measuredAt = Date.now()
+    this.shrunk = false
+    this.measuredAt = performance.now()
   }
 
   private mayMeasure(): boolean {
-    return this.since > 0 && (Date.now() - this.measuredAt >= 1000 || this.since >= this.measured / 8)
+    if (this.since === 0 && !this.shrunk) return false
+    return performance.now() - this.measuredAt >= 10 * this.measureMs || this.since >= this.measured / 8
   }
 
   private measure(): void {
-    this.measuredAs(Y.encodeStateAsUpdate(this.doc).byteLength)
+    const started = performance.now()
+    const bytes = Y.encodeStateAsUpdate(this.doc).byteLength
+    this.measureMs = performance.now() - started
+    this.measuredAs(bytes)
   }
 }
