@@ -2,73 +2,263 @@
  * Embedded LevelDB storage (the default, `--data ./data`).
  *
  * Keys (utf8; room names never contain control characters, so NUL separates safely):
- *   `u\0<room>\0<seq:16 hex>` → one Yjs update (log entry)
+ *   `u\0<room>\0<seq:16 hex>` → one log entry: integrity header + Yjs update (integrity.ts)
  *   `m\0<room>\0<key>`        → metadata record
+ *   `l\0<room>`               → the room's last seq when the directory was first opened with
+ *                               the integrity format: entries up to it may be raw updates
+ *   `f\0format`               → the integrity format is in use in this directory
+ * Beside LevelDB's files, `yroom-heads.json` records each room's last seq and chain value
+ * (integrity.ts, HeadFile), so that a log cut short is noticed on the next load.
+ *
  * Sequence numbers are allocated in-process per room; LevelDB allows one process per
- * directory, so this needs no lock. Writes are not fsynced individually: a killed server
- * process loses nothing (the OS has the data), only a machine crash could.
+ * directory, so this needs no lock. Each room's writes run one after another (the chain
+ * value of an entry depends on the one before; a failed write leaves no gap). Writes are not
+ * fsynced individually: a killed server process loses nothing (the OS has the data), only a
+ * machine crash could, and the head record then reports what was lost.
  */
+import { readdir } from 'node:fs/promises'
 import { ClassicLevel } from 'classic-level'
 import type { Storage, StoredDocument } from './storage.js'
+import {
+  chainOf,
+  checkLog,
+  encodeEntry,
+  entryCrc,
+  FLAG_BASE,
+  HeadFile,
+  isHeaded,
+  link,
+  StorageDamaged,
+  type CheckedEntry,
+  type Damage,
+  type Head,
+  type LogCheck,
+} from './integrity.js'
 
 const SEP = '\u0000'
 const logPrefix = (room: string) => `u${SEP}${room}${SEP}`
 const metaPrefix = (room: string) => `m${SEP}${room}${SEP}`
+const legacyKey = (room: string) => `l${SEP}${room}`
+const FORMAT_KEY = `f${SEP}format`
 const seqKey = (room: string, seq: number) => logPrefix(room) + seq.toString(16).padStart(16, '0')
 /** Upper bound for range scans: U+FFFF sorts after every key character we use. */
 const END = '\uffff'
+const utf8 = new TextEncoder()
+const text = new TextDecoder()
+
+/** The LevelDB directory cannot be opened; `cause` is LevelDB's own error. */
+export class StorageOpenError extends Error {
+  readonly code = 'YROOM_STORAGE_OPEN'
+  constructor(
+    readonly dir: string,
+    /** LevelDB's reason (e.g. "Corruption: checksum mismatch"). */
+    readonly reason: string,
+    /** Another process holds the directory (not damage: nothing to repair). */
+    readonly locked: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      locked
+        ? `cannot open the data directory ${dir}: it is in use by another process (${reason})`
+        : `cannot open the data directory ${dir}: ${reason}. The storage looks damaged: stop every yroom using it, then run: yroom repair --data ${dir}`,
+      options,
+    )
+    this.name = 'StorageOpenError'
+  }
+}
+
+/** What the server keeps per room it has touched. */
+interface RoomState {
+  head: Head
+  /** Entries up to this seq may be raw (0: none). */
+  legacyThrough: number
+}
+
+export interface LevelStorageOptions {
+  /** Shortest time between two writes of the head record after appends (default 250 ms; at most 1 s). */
+  headFlushMs?: number
+}
 
 export class LevelStorage implements Storage {
   private db: ClassicLevel<string, Uint8Array>
-  private seqs = new Map<string, Promise<number>>()
+  private heads: HeadFile
+  private state = new Map<string, RoomState>()
+  private damaged = new Map<string, StorageDamaged>()
+  private queues = new Map<string, Promise<unknown>>()
+  /** Problems with the head record found at open (the server still starts). */
+  readonly warnings: string[] = []
 
-  constructor(private dir: string) {
+  constructor(
+    private dir: string,
+    options: LevelStorageOptions = {},
+  ) {
     this.db = new ClassicLevel<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
+    const flushMs = Math.min(1000, Math.max(1, options.headFlushMs ?? 250))
+    this.heads = new HeadFile(dir, flushMs, 1000)
+  }
+
+  get location(): string {
+    return this.dir
   }
 
   async open(): Promise<void> {
-    await this.db.open()
-  }
-
-  /** Last allocated seq of a room, read from disk once and then kept in memory. */
-  private lastSeq(room: string): Promise<number> {
-    let p = this.seqs.get(room)
-    if (!p) {
-      p = (async () => {
-        const keys = await this.db.keys({ gte: logPrefix(room), lt: logPrefix(room) + END, reverse: true, limit: 1 }).all()
-        return keys.length === 0 ? 0 : parseInt(keys[0].slice(logPrefix(room).length), 16)
-      })()
-      this.seqs.set(room, p)
+    await this.refuseHeadless()
+    try {
+      await this.db.open()
+    } catch (err) {
+      const cause = (err as { cause?: { message?: string; code?: string } }).cause
+      const reason = cause?.message ?? (err as Error).message
+      throw new StorageOpenError(this.dir, reason, cause?.code === 'LEVEL_LOCKED', { cause: err })
     }
-    return p
+    const heads = await this.heads.read()
+    if (heads === 'unreadable') {
+      this.warn(`the head record ${this.heads.path} is unreadable (${this.heads.problem}); logs cut short before now cannot be detected`)
+    }
+    if ((await this.db.get(FORMAT_KEY)) === undefined) {
+      if (heads === 'ok') this.warn(`the integrity format marker is missing from ${this.dir}; checking every room against the head record`)
+      await this.upgrade()
+      if (heads === 'missing') await this.heads.flush(true)
+    } else if (heads === 'missing') {
+      this.warn(`the head record ${this.heads.path} is missing; logs cut short before now cannot be detected`)
+    }
   }
 
-  async load(room: string): Promise<StoredDocument> {
+  private warn(message: string): void {
+    this.warnings.push(message)
+    process.emitWarning(message, { code: 'YROOM_STORAGE' })
+  }
+
+  /**
+   * LevelDB opens a directory without CURRENT as a new, empty database and deletes the
+   * tables it finds there. Refuse instead: `yroom repair` rebuilds CURRENT from the tables.
+   */
+  private async refuseHeadless(): Promise<void> {
+    let files: string[]
+    try {
+      files = await readdir(this.dir)
+    } catch {
+      return // no directory yet: a new database
+    }
+    if (files.includes('CURRENT')) return
+    if (files.some((f) => /^(MANIFEST-\d+|\d+\.(log|ldb|sst))$/.test(f))) {
+      throw new StorageOpenError(this.dir, 'LevelDB files are present but the CURRENT file is missing', false)
+    }
+  }
+
+  /**
+   * First open of a directory with this format: records, per room whose log ends with raw
+   * updates, the seq up to which raw entries are accepted. Written durably (into a table, out
+   * of the log) before anything else.
+   */
+  private async upgrade(): Promise<void> {
+    const ops: Array<{ type: 'put'; key: string; value: Uint8Array }> = []
+    for (const room of await this.list()) {
+      const [last] = await this.db.iterator({ gte: logPrefix(room), lt: logPrefix(room) + END, reverse: true, limit: 1 }).all()
+      if (last && !isHeaded(last[1])) ops.push({ type: 'put', key: legacyKey(room), value: utf8.encode(String(this.seqOf(room, last[0]))) })
+    }
+    ops.push({ type: 'put', key: FORMAT_KEY, value: utf8.encode('1') })
+    await this.db.batch(ops, { sync: true })
+    // Flushes the memtable into a table: a damaged log cannot take the marks with it.
+    await this.db.compactRange(FORMAT_KEY, FORMAT_KEY)
+  }
+
+  private seqOf(room: string, key: string): number {
+    return parseInt(key.slice(logPrefix(room).length), 16)
+  }
+
+  /** Runs `op` after every earlier operation on this room (writes and checked reads). */
+  private queue<T>(room: string, op: () => Promise<T>): Promise<T> {
+    const prev = this.queues.get(room) ?? Promise.resolve()
+    const next = prev.then(op, op)
+    const tail = next.catch(() => undefined)
+    this.queues.set(room, tail)
+    void tail.then(() => {
+      if (this.queues.get(room) === tail) this.queues.delete(room)
+    })
+    return next
+  }
+
+  private async legacyThrough(room: string): Promise<number> {
+    const v = await this.db.get(legacyKey(room))
+    return v === undefined ? 0 : Number(text.decode(v))
+  }
+
+  private async readLog(room: string): Promise<Array<{ seq: number; value: Uint8Array }>> {
     const entries = await this.db.iterator({ gte: logPrefix(room), lt: logPrefix(room) + END }).all()
-    const seq = entries.length === 0 ? 0 : parseInt(entries[entries.length - 1][0].slice(logPrefix(room).length), 16)
-    return { updates: entries.map(([, v]) => v), seq }
+    return entries.map(([k, value]) => ({ seq: this.seqOf(room, k), value }))
   }
 
-  async append(room: string, updates: Uint8Array[]): Promise<number> {
-    if (updates.length === 0) return this.lastSeq(room)
-    // Allocate the seq range synchronously after the previous allocation resolves, so
-    // concurrent appends to one room never share a key.
-    const prev = this.lastSeq(room)
-    const next = prev.then((s) => s + updates.length)
-    this.seqs.set(room, next)
-    const first = (await prev) + 1
-    const batch = updates.map((value, i) => ({ type: 'put' as const, key: seqKey(room, first + i), value }))
-    await this.db.batch(batch)
-    return first + updates.length - 1
+  /** The head a room's log is checked against: what this process wrote, else the record. */
+  private expectedHead(room: string): Head | undefined {
+    return this.state.get(room)?.head ?? this.heads.get(room)
   }
 
-  async compact(room: string, merged: Uint8Array, through: number): Promise<void> {
-    const keys = await this.db.keys({ gte: logPrefix(room), lte: seqKey(room, through) }).all()
-    const ops: Array<{ type: 'del'; key: string } | { type: 'put'; key: string; value: Uint8Array }> = keys
-      .filter((k) => k !== seqKey(room, through))
-      .map((key) => ({ type: 'del' as const, key }))
-    ops.push({ type: 'put', key: seqKey(room, through), value: merged })
-    await this.db.batch(ops)
+  /** Reads and checks a room's log; throws StorageDamaged (and remembers it) on damage. */
+  private async verified(room: string): Promise<{ updates: Uint8Array[]; state: RoomState }> {
+    const known = this.damaged.get(room)
+    if (known) throw known
+    const legacyThrough = await this.legacyThrough(room)
+    const check = checkLog(room, await this.readLog(room), legacyThrough, this.expectedHead(room))
+    if (check.damage.length > 0) {
+      const err = new StorageDamaged(room, check.damage)
+      this.damaged.set(room, err)
+      throw err
+    }
+    const state: RoomState = { head: check.last ?? { seq: 0, chain: 0 }, legacyThrough }
+    this.state.set(room, state)
+    // Rooms written before the head record existed get one now.
+    if (state.head.seq > 0) this.heads.set(room, state.head)
+    return { updates: check.entries.map((e) => e.payload), state }
+  }
+
+  private async roomState(room: string): Promise<RoomState> {
+    const known = this.damaged.get(room)
+    if (known) throw known
+    return this.state.get(room) ?? (await this.verified(room)).state
+  }
+
+  load(room: string): Promise<StoredDocument> {
+    return this.queue(room, async () => {
+      const { updates, state } = await this.verified(room)
+      return { updates, seq: state.head.seq }
+    })
+  }
+
+  append(room: string, updates: Uint8Array[]): Promise<number> {
+    return this.queue(room, async () => {
+      const state = await this.roomState(room)
+      if (updates.length === 0) return state.head.seq
+      let { seq, chain } = state.head
+      const batch = updates.map((update) => {
+        seq++
+        const crc = entryCrc(room, seq, 0, update)
+        chain = link(chain, crc)
+        return { type: 'put' as const, key: seqKey(room, seq), value: encodeEntry(update, 0, crc, chain) }
+      })
+      await this.db.batch(batch)
+      state.head = { seq, chain }
+      this.heads.set(room, state.head)
+      return seq
+    })
+  }
+
+  compact(room: string, merged: Uint8Array, through: number): Promise<void> {
+    return this.queue(room, async () => {
+      const state = await this.roomState(room)
+      const current = await this.db.get(seqKey(room, through))
+      if (current === undefined) throw new Error(`cannot compact room ${JSON.stringify(room)} through ${through}: no such entry`)
+      const keys = await this.db.keys({ gte: logPrefix(room), lte: seqKey(room, through) }).all()
+      const ops: Array<{ type: 'del'; key: string } | { type: 'put'; key: string; value: Uint8Array }> = keys
+        .filter((k) => k !== seqKey(room, through))
+        .map((key) => ({ type: 'del' as const, key }))
+      // The base keeps the chain value of the entry it replaces: later entries link to it.
+      const crc = entryCrc(room, through, FLAG_BASE, merged)
+      ops.push({ type: 'put', key: seqKey(room, through), value: encodeEntry(merged, FLAG_BASE, crc, chainOf(current)) })
+      const dropLegacy = state.legacyThrough > 0 && through >= state.legacyThrough
+      if (dropLegacy) ops.push({ type: 'del', key: legacyKey(room) })
+      await this.db.batch(ops)
+      if (dropLegacy) state.legacyThrough = 0
+    })
   }
 
   async size(room: string): Promise<number> {
@@ -90,10 +280,16 @@ export class LevelStorage implements Storage {
     }
   }
 
-  async delete(room: string): Promise<void> {
-    await this.db.clear({ gte: logPrefix(room), lt: logPrefix(room) + END })
-    await this.db.clear({ gte: metaPrefix(room), lt: metaPrefix(room) + END })
-    this.seqs.delete(room)
+  delete(room: string): Promise<void> {
+    return this.queue(room, async () => {
+      // The head record first: a crash in between leaves a room that is merely unrecorded.
+      await this.heads.remove(room)
+      await this.db.clear({ gte: logPrefix(room), lt: logPrefix(room) + END })
+      await this.db.clear({ gte: metaPrefix(room), lt: metaPrefix(room) + END })
+      await this.db.del(legacyKey(room))
+      this.state.delete(room)
+      this.damaged.delete(room)
+    })
   }
 
   async getMeta(room: string, key: string): Promise<Uint8Array | undefined> {
@@ -105,7 +301,69 @@ export class LevelStorage implements Storage {
   }
 
   async close(): Promise<void> {
+    await Promise.all([...this.queues.values()])
+    await this.heads.close()
     await this.db.close()
+  }
+
+  // ---- checks and repair (yroom repair; the server does not use these) ----
+
+  /** Every room with a log or a head record. */
+  async storedRooms(): Promise<string[]> {
+    return [...new Set([...(await this.list()), ...this.heads.rooms()])].sort()
+  }
+
+  /** Checks a room's log without loading it; never throws for damage. */
+  check(room: string): Promise<LogCheck> {
+    return this.queue(room, async () => checkLog(room, await this.readLog(room), await this.legacyThrough(room), this.expectedHead(room)))
+  }
+
+  /**
+   * Accepts the loss in a damaged room: rewrites the log as the entries that passed their
+   * checks (`keep` may add more, e.g. raw entries that decode as Yjs updates), renumbered
+   * from the first kept seq and chained anew, and records the new head. A room with nothing
+   * left is deleted.
+   */
+  repair(room: string, keep: (e: CheckedEntry) => boolean = (e) => e.ok): Promise<{ damage: Damage[]; kept: CheckedEntry[]; head: Head | null }> {
+    return this.queue(room, async () => {
+      const check = checkLog(room, await this.readLog(room), await this.legacyThrough(room), this.expectedHead(room))
+      if (check.damage.length === 0) return { damage: [], kept: check.entries, head: check.last }
+      const kept = check.entries.filter(keep)
+      const ops: Array<{ type: 'del'; key: string } | { type: 'put'; key: string; value: Uint8Array }> = check.entries.map((e) => ({
+        type: 'del' as const,
+        key: seqKey(room, e.seq),
+      }))
+      ops.push({ type: 'del', key: legacyKey(room) })
+      let head: Head | null = null
+      if (kept.length > 0) {
+        let seq = kept[0].seq
+        let chain = 0
+        for (const [i, e] of kept.entries()) {
+          const flags = i === 0 ? FLAG_BASE : 0
+          const crc = entryCrc(room, seq, flags, e.payload)
+          chain = i === 0 ? link(0, crc) : link(chain, crc)
+          ops.push({ type: 'put', key: seqKey(room, seq), value: encodeEntry(e.payload, flags, crc, chain) })
+          seq++
+        }
+        head = { seq: seq - 1, chain }
+      }
+      await this.db.batch(ops, { sync: true })
+      this.damaged.delete(room)
+      if (head) {
+        this.state.set(room, { head, legacyThrough: 0 })
+        this.heads.set(room, head)
+        await this.heads.flush()
+      } else {
+        this.state.delete(room)
+        await this.heads.remove(room)
+      }
+      return { damage: check.damage, kept, head }
+    })
+  }
+
+  /** Rebuilds LevelDB's MANIFEST and CURRENT from the table and log files (LevelDB's RepairDB). */
+  static async repairLevelDb(dir: string): Promise<void> {
+    await ClassicLevel.repair(dir)
   }
 }
 
