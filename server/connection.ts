@@ -7,6 +7,7 @@ import type { WebSocket } from 'ws'
 import { encodeError, encodeRejected, type RejectedChange } from '../src/protocol/extension.js'
 import { CloseCode } from '../src/protocol/close-codes.js'
 import type { Principal } from './plugin.js'
+import type { Logger } from './logger.js'
 import type { Metrics } from './metrics.js'
 import { frameHeaderLength } from './ws-frame.js'
 
@@ -64,6 +65,26 @@ class RateLimiter {
   }
 }
 
+/**
+ * Frames at least this large are tracked while queued (a write callback each), so that the
+ * slow-consumer bound can exempt the largest. Smaller ones are not worth a callback: the
+ * bound is then stricter by less than this.
+ */
+const LARGE_FRAME_BYTES = 64 * 1024
+
+/**
+ * Bytes of a socket's output the kernel has taken so far, partial writes included (a sync
+ * answer of many megabytes is one write), or null where the stream does not tell (not a
+ * net.Socket). Node's stream queue keeps a chunk whole until it is written completely;
+ * libuv's `writeQueueSize` says how much of the dispatched writes is still waiting.
+ */
+function sentBytes(stream: Duplex): number | null {
+  const s = stream as Duplex & { _bytesDispatched?: unknown; _handle?: { writeQueueSize?: unknown } | null }
+  const dispatched = s._bytesDispatched
+  const waiting = s._handle?.writeQueueSize
+  return typeof dispatched === 'number' && typeof waiting === 'number' ? dispatched - waiting : null
+}
+
 export interface ConnectionLimits {
   messagesPerSecond: number
   messageBurst: number
@@ -88,6 +109,10 @@ export class Connection {
   /** When a write of this connection was last rejected (Date.now()), or -Infinity. */
   lastRejectionAt = -Infinity
   private limiter: RateLimiter
+  /** Sizes of the frames of LARGE_FRAME_BYTES or more still in the stream's queue, oldest first. */
+  private largeQueued: number[] = []
+  /** Bytes the kernel had taken at the previous heartbeat while data was waiting, else null. */
+  private sentAtLastCheck: number | null = null
   /** Free-form per-plugin state, keyed by plugin name. */
   readonly pluginState = new Map<string, unknown>()
 
@@ -104,6 +129,7 @@ export class Connection {
     readonly principal: Principal,
     private metrics: Metrics,
     private limits: ConnectionLimits,
+    private logger?: Logger,
   ) {
     this.limiter = new RateLimiter(limits.messagesPerSecond, limits.messageBurst)
   }
@@ -130,31 +156,76 @@ export class Connection {
    * them (a sync answer can be the whole document).
    */
   send(bytes: Uint8Array): void {
-    if (!this.mayWrite()) return
-    this.socket.send(bytes)
-    this.counted(frameHeaderLength(bytes.byteLength) + bytes.byteLength)
+    const frameBytes = frameHeaderLength(bytes.byteLength) + bytes.byteLength
+    if (!this.mayWrite(frameBytes)) return
+    if (frameBytes < LARGE_FRAME_BYTES) this.socket.send(bytes)
+    else this.socket.send(bytes, this.trackLarge(frameBytes))
+    this.counted(frameBytes)
   }
 
   /** Sends a frame from `binaryFrame`: a broadcast is framed once for all its receivers. */
   sendFrame(frame: Buffer): void {
-    if (!this.mayWrite()) return
-    this.stream.write(frame)
+    if (!this.mayWrite(frame.byteLength)) return
+    if (frame.byteLength < LARGE_FRAME_BYTES) this.stream.write(frame)
+    else this.stream.write(frame, this.trackLarge(frame.byteLength))
     this.counted(frame.byteLength)
   }
 
-  /** False when the connection is closing, or is cut off now for not reading what it was sent. */
-  private mayWrite(): boolean {
+  /**
+   * False when the connection is closing, or is cut off now for not reading what it was
+   * sent: when, with the `frameBytes` about to be written, the data queued for it would pass
+   * the largest message in its queue by more than `maxBufferedBytes`. The largest message is
+   * exempt so that one big answer (a late joiner's sync step 2 can be the whole document)
+   * is delivered to a client that reads it, however large; everything queued behind or
+   * beside it counts, a second big answer included.
+   */
+  private mayWrite(frameBytes: number): boolean {
     // `writable` turns false as soon as the stream ends or is destroyed, which can be a tick
     // before ws sees the close and leaves OPEN.
     if (this.closed || this.socket.readyState !== this.socket.OPEN || !this.stream.writable) return false
     // The stream's queue is ws's bufferedAmount: without compression ws queues nothing itself.
-    if (this.stream.writableLength <= this.limits.maxBufferedBytes) return true
-    // Dropped, not closed: a close frame would wait behind the data the client does not
-    // read, and the connection (its awareness, its ownerships) would linger until the
-    // closing handshake timed out.
-    this.metrics.rejectedMessages.inc({ reason: 'slow-consumer' })
-    this.terminate()
+    // It holds each chunk whole until the kernel has taken all of it.
+    const queued = this.stream.writableLength + frameBytes
+    if (queued <= this.limits.maxBufferedBytes) return true
+    let largest = frameBytes
+    for (const n of this.largeQueued) if (n > largest) largest = n
+    if (queued - largest <= this.limits.maxBufferedBytes) return true
+    this.drop('slow consumer: unsent data over the limit', { queued })
     return false
+  }
+
+  /**
+   * Remembers a large frame while it waits in the stream's queue; the returned write
+   * callback forgets it (the stream completes its writes in order).
+   */
+  private trackLarge(frameBytes: number): () => void {
+    this.largeQueued.push(frameBytes)
+    return () => void this.largeQueued.shift()
+  }
+
+  /**
+   * Heartbeat check: true when data has been waiting for this connection since the previous
+   * heartbeat and not one byte of it has been taken by the client (handed to the kernel).
+   * Such a connection is dropped even if it keeps sending, which would keep it alive for the
+   * heartbeat otherwise. A slow reader makes progress and is left alone.
+   */
+  stalled(): boolean {
+    const sent = this.stream.writableLength > 0 ? sentBytes(this.stream) : null
+    const stalled = sent !== null && sent === this.sentAtLastCheck
+    this.sentAtLastCheck = sent
+    return stalled
+  }
+
+  /**
+   * Dropped, not closed: a close frame would wait behind the data the client does not read,
+   * and the connection (its awareness, its ownerships) would linger until the closing
+   * handshake timed out.
+   */
+  drop(why: string, fields: Record<string, unknown> = {}): void {
+    if (this.closed) return
+    this.metrics.rejectedMessages.inc({ reason: 'slow-consumer' })
+    this.logger?.warn({ room: this.room, conn: this.id, ...fields }, why)
+    this.terminate()
   }
 
   private counted(frameBytes: number): void {

@@ -38,16 +38,34 @@ export interface ServerOptions {
   maxNestingDepth?: number
   /** Awareness client ids one connection may publish states under. Default 4. */
   maxAwarenessIdsPerConnection?: number
-  /** Open WebSocket connections in all; more are closed with 1013. Default 10000. */
+  /**
+   * Open WebSocket connections in all; more are closed with 1013. Sockets that are not (yet)
+   * WebSocket connections have a cap of the same size: more are destroyed on accept.
+   * 0: no limit. Default 10000.
+   */
   maxConnections?: number
-  /** Open WebSocket connections per remote address; more are closed with 1013. Default 256. */
+  /**
+   * Open WebSocket connections per remote address (IPv6: per /64); more are closed with
+   * 1013. Sockets that are not (yet) WebSocket connections have a cap of the same size.
+   * Behind a reverse proxy every client has the proxy's address: raise it (or 0: no limit)
+   * and limit per client in the proxy. Default 256.
+   */
   maxConnectionsPerAddress?: number
-  /** Time a client has to send its HTTP request headers (slowloris). Default 10000 ms. */
+  /**
+   * Time a client has to send its HTTP request headers (slowloris): then 408 and the socket
+   * is closed. 0: no limit. Default 10000 ms.
+   */
   headersTimeoutMs?: number
   /** Incoming messages per second per connection (token bucket). Default 300, burst 1000. */
   messagesPerSecond?: number
   messageBurst?: number
-  /** A connection whose unsent data exceeds this is closed as a slow consumer. Default 16 MB. */
+  /**
+   * Slow consumers: a connection is dropped when the data queued for it passes the largest
+   * message in its queue by more than this (the one big message, e.g. a late joiner's whole
+   * document, is always delivered to a client that reads it), or when queued data has not
+   * moved for a whole heartbeat interval. Also caps what a client may send before its
+   * connection is set up. Default 4 MiB.
+   */
   maxBufferedBytes?: number
   /** Compact a room's stored log when it has more entries than this. Default 200 (one entry per tick). */
   compactAfterEntries?: number
@@ -83,7 +101,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     headersTimeoutMs: o.headersTimeoutMs ?? 10_000,
     messagesPerSecond: o.messagesPerSecond ?? 300,
     messageBurst: o.messageBurst ?? 1000,
-    maxBufferedBytes: o.maxBufferedBytes ?? 16 * 1024 * 1024,
+    maxBufferedBytes: o.maxBufferedBytes ?? 4 * 1024 * 1024,
     compactAfterEntries: o.compactAfterEntries ?? 200,
     plugins: o.plugins ?? [],
     processMetrics: o.processMetrics ?? true,

@@ -3,12 +3,13 @@
  * registry together. Everything about documents lives in rooms.ts / room.ts.
  */
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
 import { CloseCode } from '../src/protocol/close-codes.js'
 import { roomNameError } from '../src/layout.js'
 import { closeSocket, Connection } from './connection.js'
+import { ConnectionGate, httpTimeouts } from './connection-limits.js'
 import { handleMessage } from './dispatch.js'
 import { handleHttp } from './http.js'
 import { createLogger, type Logger } from './logger.js'
@@ -18,6 +19,7 @@ import { Refusal, type Principal } from './plugin.js'
 import type { Room } from './room.js'
 import { Rooms } from './rooms.js'
 import { openStorage } from './storage/leveldb.js'
+import { StorageDamaged } from './storage/integrity.js'
 import type { Storage } from './storage/storage.js'
 
 export interface YroomServer {
@@ -72,7 +74,8 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
   let serving = false
   let port = 0
 
-  const http = createHttpServer((req, res) => {
+  const gate = new ConnectionGate(options, metrics, logger)
+  const http = createHttpServer(httpTimeouts(options.headersTimeoutMs), (req, res) => {
     handleHttp({ metrics, staticDir: options.staticDir, isServing: () => serving }, req, res).catch((err) => {
       logger.error({ err }, 'http handler failed')
       if (!res.headersSent) res.writeHead(500).end()
@@ -83,18 +86,48 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
   // `deliver` with a reason; larger ones still never get buffered whole.
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes * 2 })
 
-  http.on('upgrade', (req, socket, head) => {
+  // Every TCP socket is counted from its accept (connection-limits.ts); over the limits it
+  // is destroyed before a byte of it is parsed.
+  http.on('connection', (socket: Socket) => void gate.accept(socket))
+  // Errors of a socket before it became a WebSocket: a header timeout (slowloris), a
+  // malformed or oversized request. Answered like Node's default handler, and counted.
+  http.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy()
+      return
+    }
+    const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    const reason = timeout ? 'headers-timeout' : 'bad-request'
+    metrics.rejectedMessages.inc({ reason })
+    gate.log.warn(reason, { code: err.code }, timeout ? 'request headers not received in time' : 'malformed HTTP request')
+    const status = timeout ? '408 Request Timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request'
+    socket.write(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+    socket.destroy()
+  })
+
+  http.on('upgrade', (req, socket: Socket, head) => {
     if (!serving) {
       socket.destroy()
       return
     }
-    wss.handleUpgrade(req, socket, head, (ws) =>
+    const refused = gate.admit(socket)
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      if (refused) {
+        // Completed and closed with a reason, so the client sees why; existing connections
+        // are untouched. A client that does not finish the closing handshake is cut off.
+        ws.on('error', () => {}) // whatever it sends now is not read; an unheard 'error' would throw
+        metrics.rejectedMessages.inc({ reason: refused.reason })
+        gate.log.warn(refused.reason, { address: socket.remoteAddress }, `connection refused: ${refused.message}`)
+        closeSocket(ws, CloseCode.TRY_AGAIN_LATER, refused.message)
+        setTimeout(() => ws.terminate(), 1000).unref()
+        return
+      }
       // A failure while setting up one connection must never take the process down.
       onSocket(ws, socket, req).catch((err) => {
         logger.error({ err }, 'connection setup failed')
         closeSocket(ws, CloseCode.INTERNAL_ERROR, 'connection setup failed')
-      }),
-    )
+      })
+    })
   })
 
   async function authenticate(room: string, req: IncomingMessage, token: string | null): Promise<Principal> {
@@ -147,7 +180,7 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
       closeSocket(ws, CloseCode.GOING_AWAY, 'server shutting down')
       return
     }
-    const conn = new Connection(ws, stream, target.room, principal, metrics, options)
+    const conn = new Connection(ws, stream, target.room, principal, metrics, options, logger)
     let room: Room
     try {
       room = await rooms.open(target.room)
@@ -156,6 +189,10 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
       if (err instanceof Refusal) {
         logger.info({ room: target.room, principal: principal.id, reason: err.message }, 'connection refused by a plugin')
         closeSocket(ws, CloseCode.FORBIDDEN, err.message)
+      } else if (err instanceof StorageDamaged) {
+        // SPEC §12: a damaged room is refused (never served truncated); other rooms go on.
+        logger.error({ room: target.room, damage: err.summary }, 'stored state of the room is damaged; yroom repair accepts the loss')
+        closeSocket(ws, CloseCode.INTERNAL_ERROR, err.closeReason)
       } else {
         logger.error({ err, room: target.room }, 'join failed')
         closeSocket(ws, CloseCode.INTERNAL_ERROR, 'room could not be opened')
@@ -231,6 +268,10 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
         if (!conn.alive) {
           logger.info({ conn: conn.id, room: conn.room }, 'heartbeat timeout')
           conn.terminate()
+          continue
+        }
+        if (conn.stalled()) {
+          conn.drop('slow consumer: nothing read for a heartbeat interval', { heartbeatMs: options.heartbeatMs })
           continue
         }
         conn.alive = false
