@@ -3,6 +3,7 @@
  * `yroom serve [--port 1234] [--data ./data] [--tick-ms 50] [--apply-delay-ms 10] [--idle-shutdown-ms 30000]
  *              [--heartbeat-ms 30000] [--max-message-bytes 128000] [--reconnect-grace-ms 0]
  *              [--no-authority] [--no-process-metrics] [--static DIR] [--log-level info]`
+ * `yroom repair [--data ./data] [--room NAME] [--dry-run]` (damaged storage, see storage/repair.ts)
  */
 import { parseArgs } from 'node:util'
 import { existsSync } from 'node:fs'
@@ -12,6 +13,7 @@ import { createServer } from './server.js'
 import { defaultPlugins } from '../plugins/index.js'
 import { actionsPlugin } from '../plugins/actions/index.js'
 import type { YroomPlugin } from './plugin.js'
+import { REPAIR_USAGE, repairCommand } from './storage/repair.js'
 
 /** Loads `--actions MODULE`: `export const actionSets = [...]`, optional `export const migrations = [...]`. */
 async function loadActions(file: string | undefined): Promise<YroomPlugin[]> {
@@ -60,6 +62,10 @@ function int(v: string | undefined, name: string): number | undefined {
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'repair') {
+    process.exitCode = await repairCommand(process.argv.slice(3))
+    return
+  }
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
@@ -81,7 +87,7 @@ async function main(): Promise<void> {
     },
   })
   if (values.help || positionals[0] !== 'serve') {
-    console.log(USAGE)
+    console.log(`${USAGE}\n\n${REPAIR_USAGE}`)
     process.exit(values.help ? 0 : 2)
   }
   const root = packageRoot(dirname(fileURLToPath(import.meta.url)))
