@@ -35,6 +35,20 @@ const USAGE = `usage: yroom serve [options]
   --idle-shutdown-ms N     unload a room N ms after its last client leaves (default 30000)
   --heartbeat-ms N         ping interval; silent connections are closed (default 30000)
   --max-message-bytes N    largest accepted message (default 128000)
+  --max-document-bytes N   largest a room's document may grow; past it: close 4413 (default 67108864)
+  --max-nesting-depth N    deepest nesting of shared types; deeper: close 4422 (default 128)
+  --max-awareness-ids N    awareness client ids one connection may publish under (default 4)
+  --max-connections N      WebSocket connections in all; more: close 1013 (default 10000; 0 = no limit)
+  --max-connections-per-address N
+                           WebSocket connections per address (IPv6: per /64); more: close 1013
+                           (default 256; 0 = no limit). Behind a reverse proxy every client has
+                           the proxy's address: raise it and limit per client in the proxy
+  --headers-timeout-ms N   time a client has to send its HTTP request headers (default 10000;
+                           0 = no limit)
+  --max-buffered-bytes N   slow consumers: unsent data allowed beyond the largest queued message
+                           (default 4194304)
+  --messages-per-second N  incoming messages per connection and second (default 300)...
+  --message-burst N        ...with this burst; over the rate: close 1008 (default 1000)
   --reconnect-grace-ms N   a leave is final after N ms (default 0)
   --no-authority           run without the authority plugin (plain Yjs relay)
   --no-process-metrics     leave Node's process metrics out of /metrics (their event-loop
@@ -77,6 +91,15 @@ async function main(): Promise<void> {
       'idle-shutdown-ms': { type: 'string' },
       'heartbeat-ms': { type: 'string' },
       'max-message-bytes': { type: 'string' },
+      'max-document-bytes': { type: 'string' },
+      'max-nesting-depth': { type: 'string' },
+      'max-awareness-ids': { type: 'string' },
+      'max-connections': { type: 'string' },
+      'max-connections-per-address': { type: 'string' },
+      'headers-timeout-ms': { type: 'string' },
+      'max-buffered-bytes': { type: 'string' },
+      'messages-per-second': { type: 'string' },
+      'message-burst': { type: 'string' },
       'reconnect-grace-ms': { type: 'string' },
       'no-authority': { type: 'boolean' },
       'no-process-metrics': { type: 'boolean' },
@@ -104,6 +127,15 @@ async function main(): Promise<void> {
     idleShutdownMs: int(values['idle-shutdown-ms'], 'idle-shutdown-ms'),
     heartbeatMs: int(values['heartbeat-ms'], 'heartbeat-ms'),
     maxMessageBytes: int(values['max-message-bytes'], 'max-message-bytes'),
+    maxDocumentBytes: int(values['max-document-bytes'], 'max-document-bytes'),
+    maxNestingDepth: int(values['max-nesting-depth'], 'max-nesting-depth'),
+    maxAwarenessIdsPerConnection: int(values['max-awareness-ids'], 'max-awareness-ids'),
+    maxConnections: int(values['max-connections'], 'max-connections'),
+    maxConnectionsPerAddress: int(values['max-connections-per-address'], 'max-connections-per-address'),
+    headersTimeoutMs: int(values['headers-timeout-ms'], 'headers-timeout-ms'),
+    maxBufferedBytes: int(values['max-buffered-bytes'], 'max-buffered-bytes'),
+    messagesPerSecond: int(values['messages-per-second'], 'messages-per-second'),
+    messageBurst: int(values['message-burst'], 'message-burst'),
     plugins: [
       ...defaultPlugins({
         authority: !values['no-authority'],
