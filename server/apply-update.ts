@@ -188,6 +188,7 @@ function applyOne(room: Room, tr: Y.Transaction, admitted: AdmittedUpdate, judgi
     view ??= new TransactionView(tr, structClients, before, deletes, room.compensationItems)
     undoAll(room, tr, view, out)
   } finally {
+    room.size.noteDeleted(tr, deletes)
     tr.deleteSet = batchDeletes
     mergeDeleteSetInto(batchDeletes, deletes)
   }
@@ -235,8 +236,7 @@ export function admitUpdate(room: Room, conn: Connection, update: Uint8Array): A
   const layout = readLayout(update)
   // An update that adds no structs (deletions only, or a new client's empty sync answer)
   // never grows the document: it is admitted even in a full room.
-  if (layout.structClients.size === 0) room.size.shrinking()
-  else if (!room.size.admit(update.byteLength, () => room.applyInbox())) {
+  if (layout.structClients.size > 0 && !room.size.admit(update.byteLength, () => room.applyInbox())) {
     throw new Refusal('document-too-large', `document would exceed ${room.ctx.options.maxDocumentBytes} bytes`)
   }
   for (const p of room.plugins) p.beforeUpdate?.({ room, connection: conn, update, structClients: layout.structClients })

@@ -57,6 +57,28 @@ export function handleMessage(room: Room, conn: Connection, data: Uint8Array): v
   }
 }
 
+/**
+ * Sync answers per connection. An answer can be the whole document, encoded for this one
+ * client: a client asks once per connection, so a few are allowed in a burst and then one
+ * every few seconds; more is abuse (1008), not a way to make the server encode the document
+ * over and over.
+ */
+const syncAnswers = {
+  burst: 5,
+  everyMs: 5000,
+  budgets: new WeakMap<Connection, { tokens: number; at: number }>(),
+  take(conn: Connection): boolean {
+    const now = Date.now()
+    const b = this.budgets.get(conn) ?? { tokens: this.burst, at: now }
+    b.tokens = Math.min(this.burst, b.tokens + (now - b.at) / this.everyMs)
+    b.at = now
+    this.budgets.set(conn, b)
+    if (b.tokens < 1) return false
+    b.tokens -= 1
+    return true
+  },
+}
+
 function handleSync(room: Room, conn: Connection, decoder: decoding.Decoder): void {
   const syncType = decoding.readVarUint(decoder)
   switch (syncType) {
@@ -64,6 +86,7 @@ function handleSync(room: Room, conn: Connection, decoder: decoding.Decoder): vo
       // Decoded now, before anything asynchronous: a malformed state vector is this
       // message's error (1002), never a failure inside a later promise.
       const stateVector = readStateVector(decoding.readVarUint8Array(decoder))
+      if (!syncAnswers.take(conn)) throw new Refusal('sync-rate', 'too many sync requests')
       const reply = () => {
         if (conn.closed) return
         conn.send(encodeSyncStep2(room.doc, stateVector))
@@ -94,6 +117,7 @@ function handleExtension(room: Room, conn: Connection, decoder: decoding.Decoder
   room.applyInbox()
   switch (msg.kind) {
     case ExtKind.HELLO:
+      if (conn.helloed) throw new Refusal('malformed', 'hello sent twice')
       conn.helloed = true
       conn.announcedClientID = msg.body.clientID
       for (const p of room.plugins) p.onHello?.({ room, connection: conn, clientID: msg.body.clientID })

@@ -4,9 +4,10 @@
  *
  * Measuring exactly means encoding the whole document (O(size)), so the size is kept as
  * an upper bound instead: the last exact measure plus every update admitted since. Only
- * when that bound would pass the cap is the document measured again, and then no more
- * often than keeps measuring under a tenth of the room's time (or once each eighth of the
- * document's size has been written), whatever a client sends.
+ * when that bound would pass the cap is the document measured again, and only once enough
+ * was written or deleted since the last measure (an eighth of the document), or enough
+ * time passed (ten times what the last measure took): measuring stays a small constant
+ * per byte a client sends, whatever it sends.
  */
 import * as Y from 'yjs'
 
@@ -15,8 +16,8 @@ export class DocumentSize {
   private measured: number
   /** Bytes admitted since the last measure (an update counts whether accepted or not). */
   private since = 0
-  /** Something was deleted since the last measure: the bound may be too high. */
-  private shrunk = false
+  /** Content bytes deleted since the last measure, roughly (contentBytes): the bound may be that much too high. */
+  private deleted = 0
   private measuredAt = -Infinity
   /** How long the last measure took (ms). */
   private measureMs = 0
@@ -40,31 +41,35 @@ export class DocumentSize {
    * runs before an exact measure (the room applies the updates still waiting).
    */
   admit(bytes: number, beforeMeasure: () => void): boolean {
-    if (this.bound + bytes > this.cap && this.mayMeasure()) {
+    if (this.bound + bytes > this.cap) {
       beforeMeasure()
-      this.measure()
+      if (this.mayMeasure()) this.measure()
     }
     if (this.bound + bytes > this.cap) return false
     this.since += bytes
     return true
   }
 
-  /** Notes an update that adds nothing (deletions only): the next check may measure again. */
-  shrinking(): void {
-    this.shrunk = true
+  /** Notes content deleted (inside the applying transaction, before Yjs collects it). */
+  noteDeleted(tr: Y.Transaction, deletes: Y.Transaction['deleteSet']): void {
+    if (deletes.clients.size === 0) return
+    Y.iterateDeletedStructs(tr, deletes, (s) => {
+      if (s instanceof Y.Item) this.deleted += contentBytes(s.content)
+    })
   }
 
   /** Records an exact size computed elsewhere (a compaction encodes the state anyway). */
   measuredAs(bytes: number): void {
     this.measured = bytes
     this.since = 0
-    this.shrunk = false
+    this.deleted = 0
     this.measuredAt = performance.now()
   }
 
   private mayMeasure(): boolean {
-    if (this.since === 0 && !this.shrunk) return false
-    return performance.now() - this.measuredAt >= 10 * this.measureMs || this.since >= this.measured / 8
+    const changed = this.since + this.deleted
+    if (changed === 0) return false
+    return changed >= this.measured / 8 || performance.now() - this.measuredAt >= 10 * this.measureMs
   }
 
   private measure(): void {
@@ -73,4 +78,16 @@ export class DocumentSize {
     this.measureMs = performance.now() - started
     this.measuredAs(bytes)
   }
+}
+
+/** Roughly the bytes a piece of content takes in the document's encoding (no encoding done). */
+function contentBytes(c: Y.Item['content']): number {
+  if (c instanceof Y.ContentString) return c.str.length
+  if (c instanceof Y.ContentBinary) return c.content.byteLength
+  if (c instanceof Y.ContentAny) {
+    let n = 0
+    for (const v of c.arr) n += typeof v === 'string' ? v.length : v instanceof Uint8Array ? v.byteLength : 8
+    return n
+  }
+  return c.getLength()
 }

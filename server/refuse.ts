@@ -32,6 +32,8 @@ function refuse(room: Room, conn: Connection, err: Refusal): void {
     conn.close(CloseCode.PROTOCOL_ERROR, err.message)
   } else if (err.code === 'document-too-large') {
     conn.close(CloseCode.DOCUMENT_TOO_LARGE, err.message)
+  } else if (err.code === 'sync-rate') {
+    conn.close(CloseCode.POLICY_VIOLATION, err.message)
   } else if (err.code === 'nesting-too-deep') {
     conn.close(CloseCode.UNPROCESSABLE, err.message)
   } else if (++conn.refusals >= MAX_CONSECUTIVE_REFUSALS) {

@@ -16,7 +16,7 @@ export interface Binding {
   /** Id of the last connection that held this binding (0 = none in this process). */
   connId: number
   /**
-   * Bound only because the connection published awareness under it: kept in memory while
+   * Bound only because the connection published awareness or said hello under it: kept in memory while
    * the connection lives, never stored (SPEC §12: nothing of awareness is persisted).
    */
   awarenessOnly?: boolean
@@ -123,11 +123,11 @@ export class IdentityTable {
   }
 
   /**
-   * Whether `conn` may publish awareness under `clientID`. A free id is then bound to
+   * Whether `conn` may publish awareness (or announce itself) under `clientID`. A free id is then bound to
    * `conn` in memory only, until `conn` closes: it is not stored (SPEC §12: nothing of
    * awareness is persisted).
    */
-  bindForAwareness(clientID: number, conn: Connection): boolean {
+  bindInMemory(clientID: number, conn: Connection): boolean {
     const b = this.bindings.get(clientID)
     if (b?.conn === conn) return true
     if (this.check(clientID, conn)) return false

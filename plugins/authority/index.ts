@@ -29,7 +29,11 @@ export function authorityPlugin(): YroomPlugin {
       room.pluginState.set(NAME, table)
     },
     onHello({ room, connection, clientID }) {
-      identityOf(room).bindAll([clientID], connection)
+      // Held in memory like an awareness id: it is stored once the connection writes under it.
+      const table = identityOf(room)
+      const refusal = table.check(clientID, connection)
+      if (refusal) throw refusal
+      table.bindInMemory(clientID, connection)
     },
     beforeUpdate({ room, connection, structClients }) {
       const table = identityOf(room)
@@ -43,7 +47,7 @@ export function authorityPlugin(): YroomPlugin {
     },
     beforeAwareness({ room, connection, clientIds }) {
       const table = identityOf(room)
-      return clientIds.filter((id) => table.bindForAwareness(id, connection))
+      return clientIds.filter((id) => table.bindInMemory(id, connection))
     },
     onDisconnect({ room, connection }) {
       identityOf(room).release(connection)

@@ -87,6 +87,15 @@ export class Judge {
     return this.identity.isOwnConnection(clientID, this.ctx.connection)
   }
 
+  /**
+   * Ownership is claimed only under an id the connection holds with a stored binding (it
+   * wrote under it): an id held for awareness alone is forgotten when the connection
+   * closes, and what it owned would be left to whoever takes the id next.
+   */
+  private mayClaimAs(clientID: number): boolean {
+    return this.identity.isBoundForWriting(clientID, this.ctx.connection)
+  }
+
   private ownerOf(model: Y.Map<unknown>): number {
     return this.owners?.get(model) ?? this.before.meta(model).ownerID
   }
@@ -112,7 +121,7 @@ export class Judge {
     const v = this.serverOnly(c)
     if (v) return v
     const next = this.ownerAfter(c)
-    if (next !== UNOWNED && !this.own(next)) return no(Reason.NOT_OWN_ID, `ownerID may only be set to your own client id or -1, not ${next}`)
+    if (next !== UNOWNED && !this.mayClaimAs(next)) return no(Reason.NOT_OWN_ID, `ownerID may only be set to your own client id or -1, not ${next}`)
     if (this.ownedByAnother(model, true)) return no(Reason.OWNED_BY_ANOTHER, 'an ancestor model is owned by another client')
     if (c.kind === 'insert' && !this.isCompareAndSet(c)) {
       return no(Reason.STALE_OWNERSHIP, 'ownership changed on the server before this request arrived')
@@ -211,7 +220,7 @@ export class Judge {
       const meta = m.get(META_KEY)
       if (!(meta instanceof Y.Map)) return false
       const owner = meta.get(OWNER_ID)
-      if (typeof owner === 'number' && owner !== UNOWNED && !this.own(owner)) bad = owner
+      if (typeof owner === 'number' && owner !== UNOWNED && !this.mayClaimAs(owner)) bad = owner
       return bad !== null
     })
     return bad

@@ -1,0 +1,543 @@
+/**
+ * Hostile clients (issue 19, cases 1–6; SPEC §4 rule 2, §12): one anonymous client must not
+ * crash the process, get a refused change persisted or seen, keep others out of a room, or
+ * grow memory and storage through awareness. Each test replays the attack as the issue
+ * describes it, against a real server (the CLI in a child process where the attack used to
+ * end the process), and checks what the other clients, late joiners and storage see.
+ */
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import * as encoding from 'lib0/encoding'
+import { CloseCode } from '../../src/protocol/close-codes.js'
+import { ExtKind } from '../../src/protocol/extension.js'
+import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS } from '../../src/protocol/message-types.js'
+import { authorityPlugin, identityOf } from '../../plugins/authority/index.js'
+import type { ServerOptions } from '../../server/index.js'
+import { connectProvider, RawClient, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
+import { trio, type Trio } from '../authority/trio.js'
+import { killAll, startCli, tempDir, type CliServer } from './fixtures/cli.js'
+import {
+  awarenessIds,
+  awarenessMessage,
+  chainDepth,
+  chainEnd,
+  createOwnedModel,
+  halfAppliedUpdate,
+  MALFORMED_STATE_VECTOR,
+  nestedMapsUpdate,
+  syncStep1,
+  whileAlive,
+} from './fixtures/hostile.js'
+
+const clients: ProviderClient[] = []
+const raws: RawClient[] = []
+const servers: TestServer[] = []
+const dirs: Array<{ remove(): Promise<void> }> = []
+let t: Trio | null = null
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.destroy()
+  for (const r of raws.splice(0)) r.ws.terminate()
+  for (const s of servers.splice(0)) await s.close()
+  await t?.close()
+  t = null
+  await killAll()
+})
+afterAll(async () => {
+  for (const d of dirs.splice(0)) await d.remove()
+})
+
+async function join(url: string, room: string, doc?: Y.Doc): Promise<ProviderClient> {
+  const c = await connectProvider(url, room, doc ? { doc } : {})
+  clients.push(c)
+  return c
+}
+
+/** A stock client whose closes are recorded from its first connection on. */
+async function joinWatched(url: string, room: string): Promise<{ client: ProviderClient; closes: number[] }> {
+  const client = await connectProvider(url, room, { connect: false })
+  clients.push(client)
+  const closes: number[] = []
+  client.provider.on('connection-close', (event) => void closes.push(event?.code ?? -1))
+  const synced = new Promise<void>((resolve) => client.provider.once('sync', () => resolve()))
+  client.provider.connect()
+  await synced
+  return { client, closes }
+}
+
+function raw(url: string, room: string, doc?: Y.Doc): RawClient {
+  const r = new RawClient(url, room, doc ? { doc } : {})
+  raws.push(r)
+  return r
+}
+
+async function server(options: ServerOptions = {}): Promise<TestServer> {
+  const s = await startServer({ tickMs: 10, plugins: [authorityPlugin()], ...options })
+  servers.push(s)
+  return s
+}
+
+async function closeServer(s: TestServer): Promise<void> {
+  servers.splice(servers.indexOf(s), 1)
+  await s.close()
+}
+
+async function dir(): Promise<string> {
+  const d = await tempDir('yroom-hostile-')
+  dirs.push(d)
+  return d.path
+}
+
+/** The CLI as users run it (authority and the default plugins on), in a child process. */
+function cli(): Promise<CliServer> {
+  return startCli(['--data', ':memory:'])
+}
+
+/**
+ * Both clients write and each sees the other's write: the room still syncs both ways.
+ * `tag` makes the keys unique per call.
+ */
+async function exchange(a: ProviderClient, b: ProviderClient, tag: string): Promise<void> {
+  a.doc.getMap('m').set(`a-${tag}`, tag)
+  b.doc.getMap('m').set(`b-${tag}`, tag)
+  await until(() => b.doc.getMap('m').get(`a-${tag}`) === tag && a.doc.getMap('m').get(`b-${tag}`) === tag, {
+    message: `honest clients to exchange writes (${tag})`,
+  })
+}
+
+/**
+ * Waits until the server has handled everything `c` sent so far that is answered on
+ * arrival: a query-awareness is answered in order, so its answer (or a close) means the
+ * messages before it were dispatched. Returns the answer (null when closed).
+ */
+async function roundTrip(c: RawClient): Promise<Uint8Array | null> {
+  const before = c.framesOfType(MESSAGE_AWARENESS).length
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, MESSAGE_QUERY_AWARENESS)
+  c.send(encoding.toUint8Array(e))
+  await until(() => c.closeCode !== null || c.framesOfType(MESSAGE_AWARENESS).length > before, { message: 'query-awareness answer' })
+  return c.closeCode !== null ? null : c.framesOfType(MESSAGE_AWARENESS)[before]
+}
+
+// ---------------------------------------------------------------------------------------
+describe('case 1: a malformed sync step 1 (state vector ff ff ff ff 0f 01)', () => {
+  it('after an update: the offender alone is closed with 1002, the process lives, the update is kept', async () => {
+    const srv = await cli()
+    const live = <T>(p: Promise<T>) => whileAlive(srv, p)
+    const a = await live(join(srv.url, 'sv'))
+    const b = await live(join(srv.url, 'sv'))
+    const offender = await live(raw(srv.url, 'sv').sync())
+    // Any valid update, then at once the bad step 1: its answer waits for the update's storage.
+    offender.doc.getMap('m').set('accepted', 1)
+    offender.send(syncStep1(MALFORMED_STATE_VECTOR))
+    await live(offender.closed)
+    // The process lives: the honest clients keep syncing, and a newcomer joins, reads, writes.
+    await live(exchange(a, b, 'after'))
+    const fresh = await live(join(srv.url, 'sv'))
+    expect(fresh.doc.getMap('m').toJSON()).toEqual({ accepted: 1, 'a-after': 'after', 'b-after': 'after' })
+    fresh.doc.getMap('m').set('fresh', 1)
+    await live(until(() => a.doc.getMap('m').get('fresh') === 1 && b.doc.getMap('m').get('fresh') === 1, { message: 'newcomer write seen' }))
+    expect(srv.proc.exitCode).toBe(null)
+    // Only the offender was closed, with a protocol error and a reason; its update stays.
+    expect(offender.closeCode).toBe(CloseCode.PROTOCOL_ERROR)
+    expect(offender.closeReason).toMatch(/malformed|state vector/i)
+    expect(a.doc.getMap('m').get('accepted')).toBe(1)
+    expect(b.doc.getMap('m').get('accepted')).toBe(1)
+    expect(a.provider.wsconnected && b.provider.wsconnected).toBe(true)
+  })
+
+  it('alone, while an honest client writes continuously: the process lives, every write is delivered', async () => {
+    const srv = await cli()
+    const live = <T>(p: Promise<T>) => whileAlive(srv, p)
+    const writer = await live(join(srv.url, 'busy'))
+    const reader = await live(join(srv.url, 'busy'))
+    const offenders = await live(Promise.all([1, 2, 3].map(() => raw(srv.url, 'busy').sync())))
+    const WRITES = 24
+    for (let i = 1; i <= WRITES; i++) {
+      writer.doc.getMap('m').set('n', i)
+      // Right behind an honest write, which is still waiting to be stored.
+      if (i % 8 === 0) offenders[i / 8 - 1].send(syncStep1(MALFORMED_STATE_VECTOR))
+      await live(until(() => reader.doc.getMap('m').get('n') === i, { message: `honest write ${i} delivered` }))
+    }
+    await live(Promise.all(offenders.map((o) => o.closed)))
+    const fresh = await live(join(srv.url, 'busy'))
+    expect(fresh.doc.getMap('m').get('n')).toBe(WRITES)
+    await live(exchange(writer, fresh, 'fresh'))
+    expect(srv.proc.exitCode).toBe(null)
+    for (const o of offenders) {
+      expect(o.closeCode).toBe(CloseCode.PROTOCOL_ERROR)
+      expect(o.closeReason).toMatch(/\S/)
+    }
+  })
+})
+
+// ---------------------------------------------------------------------------------------
+describe('case 2: an update that throws half way through Y.applyUpdate', () => {
+  // Client ids of the crafted update: HIGH writes into the owner's model and is integrated
+  // first; LOW's item has an origin that does not exist and makes Y.applyUpdate throw.
+  const HIGH = 0x7ffffff0
+  const LOW = (1 << 21) + 3
+  const modelOf = (doc: Y.Doc) => doc.getMap('root').get('m') as Y.Map<unknown> | undefined
+  const xOf = (doc: Y.Doc) => modelOf(doc)?.get('x')
+  const writeX = (value: number) => (doc: Y.Doc) => modelOf(doc)!.set('x', value)
+
+  /** The attacker was closed with 1002, or told that its update was refused. */
+  async function closedOrRefused(attacker: RawClient): Promise<void> {
+    const notice = () => attacker.ext.some((m) => m.kind === ExtKind.ERROR || m.kind === ExtKind.REJECTED)
+    await until(() => attacker.closeCode !== null || notice(), { message: 'the attacker to be closed or refused' })
+    expect(attacker.closeCode === CloseCode.PROTOCOL_ERROR || (attacker.closeCode === null && notice())).toBe(true)
+  }
+
+  it("its first client section's write into another's model is never kept: not for the owner, a late joiner, nor after a restart", async () => {
+    const path = await dir()
+    let s = await server({ storage: path })
+    const ownerDoc = new Y.Doc()
+    const owner = await join(s.url, 'half', ownerDoc)
+    const observer = await join(s.url, 'half')
+    createOwnedModel(ownerDoc, ownerDoc.getMap('root'), 'm', { x: 1 }, ownerDoc.clientID)
+    await until(() => xOf(observer.doc) === 1, { message: 'model created' })
+
+    const attacker = await raw(s.url, 'half').sync()
+    attacker.hello()
+    attacker.sendUpdate(halfAppliedUpdate(attacker.doc, writeX(666), HIGH, LOW))
+    await closedOrRefused(attacker)
+
+    // Whatever the server broadcast since reached the owner once it sees the observer's later write.
+    observer.doc.getMap('root').set('ping', 1)
+    await until(() => ownerDoc.getMap('root').get('ping') === 1, { message: 'owner caught up' })
+    expect(xOf(ownerDoc)).toBe(1)
+    expect(xOf(observer.doc)).toBe(1)
+    const late = await join(s.url, 'half')
+    expect(xOf(late.doc)).toBe(1)
+    expect(modelOf(late.doc)!.toJSON()).toEqual({ $meta: { ownerID: ownerDoc.clientID }, x: 1 })
+    expect(xOf(s.server.rooms.get('half')!.doc)).toBe(1)
+
+    // A clean restart on the same storage: the server, a newcomer and the returning owner.
+    for (const c of clients.splice(0)) {
+      if (c === owner) c.provider.destroy() // the owner keeps its replica for later
+      else c.destroy()
+    }
+    await closeServer(s)
+    s = await server({ storage: path })
+    const after = await join(s.url, 'half')
+    expect(xOf(after.doc)).toBe(1)
+    expect(xOf(s.server.rooms.get('half')!.doc)).toBe(1)
+    const back = await join(s.url, 'half', ownerDoc)
+    after.doc.getMap('root').set('ping', 2)
+    await until(() => ownerDoc.getMap('root').get('ping') === 2, { message: 'owner caught up after the restart' })
+    expect(xOf(back.doc)).toBe(1)
+  })
+
+  it("in a batch with another connection's refused change, the write is never seen by an observer", async () => {
+    // A long apply delay gathers both attackers' updates into one batch (one transaction).
+    const s = await server({ tickMs: 200, applyDelayMs: 200 })
+    const ownerDoc = new Y.Doc()
+    await join(s.url, 'batch', ownerDoc)
+    const observer = await join(s.url, 'batch')
+    const second = await join(s.url, 'batch')
+    createOwnedModel(ownerDoc, ownerDoc.getMap('root'), 'm', { x: 1 }, ownerDoc.clientID)
+    await until(() => xOf(observer.doc) === 1 && xOf(second.doc) === 1, { message: 'model created' })
+    const seen: unknown[] = []
+    observer.doc.on('afterTransaction', () => void seen.push(xOf(observer.doc)))
+
+    const attacker = await raw(s.url, 'batch').sync()
+    attacker.hello()
+    attacker.sendUpdate(halfAppliedUpdate(attacker.doc, writeX(666), HIGH, LOW))
+    writeX(777)(second.doc) // a plain refused write, in the same batch
+    await closedOrRefused(attacker)
+
+    // Whatever the server broadcast since reached the others once they see the owner's later write.
+    modelOf(ownerDoc)!.set('ping', 1)
+    await until(() => modelOf(observer.doc)?.get('ping') === 1 && modelOf(second.doc)?.get('ping') === 1, { message: 'clients caught up' })
+    expect(seen.length).toBeGreaterThan(0)
+    expect(seen).not.toContain(666)
+    expect(seen).not.toContain(777)
+    expect(xOf(observer.doc)).toBe(1)
+    expect(xOf(second.doc)).toBe(1) // rolled back
+    expect(xOf(ownerDoc)).toBe(1)
+    expect(xOf(s.server.rooms.get('batch')!.doc)).toBe(1)
+    const late = await join(s.url, 'batch')
+    expect(xOf(late.doc)).toBe(1)
+    // Nor is it in storage.
+    const room = s.server.rooms.get('batch')!
+    await room.flush()
+    const stored = new Y.Doc()
+    for (const u of (await s.server.storage.load('batch')).updates) Y.applyUpdate(stored, u)
+    expect(xOf(stored)).toBe(1)
+  })
+})
+
+// ---------------------------------------------------------------------------------------
+describe('case 3: deep nesting', () => {
+  it.each([5000, 3000])('%i nested maps in one update: refused with 4422, the process lives, nothing of it is kept', async (levels) => {
+    const srv = await cli()
+    const live = <T>(p: Promise<T>) => whileAlive(srv, p)
+    const a = await live(join(srv.url, 'deep'))
+    const b = await live(join(srv.url, 'deep'))
+    await live(exchange(a, b, 'before'))
+    const offender = await live(raw(srv.url, 'deep').sync())
+    const update = nestedMapsUpdate(levels)
+    offender.sendUpdate(update)
+    await live(until(() => offender.closeCode !== null, { message: `the offender of ${update.byteLength} bytes to be closed` }))
+    await live(exchange(a, b, 'after'))
+    const late = await live(join(srv.url, 'deep'))
+    await live(exchange(a, late, 'late'))
+    expect(srv.proc.exitCode).toBe(null)
+    expect(offender.closeCode).toBe(CloseCode.UNPROCESSABLE)
+    expect(offender.closeReason).toMatch(/nest/i)
+    for (const c of [a, b, late]) expect(chainDepth(c.doc)).toBe(0)
+  })
+
+  it('maxNestingDepth: a chain at the limit is accepted; one level more is refused, in one update or added later', async () => {
+    // A root type is depth 1: root + 9 nested maps is depth 10, the limit.
+    const s = await server({ maxNestingDepth: 10 })
+    const observer = await join(s.url, 'limit')
+    const ok = await raw(s.url, 'limit').sync()
+    ok.sendUpdate(nestedMapsUpdate(9))
+    await until(() => chainDepth(observer.doc) === 9, { message: 'chain at the limit accepted' })
+
+    const deeper = await raw(s.url, 'limit').sync()
+    expect(chainDepth(deeper.doc)).toBe(9)
+    chainEnd(deeper.doc).set('c', new Y.Map()) // depth 11
+    await until(() => deeper.closeCode !== null, { message: 'one more level to be refused' })
+    expect(deeper.closeCode).toBe(CloseCode.UNPROCESSABLE)
+    expect(deeper.closeReason).toMatch(/nest/i)
+
+    const fresh = await raw(s.url, 'limit').sync()
+    fresh.sendUpdate(nestedMapsUpdate(10, 'other')) // depth 11 in one update
+    await until(() => fresh.closeCode !== null, { message: 'a chain over the limit to be refused' })
+    expect(fresh.closeCode).toBe(CloseCode.UNPROCESSABLE)
+
+    ok.doc.getMap('m').set('still', 'open')
+    await until(() => observer.doc.getMap('m').get('still') === 'open', { message: 'the accepted client keeps writing' })
+    expect(ok.closeCode).toBe(null)
+    const late = await join(s.url, 'limit')
+    expect(chainDepth(late.doc)).toBe(9)
+    expect(chainDepth(late.doc, 'other')).toBe(0)
+    expect(chainDepth(s.server.rooms.get('limit')!.doc)).toBe(9)
+  })
+})
+
+// ---------------------------------------------------------------------------------------
+describe('case 4: maxDocumentBytes is measured on the document, not on the log', () => {
+  const CAP = 2_000_000
+  const value = (tag: string) => 'x'.repeat(100_000 - 16) + `#${tag}`
+
+  it('overwriting one 100 KB value 40 times (4 MB of log, a 100 KB document) is accepted; newcomers join and write', async () => {
+    const s = await server({ maxDocumentBytes: CAP, maxMessageBytes: 200_000 })
+    const observer = await join(s.url, 'over')
+    const writer = await raw(s.url, 'over').sync()
+    let sent = 0
+    for (let i = 1; i <= 40; i++) {
+      writer.doc.getMap('m').set('big', value(String(i)))
+      sent += 100_000
+      await until(() => writer.closeCode !== null || observer.doc.getMap('m').get('big') === value(String(i)), { message: `write ${i}` })
+      expect(writer.closeCode, `write ${i} refused: ${writer.closeReason}`).toBe(null)
+    }
+    // The premise: far more was written than the cap, while the document stayed small.
+    expect(sent).toBeGreaterThan(CAP)
+    const room = s.server.rooms.get('over')!
+    expect(Y.encodeStateAsUpdate(room.doc).byteLength).toBeLessThan(CAP / 10)
+    // A new stock client joins (its sync step 2 is accepted), reads, writes and is seen.
+    const { client: fresh, closes } = await joinWatched(s.url, 'over')
+    expect(fresh.doc.getMap('m').get('big')).toBe(value('40'))
+    fresh.doc.getMap('m').set('hello', 'fresh')
+    await until(() => observer.doc.getMap('m').get('hello') === 'fresh', { message: 'newcomer write seen' })
+    writer.doc.getMap('m').set('small', 1)
+    await until(() => observer.doc.getMap('m').get('small') === 1, { message: 'writer still writes' })
+    expect(closes).toEqual([])
+    expect(writer.closeCode).toBe(null)
+  })
+
+  it('a document really over the cap: growth is refused with 4413; an empty sync step 2 and deletions are accepted', async () => {
+    const path = await dir()
+    // 2.5 MB of distinct values, stored under a larger cap, then reloaded under 2 MB.
+    let s = await server({ storage: path, maxDocumentBytes: 2 * CAP, maxMessageBytes: 200_000 })
+    {
+      const observer = await join(s.url, 'full')
+      const filler = await raw(s.url, 'full').sync()
+      for (let i = 0; i < 25; i++) {
+        filler.doc.getMap('m').set(`k${i}`, value(`k${i}`))
+        await until(() => filler.closeCode !== null || observer.doc.getMap('m').get(`k${i}`) !== undefined, { message: `fill ${i}` })
+        expect(filler.closeCode).toBe(null)
+      }
+      expect(Y.encodeStateAsUpdate(s.server.rooms.get('full')!.doc).byteLength).toBeGreaterThan(CAP)
+      for (const c of clients.splice(0)) c.destroy()
+      await closeServer(s)
+    }
+    s = await server({ storage: path, maxDocumentBytes: CAP, maxMessageBytes: 200_000 })
+
+    // A newcomer: its sync step 2 (an empty update) is accepted.
+    const newcomer = await raw(s.url, 'full').sync()
+    await roundTrip(newcomer)
+    expect(newcomer.closeCode, `newcomer refused: ${newcomer.closeReason}`).toBe(null)
+    expect(newcomer.doc.getMap('m').size).toBe(25)
+    const observer = await join(s.url, 'full')
+
+    // Growth is refused, with 4413 and a reason.
+    const grower = await raw(s.url, 'full').sync()
+    grower.doc.getMap('m').set('grow', value('grow'))
+    await until(() => grower.closeCode !== null, { message: 'growth refused' })
+    expect(grower.closeCode).toBe(CloseCode.DOCUMENT_TOO_LARGE)
+    expect(grower.closeReason).toMatch(/\S/)
+
+    // Deletions are accepted (a stock client, whose own step 2 is accepted too).
+    const { client: deleter, closes } = await joinWatched(s.url, 'full')
+    deleter.doc.transact(() => {
+      for (let i = 0; i < 10; i++) deleter.doc.getMap('m').delete(`k${i}`)
+    })
+    await until(() => observer.doc.getMap('m').size === 15, { message: 'deletions seen' })
+    expect(s.server.rooms.get('full')!.doc.getMap('m').size).toBe(15)
+
+    // Now under the cap by far: a new value fits again.
+    const writer = await raw(s.url, 'full').sync()
+    writer.doc.getMap('m').set('after', value('after'))
+    await until(() => writer.closeCode !== null || observer.doc.getMap('m').get('after') !== undefined, { message: 'write after deletions' })
+    expect(writer.closeCode, `write after deletions refused: ${writer.closeReason}`).toBe(null)
+
+    const late = await join(s.url, 'full')
+    expect([...late.doc.getMap('m').keys()].sort()).toEqual(
+      [...Array.from({ length: 15 }, (_, i) => `k${i + 10}`), 'after'].sort(),
+    )
+    expect(closes).toEqual([])
+    expect(newcomer.closeCode).toBe(null)
+  })
+})
+
+// ---------------------------------------------------------------------------------------
+describe('case 5: awareness under many fresh client ids', () => {
+  /** The cursor `of` publishes, as `at` sees it. */
+  const cursorOf = (at: ProviderClient, of: ProviderClient) =>
+    (at.provider.awareness.getStates().get(of.doc.clientID) as { user?: { cursor?: number } } | undefined)?.user?.cursor
+
+  it('only a few states per connection are applied, and none of their ids is stored', async () => {
+    const path = await dir()
+    const s = await server({ storage: path, idleShutdownMs: 50 })
+    const max = 4 // the default of maxAwarenessIdsPerConnection
+    const observer = await join(s.url, 'aw')
+    const honest = await join(s.url, 'aw')
+    honest.provider.awareness.setLocalStateField('user', { name: 'honest', cursor: 1 })
+    await until(() => cursorOf(observer, honest) === 1, {
+      message: 'honest awareness seen',
+    })
+
+    const attacker = await raw(s.url, 'aw').sync()
+    const ids = Array.from({ length: 5000 }, (_, i) => 3_000_000 + i * 7)
+    for (let i = 0; i < ids.length; i += 1000) attacker.send(awarenessMessage(ids.slice(i, i + 1000)))
+    const spam = new Set(ids)
+    // The server's own view, once it has handled all five messages (or closed the attacker).
+    const answer = await roundTrip(attacker)
+    if (answer !== null) expect(awarenessIds(answer).filter((id) => spam.has(id)).length).toBeLessThanOrEqual(max)
+    const table = identityOf(s.server.rooms.get('aw')!)
+    expect(ids.filter((id) => table.get(id) !== undefined).length).toBeLessThanOrEqual(max)
+
+    // A stock client's awareness still works; the observer has, by then, every state sent before.
+    honest.provider.awareness.setLocalStateField('user', { name: 'honest', cursor: 2 })
+    await until(() => cursorOf(observer, honest) === 2, {
+      message: 'honest cursor update seen',
+    })
+    const fromAttacker = [...observer.provider.awareness.getStates().keys()].filter((id) => spam.has(id))
+    expect(fromAttacker.length).toBeLessThanOrEqual(max)
+    expect(s.server.rooms.get('aw')!.awareness.getStates().size).toBeLessThanOrEqual(2 + max)
+
+    // Everyone leaves; the room unloads; nothing of the awareness ids was stored.
+    await attacker.close()
+    for (const c of clients.splice(0)) c.destroy()
+    await until(() => s.server.rooms.get('aw') === undefined, { message: 'room unloaded' })
+    await s.server.rooms.unload('aw') // waits for the unload under way to finish
+    const stored = await s.server.storage.getMeta('aw', 'authority.bindings')
+    const bound = stored ? Object.keys(JSON.parse(Buffer.from(stored).toString('utf8')) as object).map(Number) : []
+    expect(bound.filter((id) => spam.has(id))).toEqual([])
+  })
+})
+
+// ---------------------------------------------------------------------------------------
+describe('case 6 (SPEC §4 rule 2): an owned model cannot be destroyed through its container', () => {
+  const models = (doc: Y.Doc) => doc.getMap<unknown>('models')
+  const box = (doc: Y.Doc) => models(doc).get('box') as Y.Map<unknown> | undefined
+
+  /** box (unowned) → `path` of unowned maps → model owned by `ownerID` with x = 1. */
+  function createBoxed(doc: Y.Doc, ownerID: number, path: string[] = []): void {
+    doc.transact(() => {
+      const b = new Y.Map<unknown>()
+      models(doc).set('box', b)
+      let parent = b
+      for (const key of path) {
+        const inner = new Y.Map<unknown>()
+        parent.set(key, inner)
+        parent = inner
+      }
+      createOwnedModel(doc, parent, 'model', { x: 1 }, ownerID)
+    })
+  }
+  const boxedModel = (doc: Y.Doc, path: string[] = []) => {
+    let m: unknown = box(doc)
+    for (const key of [...path, 'model']) m = m instanceof Y.Map ? m.get(key) : undefined
+    return m instanceof Y.Map ? (m.toJSON() as Record<string, unknown>) : undefined
+  }
+
+  async function expectIntact(path: string[] = []): Promise<void> {
+    const tr = t!
+    await tr.converge()
+    const want = { $meta: { ownerID: tr.owner.doc.clientID }, x: 1 }
+    for (const d of tr.replicas()) expect(boxedModel(d, path)).toEqual(want)
+    // The observer never saw the box without the model.
+    expect(tr.seen.every((json) => json.includes('"x":1'))).toBe(true)
+    const late = await join(tr.s.url, tr.room)
+    expect(boxedModel(late.doc, path)).toEqual(want)
+  }
+
+  it("replacing the unowned container of another's model is rolled back", async () => {
+    t = await trio()
+    createBoxed(t.owner.doc, t.owner.doc.clientID)
+    await t.converge()
+    models(t.offender.doc).set('box', new Y.Map())
+    expect(boxedModel(t.offender.doc)).toBeUndefined()
+    await expectIntact()
+  })
+
+  it("deleting the key of the unowned container of another's model is rolled back", async () => {
+    t = await trio()
+    createBoxed(t.owner.doc, t.owner.doc.clientID)
+    await t.converge()
+    models(t.offender.doc).delete('box')
+    expect(box(t.offender.doc)).toBeUndefined()
+    await expectIntact()
+  })
+
+  it("replacing a container that holds another's model deeper down is rolled back", async () => {
+    t = await trio()
+    createBoxed(t.owner.doc, t.owner.doc.clientID, ['shelf', 'drawer'])
+    await t.converge()
+    models(t.offender.doc).set('box', new Y.Map())
+    await expectIntact(['shelf', 'drawer'])
+  })
+
+  it('replacing or deleting a container whose models are unowned or owned by the writer is allowed', async () => {
+    t = await trio()
+    const tr = t
+    // The offender's own model and an unowned one, in one container.
+    tr.offender.doc.transact(() => {
+      const b = new Y.Map<unknown>()
+      models(tr.offender.doc).set('box', b)
+      createOwnedModel(tr.offender.doc, b, 'mine', { x: 1 }, tr.offender.doc.clientID)
+      createOwnedModel(tr.offender.doc, b, 'free', { x: 1 }, -1)
+    })
+    await tr.converge()
+    const replacement = new Y.Map<unknown>()
+    models(tr.offender.doc).set('box', replacement)
+    replacement.set('fresh', true)
+    await tr.converge()
+    for (const d of tr.replicas()) expect(box(d)?.toJSON()).toEqual({ fresh: true })
+    // The owner's own container of unowned models, deleted by the offender.
+    tr.owner.doc.transact(() => {
+      const b = new Y.Map<unknown>()
+      models(tr.owner.doc).set('crate', b)
+      createOwnedModel(tr.owner.doc, b, 'free', { x: 2 }, -1)
+    })
+    await tr.converge()
+    models(tr.offender.doc).delete('crate')
+    await tr.converge()
+    for (const d of tr.replicas()) expect(models(d).has('crate')).toBe(false)
+  })
+})
