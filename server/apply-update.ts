@@ -22,6 +22,7 @@ import type { Connection } from './connection.js'
 import type { AdmittedUpdate } from './inbox.js'
 import { encodeSyncStep1 } from './messages.js'
 import { checkNesting } from './nesting.js'
+import { ServerFault } from './refuse.js'
 import { Refusal, type UpdateContext } from './plugin.js'
 import type { Room } from './room.js'
 import { readUpdateLayout, type UpdateLayout } from './update-layout.js'
@@ -180,7 +181,8 @@ function applyOne(room: Room, tr: Y.Transaction, admitted: AdmittedUpdate, judgi
       judge(room, tr, view, out)
     }
   } catch (err) {
-    out.failed = err
+    // Once applied, a throw comes from judging: the server's fault, not the client's input.
+    out.failed = view !== null && !(err instanceof Refusal) ? new ServerFault('judging this update failed; it was undone', { cause: err }) : err
     // An update is applied whole or not at all: whatever Yjs integrated before it threw
     // (or before a plugin threw while judging) is undone, judged or not.
     store.pendingStructs = null
@@ -205,7 +207,7 @@ function applyOne(room: Room, tr: Y.Transaction, admitted: AdmittedUpdate, judgi
 function undoAll(room: Room, tr: Y.Transaction, view: TransactionView, out: Outcome): void {
   const changes = view.changes
   if (changes.length === 0) return
-  if (!(out.failed instanceof Refusal)) {
+  if (!(out.failed instanceof Refusal) && !(out.failed instanceof ServerFault)) {
     room.logger.warn({ err: out.failed, room: room.name, conn: out.admitted.conn.id }, 'an update failed part way; its changes are undone')
   }
   asServer(tr)

@@ -61,6 +61,11 @@ export class Metrics {
     labelNames: ['reason'],
     registers: [this.registry],
   })
+  readonly roomFailures = new Counter({
+    name: 'yroom_room_failures_total',
+    help: 'Rooms dropped and reloaded from storage after an internal error (the safety net; 0 in a healthy server)',
+    registers: [this.registry],
+  })
   readonly updateBatchSize = new Histogram({
     name: 'yroom_update_batch_size',
     help: 'Client updates applied together in one transaction (those that waited for the same tick or applyDelayMs)',

@@ -11,9 +11,24 @@ import type { Room } from './room.js'
 /** After this many refused updates in a row, the connection is closed (SPEC §3). */
 const MAX_CONSECUTIVE_REFUSALS = 8
 
+/** The server failed on a connection's message (a plugin's bug, not the client's input): 1011. */
+export class ServerFault extends Error {
+  constructor(message: string, options: { cause: unknown }) {
+    super(message, options)
+    this.name = 'ServerFault'
+  }
+}
+
 export function failMessage(room: Room, conn: Connection, err: unknown): void {
   if (err instanceof Refusal) {
     refuse(room, conn, err)
+    return
+  }
+  if (err instanceof ServerFault) {
+    room.ctx.metrics.rejectedMessages.inc({ reason: 'internal-error' })
+    room.logger.error({ room: room.name, conn: conn.id, err: err.cause }, err.message)
+    conn.sendError('internal-error', err.message)
+    conn.close(CloseCode.INTERNAL_ERROR, err.message)
     return
   }
   const message = err instanceof Error ? err.message : String(err)

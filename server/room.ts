@@ -214,6 +214,7 @@ export class Room {
   fail(err: unknown): void {
     if (this.failed) return
     this.failed = true
+    this.ctx.metrics.roomFailures.inc()
     this.logger.error({ err, room: this.name }, 'room failed; its connections are closed and it reloads from storage')
     for (const conn of this.connections) conn.close(CloseCode.INTERNAL_ERROR, 'room reloads after an internal error')
     this.ctx.onFailure?.(this)

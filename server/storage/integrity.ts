@@ -117,10 +117,15 @@ export type Damage =
 
 const range = (from: number, to: number) => (from === to ? `entry ${from}` : `entries ${from}–${to}`)
 
+/** The entries a 'missing' damage names: "entry 4", "entries 12–14", "entries up to 9". */
+export function missingEntries(d: { from?: number; to: number }): string {
+  return d.from === undefined ? (d.to === 1 ? 'entry 1' : `entries up to ${d.to}`) : range(d.from, d.to)
+}
+
 export function describeDamage(d: Damage): string {
   switch (d.kind) {
     case 'missing':
-      return d.from === undefined ? `entries up to ${d.to} missing` : `${range(d.from, d.to)} missing`
+      return `${missingEntries(d)} missing`
     case 'corrupt':
       return `entry ${d.seq} corrupt (${d.detail})`
     case 'chain':
@@ -240,9 +245,10 @@ export function checkLog(room: string, log: readonly StoredEntry[], legacyThroug
     if (lastSeq < head.seq) {
       damage.push(lastSeq === 0 ? { kind: 'missing', to: head.seq } : { kind: 'missing', from: lastSeq + 1, to: head.seq })
     } else {
+      // Not there: compacted away since (a base above it), nothing to compare. Corrupt: reported.
       const at = log.find((e) => e.seq === head.seq)
-      // Not there: compacted away since (a base above it), nothing to compare.
-      if (at !== undefined && chainOf(at.value) !== head.chain) damage.push({ kind: 'head', seq: head.seq })
+      const checked = entries.find((e) => e.seq === head.seq)
+      if (at !== undefined && checked?.ok && chainOf(at.value) !== head.chain) damage.push({ kind: 'head', seq: head.seq })
     }
   }
   return { entries, damage, last }

@@ -80,7 +80,7 @@ export interface LevelStorageOptions {
 }
 
 export class LevelStorage implements Storage {
-  private db: ClassicLevel<string, Uint8Array>
+  private level: ClassicLevel<string, Uint8Array> | null = null
   private heads: HeadFile
   private state = new Map<string, RoomState>()
   private damaged = new Map<string, StorageDamaged>()
@@ -92,7 +92,6 @@ export class LevelStorage implements Storage {
     private dir: string,
     options: LevelStorageOptions = {},
   ) {
-    this.db = new ClassicLevel<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
     const flushMs = Math.min(1000, Math.max(1, options.headFlushMs ?? 250))
     this.heads = new HeadFile(dir, flushMs, 1000)
   }
@@ -101,8 +100,15 @@ export class LevelStorage implements Storage {
     return this.dir
   }
 
+  private get db(): ClassicLevel<string, Uint8Array> {
+    if (this.level === null) throw new Error('LevelStorage: open() first')
+    return this.level
+  }
+
   async open(): Promise<void> {
     await this.refuseHeadless()
+    // Created only now: a ClassicLevel opens itself (creating a database) once constructed.
+    this.level = new ClassicLevel<string, Uint8Array>(this.dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
     try {
       await this.db.open()
     } catch (err) {

@@ -14,7 +14,7 @@ import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import * as Y from 'yjs'
-import { describeDamage, describeDamages, type CheckedEntry } from './integrity.js'
+import { describeDamage, describeDamages, missingEntries, type CheckedEntry } from './integrity.js'
 import { LevelStorage, StorageOpenError } from './leveldb.js'
 
 export interface RepairOptions {
@@ -129,8 +129,8 @@ export async function repairDataDir(dir: string, options: RepairOptions = {}): P
         out(`  warning: the kept updates do not apply as a Yjs document (${(err as Error).message}); the room will not load`)
       }
       const lost = [
-        ...check.damage.filter((d) => d.kind === 'missing').map(describeDamage),
-        ...dropped.map((e) => `entry ${e.seq} dropped`),
+        ...check.damage.flatMap((d) => (d.kind === 'missing' ? [missingEntries(d)] : [])),
+        ...dropped.map((e) => `entry ${e.seq} (dropped)`),
       ]
       if (kept.length === 0) {
         out(`  → nothing left: the room is now empty (lost: ${lost.join('; ') || 'its whole log'})`)

@@ -35,10 +35,18 @@ const servers: TestServer[] = []
 const dirs: Array<{ remove(): Promise<void> }> = []
 let t: Trio | null = null
 
+const clis: CliServer[] = []
+
 afterEach(async () => {
+  // Each case is fixed at its root: the safety net (a failed room dropped and reloaded)
+  // must not be what kept the server going.
+  const failures = servers.map((s) => s.server.metrics.roomFailures)
+  const cliOutputs = clis.splice(0).map((c) => c.output())
   for (const c of clients.splice(0)) c.destroy()
   for (const r of raws.splice(0)) r.ws.terminate()
   for (const s of servers.splice(0)) await s.close()
+  for (const f of failures) expect((await f.get()).values[0]?.value ?? 0).toBe(0)
+  for (const out of cliOutputs) expect(out).not.toMatch(/room failed|uncaught|unhandled/i)
   await t?.close()
   t = null
   await killAll()
@@ -89,8 +97,10 @@ async function dir(): Promise<string> {
 }
 
 /** The CLI as users run it (authority and the default plugins on), in a child process. */
-function cli(): Promise<CliServer> {
-  return startCli(['--data', ':memory:'])
+async function cli(): Promise<CliServer> {
+  const c = await startCli(['--data', ':memory:'])
+  clis.push(c)
+  return c
 }
 
 /**
