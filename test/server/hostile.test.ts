@@ -551,3 +551,58 @@ describe('case 6 (SPEC §4 rule 2): an owned model cannot be destroyed through i
     for (const d of tr.replicas()) expect(models(d).has('crate')).toBe(false)
   })
 })
+
+// ---------------------------------------------------------------------------------------
+describe('requests that make the server work for one client', () => {
+  it('sync step 1 over and over: a burst is answered, then the connection is closed with 1008', async () => {
+    const s = await server()
+    const honest = await join(s.url, 'sv')
+    honest.doc.getMap('m').set('big', 'x'.repeat(50_000))
+    const flood = await raw(s.url, 'sv').sync()
+    const answersBefore = flood.frames.length
+    const empty = new Uint8Array([0])
+    for (let i = 0; i < 50; i++) flood.send(syncStep1(empty))
+    await flood.closed
+    expect(flood.closeCode).toBe(CloseCode.POLICY_VIOLATION)
+    expect(flood.closeReason).toMatch(/sync requests/)
+    // The burst (five answers, the first one spent by its own sync) and not fifty.
+    expect(flood.frames.length - answersBefore).toBeLessThanOrEqual(5)
+    const late = await join(s.url, 'sv')
+    expect((late.doc.getMap('m').get('big') as string).length).toBe(50_000)
+  })
+
+  it('a second hello on one connection is refused (1002)', async () => {
+    const s = await server()
+    const c = await raw(s.url, 'hello').sync()
+    c.hello()
+    await until(() => c.ext.some((m) => m.kind === ExtKind.WELCOME), { message: 'welcome' })
+    c.hello(c.doc.clientID + 1)
+    await c.closed
+    expect(c.closeCode).toBe(CloseCode.PROTOCOL_ERROR)
+    expect(c.closeReason).toMatch(/hello/)
+  })
+
+  it('ids announced in hellos are not stored unless the connection writes under them', async () => {
+    const path = await dir()
+    const s = await server({ storage: path, idleShutdownMs: 50 })
+    const idle: RawClient[] = []
+    for (let i = 0; i < 5; i++) {
+      const c = await raw(s.url, 'hellos').sync()
+      c.hello(5_000_000 + i)
+      await until(() => c.ext.some((m) => m.kind === ExtKind.WELCOME), { message: 'welcome' })
+      idle.push(c)
+    }
+    const writer = await raw(s.url, 'hellos').sync()
+    writer.hello()
+    await until(() => writer.ext.some((m) => m.kind === ExtKind.WELCOME), { message: 'welcome' })
+    writer.doc.getMap('m').set('w', 1)
+    await until(() => s.server.rooms.get('hellos')?.doc.getMap('m').get('w') === 1, { message: 'write applied' })
+    for (const c of [...idle, writer]) await c.close()
+    await until(() => s.server.rooms.get('hellos') === undefined, { message: 'room unloaded' })
+    await s.server.rooms.unload('hellos')
+    const stored = await s.server.storage.getMeta('hellos', 'authority.bindings')
+    const bound = Object.keys(JSON.parse(Buffer.from(stored!).toString('utf8')) as object).map(Number)
+    expect(bound).toContain(writer.doc.clientID)
+    for (let i = 0; i < 5; i++) expect(bound).not.toContain(5_000_000 + i)
+  })
+})
