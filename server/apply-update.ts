@@ -236,6 +236,7 @@ function tellAuthor(room: Room, out: Outcome): void {
 /** Checks made when an update arrives; a Refusal refuses it whole before anything is applied. */
 export function admitUpdate(room: Room, conn: Connection, update: Uint8Array): AdmittedUpdate {
   const layout = readLayout(update)
+  if (layout.subdocs > 0) throw new Refusal('unsupported-content', 'subdocuments are not supported')
   // An update that adds no structs (deletions only, or a new client's empty sync answer)
   // never grows the document: it is admitted even in a full room.
   if (layout.structClients.size > 0 && !room.size.admit(update.byteLength, () => room.applyInbox())) {

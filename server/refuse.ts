@@ -49,7 +49,7 @@ function refuse(room: Room, conn: Connection, err: Refusal): void {
     conn.close(CloseCode.DOCUMENT_TOO_LARGE, err.message)
   } else if (err.code === 'sync-rate') {
     conn.close(CloseCode.POLICY_VIOLATION, err.message)
-  } else if (err.code === 'nesting-too-deep') {
+  } else if (err.code === 'nesting-too-deep' || err.code === 'unsupported-content') {
     conn.close(CloseCode.UNPROCESSABLE, err.message)
   } else if (++conn.refusals >= MAX_CONSECUTIVE_REFUSALS) {
     conn.close(CloseCode.POLICY_VIOLATION, `too many refused updates: ${err.message}`)

@@ -5,6 +5,7 @@
  */
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
+import { jsonTooDeep, MAX_JSON_DEPTH } from './json-depth.js'
 
 export interface AwarenessEntry {
   clientID: number
@@ -21,7 +22,9 @@ export function readAwarenessEntries(update: Uint8Array): AwarenessEntry[] {
     const clientID = decoding.readVarUint(decoder)
     const clock = decoding.readVarUint(decoder)
     const json = decoding.readVarString(decoder)
-    JSON.parse(json) // malformed state JSON makes the whole update malformed
+    // Malformed or too deeply nested state JSON makes the whole update malformed.
+    if (jsonTooDeep(json)) throw new TypeError(`awareness state nested deeper than ${MAX_JSON_DEPTH}`)
+    JSON.parse(json)
     entries.push({ clientID, clock, json })
   }
   if (decoding.hasContent(decoder)) throw new TypeError('awareness update has trailing bytes')

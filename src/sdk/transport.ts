@@ -75,6 +75,7 @@ const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([
   CloseCode.UNAUTHORIZED,
   CloseCode.FORBIDDEN,
   CloseCode.DOCUMENT_TOO_LARGE,
+  CloseCode.UNPROCESSABLE,
 ])
 
 export class RequestInterruptedError extends Error {

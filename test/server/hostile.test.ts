@@ -606,3 +606,75 @@ describe('requests that make the server work for one client', () => {
     for (let i = 0; i < 5; i++) expect(bound).not.toContain(5_000_000 + i)
   })
 })
+
+// ---------------------------------------------------------------------------------------
+describe('content the server could not encode again, or that costs it far more than its bytes', () => {
+  /** A JSON text `depth` arrays deep. */
+  const deepJson = (depth: number) => '['.repeat(depth) + ']'.repeat(depth)
+
+  it('an awareness state nested thousands deep is refused (1002); awareness keeps working for everyone', async () => {
+    const s = await server()
+    const a = await join(s.url, 'deep-aw')
+    const b = await join(s.url, 'deep-aw')
+    const bad = await raw(s.url, 'deep-aw').sync()
+    const enc = encoding.createEncoder()
+    encoding.writeVarUint(enc, MESSAGE_AWARENESS)
+    const inner = encoding.createEncoder()
+    encoding.writeVarUint(inner, 1)
+    encoding.writeVarUint(inner, bad.doc.clientID)
+    encoding.writeVarUint(inner, 1)
+    encoding.writeVarString(inner, `{"x":${deepJson(5000)}}`)
+    encoding.writeVarUint8Array(enc, encoding.toUint8Array(inner))
+    bad.send(encoding.toUint8Array(enc))
+    await bad.closed
+    expect(bad.closeCode).toBe(CloseCode.PROTOCOL_ERROR)
+    expect(bad.closeReason).toMatch(/nested/)
+    a.provider.awareness.setLocalStateField('user', { name: 'a' })
+    await until(() => (b.provider.awareness.getStates().get(a.doc.clientID) as { user?: { name?: string } })?.user?.name === 'a')
+    const late = await join(s.url, 'deep-aw')
+    await until(() => late.provider.awareness.getStates().has(a.doc.clientID), { message: 'late joiner gets awareness' })
+  })
+
+  it('an embed or format value nested thousands deep is refused whole (1002); the room still syncs and stores', async () => {
+    const s = await server()
+    const a = await join(s.url, 'deep-embed')
+    const bad = await raw(s.url, 'deep-embed').sync()
+    // A Y.Text embed is ContentEmbed, held as JSON text. Yjs cannot even encode one this
+    // deep, so the update is written by hand (UpdateEncoderV1: see server/update-layout.ts).
+    const u = encoding.createEncoder()
+    encoding.writeVarUint(u, 1) // one section
+    encoding.writeVarUint(u, 1) // of one struct
+    encoding.writeVarUint(u, bad.doc.clientID)
+    encoding.writeVarUint(u, 0) // from clock 0
+    encoding.writeUint8(u, 5) // an item of content type 5 (embed), no origins: its parent follows
+    encoding.writeVarUint(u, 1) // the parent is a root type, by name
+    encoding.writeVarString(u, 't')
+    encoding.writeVarString(u, deepJson(5000))
+    encoding.writeVarUint(u, 0) // no deletions
+    bad.sendUpdate(encoding.toUint8Array(u))
+    await bad.closed
+    expect(bad.closeCode).toBe(CloseCode.PROTOCOL_ERROR)
+    a.doc.getText('t').insert(0, 'ok')
+    const late = await join(s.url, 'deep-embed')
+    await until(() => late.doc.getText('t').toString() === 'ok')
+    expect(late.doc.getText('t').toDelta()).toEqual([{ insert: 'ok' }])
+  })
+
+  it('subdocuments are refused (4422): each costs the server a whole Y.Doc', async () => {
+    const s = await server()
+    const a = await join(s.url, 'subdocs')
+    const bad = await raw(s.url, 'subdocs').sync()
+    const d = new Y.Doc()
+    d.transact(() => {
+      for (let i = 0; i < 1000; i++) d.getArray('docs').push([new Y.Doc()])
+    })
+    bad.sendUpdate(Y.encodeStateAsUpdate(d))
+    await bad.closed
+    expect(bad.closeCode).toBe(CloseCode.UNPROCESSABLE)
+    expect(bad.closeReason).toMatch(/subdocuments/)
+    expect(s.server.rooms.get('subdocs')!.doc.getArray('docs').length).toBe(0)
+    a.doc.getMap('m').set('still', 1)
+    const late = await join(s.url, 'subdocs')
+    await until(() => late.doc.getMap('m').get('still') === 1)
+  })
+})

@@ -122,6 +122,8 @@ export async function startServer(id: ServerId, opts: StartOptions = {}): Promis
       // YROOM_DIST: another build of yroom (a directory in the repository), for A/B runs.
       args = [join(ROOT, process.env.YROOM_DIST ?? 'dist', 'server/cli.js'), 'serve', '--port', '0', '--host', '127.0.0.1']
       args.push('--data', opts.data ?? ':memory:', '--log-level', 'silent')
+      // Every simulated client comes from 127.0.0.1, as behind a proxy: no per-address cap.
+      args.push('--max-connections-per-address', '0')
       if (id === 'yroom-noauth') args.push('--no-authority')
       // Extra flags for experiments (e.g. YROOM_BENCH_ARGS="--apply-delay-ms 0").
       if (process.env.YROOM_BENCH_ARGS) args.push(...process.env.YROOM_BENCH_ARGS.split(/\s+/).filter(Boolean))
