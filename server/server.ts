@@ -249,7 +249,14 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
         conn.close(CloseCode.POLICY_VIOLATION, 'message rate over the limit')
         return
       }
-      handleMessage(room, conn, bytes)
+      try {
+        handleMessage(room, conn, bytes)
+      } catch (err) {
+        // handleMessage answers every failure itself; this is the last net, so that nothing
+        // one connection sends can reach ws's receiver as an exception (it would end the process).
+        logger.error({ err, room: conn.room, conn: conn.id }, 'message handling failed')
+        conn.close(CloseCode.INTERNAL_ERROR, 'internal error')
+      }
     }
     room = attached = await rooms.attach(conn)
     detach() // closed while attaching
