@@ -42,29 +42,49 @@ export function isHeaded(value: Uint8Array): boolean {
   return true
 }
 
-/** The entry checksum: binds the update to its room and its place in the log. */
-export function entryCrc(room: string, seq: number, flags: number, payload: Uint8Array): number {
-  const pre = new Uint8Array(11)
-  const view = new DataView(pre.buffer)
-  view.setUint32(0, Math.floor(seq / 0x1_0000_0000))
-  view.setUint32(4, seq >>> 0)
-  pre[8] = FORMAT_VERSION
-  pre[9] = flags
-  let c = crc32Update(CRC32_INIT, utf8.encode(room))
-  c = crc32Update(c, ZERO)
-  c = crc32Update(c, pre.subarray(0, 10))
+/** The checksum register after the room name and its terminating 0x00 (see roomCrc). */
+export function roomCrc(room: string): number {
+  return crc32Update(crc32Update(CRC32_INIT, utf8.encode(room)), ZERO)
+}
+const ZERO = new Uint8Array(1)
+const scratch = new Uint8Array(10)
+
+/** Writes `n` (< 2^53) as 8 bytes big-endian at `at`. */
+function putU64(out: Uint8Array, at: number, n: number): void {
+  const hi = Math.floor(n / 0x1_0000_0000)
+  putU32(out, at, hi)
+  putU32(out, at + 4, n >>> 0)
+}
+
+function putU32(out: Uint8Array, at: number, n: number): void {
+  out[at] = n >>> 24
+  out[at + 1] = (n >>> 16) & 0xff
+  out[at + 2] = (n >>> 8) & 0xff
+  out[at + 3] = n & 0xff
+}
+
+function getU32(b: Uint8Array, at: number): number {
+  return ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0
+}
+
+/**
+ * The entry checksum: binds the update to its room and its place in the log. `room` is the
+ * room name or, to save recomputing it per entry, its roomCrc.
+ */
+export function entryCrc(room: string | number, seq: number, flags: number, payload: Uint8Array): number {
+  putU64(scratch, 0, seq)
+  scratch[8] = FORMAT_VERSION
+  scratch[9] = flags
+  let c = crc32Update(typeof room === 'number' ? room : roomCrc(room), scratch)
   c = crc32Update(c, payload)
   return crc32Final(c)
 }
-const ZERO = new Uint8Array(1)
 
 /** The chain value of an entry whose predecessor has chain value `prev`. */
 export function link(prev: number, crc: number): number {
-  const b = new Uint8Array(8)
-  const view = new DataView(b.buffer)
-  view.setUint32(0, prev >>> 0)
-  view.setUint32(4, crc >>> 0)
-  return crc32Final(crc32Update(CRC32_INIT, b))
+  putU32(scratch, 0, prev)
+  putU32(scratch, 4, crc)
+  return crc32Final(crc32Update(CRC32_INIT, scratch.subarray(0, 8)))
 }
 
 /** A stored value: header + update. */
@@ -73,9 +93,8 @@ export function encodeEntry(payload: Uint8Array, flags: number, crc: number, cha
   out.fill(0xff, 0, MARKER_BYTES)
   out[8] = FORMAT_VERSION
   out[9] = flags
-  const view = new DataView(out.buffer)
-  view.setUint32(10, crc >>> 0)
-  view.setUint32(14, chain >>> 0)
+  putU32(out, 10, crc)
+  putU32(out, 14, chain)
   out.set(payload, HEADER_BYTES)
   return out
 }
@@ -91,8 +110,7 @@ export interface EntryHeader {
 export function decodeEntry(value: Uint8Array): EntryHeader | string {
   if (value.length < HEADER_BYTES) return 'header cut short'
   if (value[8] !== FORMAT_VERSION) return `unknown format version ${value[8]}`
-  const view = new DataView(value.buffer, value.byteOffset, value.byteLength)
-  return { flags: value[9], crc: view.getUint32(10), chain: view.getUint32(14), payload: value.subarray(HEADER_BYTES) }
+  return { flags: value[9], crc: getU32(value, 10), chain: getU32(value, 14), payload: value.subarray(HEADER_BYTES) }
 }
 
 /** The value the entry after `value` links to: its chain value; 0 for an entry without header. */
@@ -203,6 +221,7 @@ export interface LogCheck {
 export function checkLog(room: string, log: readonly StoredEntry[], legacyThrough: number, head: Head | undefined): LogCheck {
   const entries: CheckedEntry[] = []
   const damage: Damage[] = []
+  const roomState = roomCrc(room)
   /** seq and chain value (null: unknown) of the entry before. */
   let prev: { seq: number; chain: number | null } | null = null
   for (const { seq, value } of log) {
@@ -222,7 +241,7 @@ export function checkLog(room: string, log: readonly StoredEntry[], legacyThroug
       continue
     }
     let ok = true
-    if (entryCrc(room, seq, h.flags, h.payload) !== h.crc) {
+    if (entryCrc(roomState, seq, h.flags, h.payload) !== h.crc) {
       damage.push({ kind: 'corrupt', seq, detail: 'checksum mismatch' })
       ok = false
     }

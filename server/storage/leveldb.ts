@@ -28,6 +28,7 @@ import {
   HeadFile,
   isHeaded,
   link,
+  roomCrc,
   StorageDamaged,
   type CheckedEntry,
   type Damage,
@@ -85,6 +86,8 @@ export class LevelStorage implements Storage {
   private state = new Map<string, RoomState>()
   private damaged = new Map<string, StorageDamaged>()
   private queues = new Map<string, Promise<unknown>>()
+  /** Appends waiting for their room's next write. */
+  private appending = new Map<string, Array<{ updates: Uint8Array[]; resolve: (seq: number) => void; reject: (err: unknown) => void }>>()
   /** Problems with the head record found at open (the server still starts). */
   readonly warnings: string[] = []
 
@@ -231,21 +234,48 @@ export class LevelStorage implements Storage {
   }
 
   append(room: string, updates: Uint8Array[]): Promise<number> {
-    return this.queue(room, async () => {
-      const state = await this.roomState(room)
-      if (updates.length === 0) return state.head.seq
-      let { seq, chain } = state.head
-      const batch = updates.map((update) => {
-        seq++
-        const crc = entryCrc(room, seq, 0, update)
-        chain = link(chain, crc)
-        return { type: 'put' as const, key: seqKey(room, seq), value: encodeEntry(update, 0, crc, chain) }
-      })
-      await this.db.batch(batch)
-      state.head = { seq, chain }
-      this.heads.set(room, state.head)
-      return seq
+    return new Promise((resolve, reject) => {
+      let waiting = this.appending.get(room)
+      if (!waiting) {
+        waiting = []
+        this.appending.set(room, waiting)
+        void this.queue(room, () => this.writeAppends(room))
+      }
+      waiting.push({ updates, resolve, reject })
     })
+  }
+
+  /**
+   * Writes every append waiting for this room in one batch (appends that arrive while the
+   * room's previous write runs are combined, as LevelDB would combine concurrent writes).
+   */
+  private async writeAppends(room: string): Promise<void> {
+    const waiting = this.appending.get(room) ?? []
+    this.appending.delete(room)
+    try {
+      const state = await this.roomState(room)
+      const roomState = roomCrc(room)
+      let { seq, chain } = state.head
+      const batch: Array<{ type: 'put'; key: string; value: Uint8Array }> = []
+      const lastSeqs: number[] = []
+      for (const w of waiting) {
+        for (const update of w.updates) {
+          seq++
+          const crc = entryCrc(roomState, seq, 0, update)
+          chain = link(chain, crc)
+          batch.push({ type: 'put', key: seqKey(room, seq), value: encodeEntry(update, 0, crc, chain) })
+        }
+        lastSeqs.push(seq)
+      }
+      if (batch.length > 0) {
+        await this.db.batch(batch)
+        state.head = { seq, chain }
+        this.heads.set(room, state.head)
+      }
+      waiting.forEach((w, i) => w.resolve(lastSeqs[i]))
+    } catch (err) {
+      for (const w of waiting) w.reject(err)
+    }
   }
 
   compact(room: string, merged: Uint8Array, through: number): Promise<void> {
