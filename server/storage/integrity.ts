@@ -291,10 +291,15 @@ export class HeadFile {
   /** Why the file could not be used when read, if so. */
   problem: string | null = null
 
+  private failing = false
+  private closed = false
+
   constructor(
     readonly dir: string,
     private minIntervalMs = 250,
     private maxIntervalMs = 1000,
+    /** Told when a write fails (once, until a write succeeds again); the file is retried. */
+    private onError: (err: Error) => void = () => undefined,
   ) {
     this.interval = minIntervalMs
   }
@@ -344,7 +349,11 @@ export class HeadFile {
     if (cur && cur.seq === head.seq && cur.chain === head.chain) return
     this.heads.set(room, { seq: head.seq, chain: head.chain })
     this.dirty = true
-    if (this.timer === null) {
+    this.schedule()
+  }
+
+  private schedule(): void {
+    if (this.timer === null && !this.closed) {
       this.timer = setTimeout(() => {
         this.timer = null
         void this.flush().catch(() => undefined)
@@ -368,8 +377,12 @@ export class HeadFile {
       const started = performance.now()
       try {
         await this.write()
+        this.failing = false
       } catch (err) {
         this.dirty = true
+        if (!this.failing) this.onError(err as Error)
+        this.failing = true
+        this.schedule()
         throw err
       }
       // A large file (many rooms) is written less often, up to maxIntervalMs apart.
@@ -409,6 +422,7 @@ export class HeadFile {
 
   /** Stops the timer and writes what is pending. */
   async close(): Promise<void> {
+    this.closed = true
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
     await this.flush()

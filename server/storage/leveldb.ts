@@ -96,7 +96,9 @@ export class LevelStorage implements Storage {
     options: LevelStorageOptions = {},
   ) {
     const flushMs = Math.min(1000, Math.max(1, options.headFlushMs ?? 250))
-    this.heads = new HeadFile(dir, flushMs, 1000)
+    this.heads = new HeadFile(dir, flushMs, 1000, (err) =>
+      this.warn(`cannot write the head record ${this.heads.path} (${err.message}); retrying, and until then logs cut short cannot be detected`),
+    )
   }
 
   get location(): string {
@@ -338,7 +340,11 @@ export class LevelStorage implements Storage {
 
   async close(): Promise<void> {
     await Promise.all([...this.queues.values()])
-    await this.heads.close()
+    try {
+      await this.heads.close() // a failure was reported as a warning
+    } catch {
+      /* the log itself is intact; only the tail check of the next load is weaker */
+    }
     await this.db.close()
   }
 

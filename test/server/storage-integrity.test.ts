@@ -292,6 +292,21 @@ describe('LevelStorage: the normal paths pass the check', () => {
     expect((await s3.load('doc')).seq).toBe(6)
   })
 
+  it('a missing head record is a warning, not a refusal, and is written again; repair refuses a directory in use', async () => {
+    const path = await dir()
+    const s1 = await storage(path)
+    await s1.append('doc', [update('k')])
+    await s1.close()
+    const { rm } = await import('node:fs/promises')
+    await rm(join(path, HEAD_FILE))
+    const s2 = await storage(path)
+    expect(s2.warnings.join('\n')).toMatch(/head record .* is missing/)
+    expect((await s2.load('doc')).seq).toBe(1)
+    await expect(repairDataDir(path)).rejects.toThrow(/in use by another process/)
+    await s2.close()
+    expect(JSON.parse(await readFile(join(path, HEAD_FILE), 'utf8')).rooms.doc[0]).toBe(1)
+  })
+
   it('a directory written before the integrity format loads; its raw entries end with the first compaction', async () => {
     const path = await dir()
     // The format of earlier versions: raw Yjs updates, no head record.
