@@ -155,8 +155,33 @@ export function describeDamage(d: Damage): string {
   }
 }
 
+/** Every problem, runs of consecutive entries with the same problem said once ("entries 4–90 corrupt (...)"). */
 export function describeDamages(damage: readonly Damage[]): string {
-  return damage.map(describeDamage).join('; ')
+  const parts: string[] = []
+  for (let i = 0; i < damage.length; i++) {
+    const d = damage[i]
+    if (d.kind !== 'corrupt' && d.kind !== 'stray') {
+      parts.push(describeDamage(d))
+      continue
+    }
+    let j = i
+    while (j + 1 < damage.length && sameRun(damage[j], damage[j + 1])) j++
+    if (j === i) parts.push(describeDamage(d))
+    else {
+      const to = (damage[j] as { seq: number }).seq
+      parts.push(
+        d.kind === 'corrupt' ? `entries ${d.seq}–${to} corrupt (${d.detail})` : `entries ${d.seq}–${to} are older than the compaction base ${d.base}`,
+      )
+    }
+    i = j
+  }
+  return parts.join('; ')
+}
+
+function sameRun(a: Damage, b: Damage): boolean {
+  if (a.kind === 'corrupt' && b.kind === 'corrupt') return b.seq === a.seq + 1 && b.detail === a.detail
+  if (a.kind === 'stray' && b.kind === 'stray') return b.seq === a.seq + 1 && b.base === a.base
+  return false
 }
 
 /**

@@ -65,6 +65,17 @@ async function lostFiles(dir: string): Promise<string[]> {
   }
 }
 
+/** Sorted seqs as runs of consecutive numbers. */
+function runs(seqs: number[]): Array<[number, number]> {
+  const out: Array<[number, number]> = []
+  for (const n of seqs) {
+    const last = out[out.length - 1]
+    if (last && n === last[1] + 1) last[1] = n
+    else out.push([n, n])
+  }
+  return out
+}
+
 const span = (entries: readonly { seq: number }[]) =>
   entries.length === 0 ? 'none' : entries.length === 1 ? `seq ${entries[0].seq}` : `seq ${entries[0].seq}–${entries[entries.length - 1].seq}`
 
@@ -130,7 +141,7 @@ export async function repairDataDir(dir: string, options: RepairOptions = {}): P
       }
       const lost = [
         ...check.damage.flatMap((d) => (d.kind === 'missing' ? [missingEntries(d)] : [])),
-        ...dropped.map((e) => `entry ${e.seq} (dropped)`),
+        ...runs(dropped.map((e) => e.seq)).map(([from, to]) => `${missingEntries({ from, to })} (dropped)`),
       ]
       if (kept.length === 0) {
         out(`  → nothing left: the room is now empty (lost: ${lost.join('; ') || 'its whole log'})`)

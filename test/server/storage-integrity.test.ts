@@ -186,6 +186,22 @@ describe('LevelStorage: damage is detected on load', () => {
     const s2 = await storage(path)
     expect((await damageOf(s2.load('doc'))).summary).toBe('entry 3 corrupt (checksum mismatch)')
     expect((await damageOf(s2.load('same'))).summary).toBe('entry 2 missing')
+    await s2.close()
+
+    // Repair drops the corrupt entry and closes the gap; both rooms load again.
+    const lines: string[] = []
+    const report = await repairDataDir(path, { out: (l) => lines.push(l) })
+    expect(report.rooms.map((r) => [r.room, r.status, r.kept])).toEqual([
+      ['doc', 'repaired', 5],
+      ['same', 'repaired', 2],
+    ])
+    expect(lines.join('\n')).toMatch(/room "doc": damaged: entry 3 corrupt \(checksum mismatch\)\n {2}→ re-based on 5 kept entries \(now seq 1–5\); lost: entry 3 \(dropped\)/)
+    const s3 = await storage(path)
+    const doc = new Y.Doc()
+    for (const u of (await s3.load('doc')).updates) Y.applyUpdate(doc, u)
+    expect(Object.keys(doc.getMap('m').toJSON()).sort()).toEqual(['k1', 'k2', 'k4', 'k5', 'k6'])
+    expect((await s3.load('same')).seq).toBe(2)
+    expect(await s3.append('same', [update('d')])).toBe(3)
   })
 
   it('an entry moved to another room or seq, or a head record that does not match the log, is reported', async () => {
