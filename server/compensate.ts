@@ -51,6 +51,13 @@ export function compensate(doc: Y.Doc, view: TransactionView, changes: Change[])
       for (const d of view.deletedBelow(c.item)) deletions.add(d)
     }
   }
+  // A map value is restored only when every item right of it under its key is being
+  // undone as well (else UndoManager takes the key as since overwritten by someone else).
+  // The update's own items there are: values it wrote over the deleted one, deleted or
+  // not (an item holding deleted content replaces the value just as well).
+  for (const d of deletions) {
+    if (d.parentSub !== null) for (let r = d.right; r !== null && view.isNew(r); r = r.right) insertions.add(r)
+  }
   const um = new Y.UndoManager(doc, { trackedOrigins: new Set([NEVER_TRACKED]), captureTimeout: 0 })
   try {
     um.undoStack.push({ insertions: deleteSetOf(insertions), deletions: deleteSetOf(deletions), meta: new Map() } as never)

@@ -140,9 +140,11 @@ function handleExtension(room: Room, conn: Connection, decoder: decoding.Decoder
 }
 
 async function handleRequest(room: Room, conn: Connection, req: Request): Promise<void> {
-  const handler = room.plugins.find((p) => p.requests?.[req.method])?.requests?.[req.method]
+  // Own properties only: a method named like one of Object.prototype's ('__proto__',
+  // 'constructor') must not find it.
+  const handler = room.plugins.map((p) => p.requests).find((r) => r !== undefined && Object.hasOwn(r, req.method))?.[req.method]
   try {
-    if (!handler) throw new Refusal('unknown-method', `no handler for request method '${req.method}'`)
+    if (typeof handler !== 'function') throw new Refusal('unknown-method', `no handler for request method '${req.method}'`)
     const result = await handler({ room, connection: conn }, req.params)
     conn.sendExtension(encodeResponse({ id: req.id, ok: true, result }))
   } catch (err) {

@@ -678,3 +678,42 @@ describe('content the server could not encode again, or that costs it far more t
     await until(() => late.doc.getMap('m').get('still') === 1)
   })
 })
+
+// ---------------------------------------------------------------------------------------
+describe('found by the fuzzer', () => {
+  it('an item of deleted content written over an owned ownerID is rolled back (preventOwnershipTakeover holds)', async () => {
+    const s = await server()
+    const owner = await join(s.url, 'ghost-write')
+    const observer = await join(s.url, 'ghost-write')
+    const models = owner.doc.getMap<unknown>('models')
+    const model = createOwnedModel(owner.doc, models, 'm', { x: 1 }, owner.doc.clientID)
+    ;(model.get('$meta') as Y.Map<unknown>).set('preventOwnershipTakeover', true)
+    await until(() => ((observer.doc.getMap('models').get('m') as Y.Map<unknown>)?.get('$meta') as Y.Map<unknown>)?.get('preventOwnershipTakeover') === true)
+    // The attacker's one item: deleted content (ContentDeleted, ref 1) whose left origin is
+    // the owner's ownerID item. It takes the key from its origin and, integrated as the
+    // key's newest item, deletes the value to its left: the ownerID is gone.
+    const ownerItem = ((model.get('$meta') as Y.Map<unknown>)._map.get('ownerID'))!
+    const attacker = await raw(s.url, 'ghost-write').sync()
+    const u = encoding.createEncoder()
+    encoding.writeVarUint(u, 1)
+    encoding.writeVarUint(u, 1)
+    encoding.writeVarUint(u, attacker.doc.clientID)
+    encoding.writeVarUint(u, 0)
+    encoding.writeUint8(u, 0x80 | 1) // has a left origin; content: deleted
+    encoding.writeVarUint(u, ownerItem.id.client)
+    encoding.writeVarUint(u, ownerItem.id.clock)
+    encoding.writeVarUint(u, 1) // deleted length
+    encoding.writeVarUint(u, 0)
+    attacker.sendUpdate(encoding.toUint8Array(u))
+    // The owner writes after it: the tick that carries the rollback comes first.
+    await roundTrip(attacker)
+    model.set('x', 2)
+    await until(() => (observer.doc.getMap('models').get('m') as Y.Map<unknown>).get('x') === 2)
+    const meta = (d: Y.Doc) => ((d.getMap('models').get('m') as Y.Map<unknown>).get('$meta') as Y.Map<unknown>).toJSON()
+    const want = { ownerID: owner.doc.clientID, preventOwnershipTakeover: true }
+    expect(meta(observer.doc)).toEqual(want)
+    expect(meta(s.server.rooms.get('ghost-write')!.doc)).toEqual(want)
+    const late = await join(s.url, 'ghost-write')
+    expect(meta(late.doc)).toEqual(want)
+  })
+})
