@@ -17,7 +17,7 @@ import { encodeRejected, type RejectedChange } from '../src/protocol/extension.j
 import { MESSAGE_AUTH } from '../src/protocol/message-types.js'
 import { pathOfItem } from '../src/paths.js'
 import { TransactionView, type Change, type DeleteSet } from './changes.js'
-import { compensate } from './compensate.js'
+import { compensate, compensateAll } from './compensate.js'
 import type { Connection } from './connection.js'
 import type { AdmittedUpdate } from './inbox.js'
 import { encodeSyncStep1 } from './messages.js'
@@ -25,7 +25,7 @@ import { checkNesting } from './nesting.js'
 import { ServerFault } from './refuse.js'
 import { Refusal, type UpdateContext } from './plugin.js'
 import type { Room } from './room.js'
-import { readUpdateLayout, type UpdateLayout } from './update-layout.js'
+import { MalformedUpdate, readUpdateLayout, type UpdateLayout } from './update-layout.js'
 
 /** Transaction origin of a batch of clients' updates. */
 export const CLIENTS_ORIGIN = Symbol('yroom.clients')
@@ -176,6 +176,7 @@ function applyOne(room: Room, tr: Y.Transaction, admitted: AdmittedUpdate, judgi
       out.resync = true
       out.reencode = true
     }
+    checkMapValues(store, structClients, before)
     if (judging) {
       view = new TransactionView(tr, structClients, before, deletes, room.compensationItems)
       judge(room, tr, view, out)
@@ -188,7 +189,9 @@ function applyOne(room: Room, tr: Y.Transaction, admitted: AdmittedUpdate, judgi
     store.pendingStructs = null
     store.pendingDs = null
     view ??= new TransactionView(tr, structClients, before, deletes, room.compensationItems)
-    undoAll(room, tr, view, out)
+    const written = new Map<number, [number, number]>()
+    for (const client of structClients.keys()) written.set(client, [before.get(client)!, Y.getState(store, client)])
+    undoAll(room, tr, view, written, out)
   } finally {
     room.size.noteDeleted(tr, deletes)
     tr.deleteSet = batchDeletes
@@ -204,15 +207,33 @@ function applyOne(room: Room, tr: Y.Transaction, admitted: AdmittedUpdate, judgi
  * a plugin's bug): nothing unjudged may stay, so every change it made is undone, as if
  * every one had been rejected.
  */
-function undoAll(room: Room, tr: Y.Transaction, view: TransactionView, out: Outcome): void {
-  const changes = view.changes
-  if (changes.length === 0) return
+function undoAll(room: Room, tr: Y.Transaction, view: TransactionView, written: Map<number, [number, number]>, out: Outcome): void {
   if (!(out.failed instanceof Refusal) && !(out.failed instanceof ServerFault)) {
     room.logger.warn({ err: out.failed, room: room.name, conn: out.admitted.conn.id }, 'an update failed part way; its changes are undone')
   }
   asServer(tr)
-  compensate(room.doc, view, changes)
-  out.reencode = true
+  if (compensateAll(room.doc, view, written)) out.reencode = true
+}
+
+/**
+ * Yjs writes map values one clock long, and only the newest item under a key is not
+ * deleted. A crafted update can break that (a long string as a map value, split by a
+ * later item): the document then holds values Yjs cannot collect (its garbage collection
+ * throws) nor judge. Such an update is malformed and undone whole.
+ */
+function checkMapValues(store: Y.Doc['store'], structClients: Map<number, number>, before: Map<number, number>): void {
+  for (const client of structClients.keys()) {
+    const structs = store.clients.get(client)
+    const from = before.get(client)!
+    if (!structs || Y.getState(store, client) <= from) continue
+    for (let i = Y.findIndexSS(structs, from); i < structs.length; i++) {
+      const s = structs[i]
+      if (!(s instanceof Y.Item) || s.parentSub === null || s.deleted) continue
+      if ((s.parent as Y.AbstractType<any>)._map.get(s.parentSub) !== s) {
+        throw new MalformedUpdate(`map value '${s.parentSub.slice(0, 40)}' is not its key's newest item`)
+      }
+    }
+  }
 }
 
 /** Rejection notices (extension clients), the one-time auth message (read-only), a resync request. */

@@ -33,6 +33,34 @@ const NEVER_TRACKED = Symbol('yroom.compensation')
 /** Reverts `changes` in the open transaction of `view`. */
 export function compensate(doc: Y.Doc, view: TransactionView, changes: Change[]): void {
   if (changes.length === 0) return
+  const { insertions, deletions } = itemsOf(view, changes)
+  undo(doc, deleteSetOf(insertions), deletions)
+}
+
+/**
+ * Reverts everything an update did, down to each struct it wrote (`written`: client →
+ * [from, to) clocks), not only its top-level changes: for an update Yjs could not apply
+ * whole, or one that left the document in a shape Yjs itself never makes. False when
+ * there was nothing to revert.
+ */
+export function compensateAll(doc: Y.Doc, view: TransactionView, written: Map<number, [number, number]>): boolean {
+  const { insertions: top, deletions } = itemsOf(view, view.changes)
+  const insertions = deleteSetOf(top)
+  const clients = insertions.clients as Map<number, DeleteRange[]>
+  for (const [client, [from, to]] of written) {
+    if (to <= from) continue
+    let ranges = clients.get(client)
+    if (!ranges) clients.set(client, (ranges = []))
+    ranges.push({ clock: from, len: to - from })
+    ranges.sort((a, b) => a.clock - b.clock)
+  }
+  if (clients.size === 0 && deletions.size === 0) return false
+  undo(doc, insertions, deletions)
+  return true
+}
+
+/** The items to delete and to restore to revert `changes`. */
+function itemsOf(view: TransactionView, changes: Change[]): { insertions: Set<Y.Item>; deletions: Set<Y.Item> } {
   const insertions = new Set<Y.Item>()
   const deletions = new Set<Y.Item>()
   for (const c of changes) {
@@ -58,9 +86,14 @@ export function compensate(doc: Y.Doc, view: TransactionView, changes: Change[])
   for (const d of deletions) {
     if (d.parentSub !== null) for (let r = d.right; r !== null && view.isNew(r); r = r.right) insertions.add(r)
   }
+  return { insertions, deletions }
+}
+
+/** Deletes `insertions` and restores `deletions` in the open transaction, through UndoManager. */
+function undo(doc: Y.Doc, insertions: ReturnType<typeof Y.createDeleteSet>, deletions: Set<Y.Item>): void {
   const um = new Y.UndoManager(doc, { trackedOrigins: new Set([NEVER_TRACKED]), captureTimeout: 0 })
   try {
-    um.undoStack.push({ insertions: deleteSetOf(insertions), deletions: deleteSetOf(deletions), meta: new Map() } as never)
+    um.undoStack.push({ insertions, deletions: deleteSetOf(deletions), meta: new Map() } as never)
     um.undo()
   } finally {
     um.destroy()

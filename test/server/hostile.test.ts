@@ -716,4 +716,48 @@ describe('found by the fuzzer', () => {
     const late = await join(s.url, 'ghost-write')
     expect(meta(late.doc)).toEqual(want)
   })
+
+  it('a map value Yjs would never write (a string split by a later item) is malformed and undone whole; deleting its parent later is safe', async () => {
+    const s = await server()
+    const honest = await join(s.url, 'split-value')
+    const attacker = await raw(s.url, 'split-value').sync()
+    const C = attacker.doc.clientID
+    const u = encoding.createEncoder()
+    encoding.writeVarUint(u, 1)
+    encoding.writeVarUint(u, 3) // three structs
+    encoding.writeVarUint(u, C)
+    encoding.writeVarUint(u, 0)
+    // clock 0: m.c = new Y.Map (content type 7, with a key; parent: the root 'm' by name)
+    encoding.writeUint8(u, 0x20 | 7)
+    encoding.writeVarUint(u, 1)
+    encoding.writeVarString(u, 'm')
+    encoding.writeVarString(u, 'c')
+    encoding.writeVarUint(u, 1) // YMap
+    // clocks 1-2: c.k = the string 'ab' (content type 4), a map value two clocks long
+    encoding.writeUint8(u, 0x20 | 4)
+    encoding.writeVarUint(u, 0) // parent by id
+    encoding.writeVarUint(u, C)
+    encoding.writeVarUint(u, 0)
+    encoding.writeVarString(u, 'k')
+    encoding.writeVarString(u, 'ab')
+    // clock 3: a value whose left origin is (C, 1): it splits 'ab', leaving 'a' undeleted
+    // behind newer items of the key
+    encoding.writeUint8(u, 0x80 | 8)
+    encoding.writeVarUint(u, C)
+    encoding.writeVarUint(u, 1)
+    encoding.writeVarUint(u, 1)
+    encoding.writeUint8(u, 120) // true
+    encoding.writeVarUint(u, 0)
+    attacker.sendUpdate(encoding.toUint8Array(u))
+    await attacker.closed
+    expect(attacker.closeCode).toBe(CloseCode.PROTOCOL_ERROR)
+    expect(attacker.closeReason).toMatch(/newest item/)
+    // Nothing of it stays; honest writes and deletions in the same map go on.
+    honest.doc.getMap('m').set('c', new Y.Map())
+    honest.doc.getMap('m').delete('c')
+    honest.doc.getMap('m').set('after', 1)
+    const late = await join(s.url, 'split-value')
+    await until(() => late.doc.getMap('m').get('after') === 1)
+    expect([...late.doc.getMap('m').keys()]).toEqual(['after'])
+  })
 })
