@@ -133,6 +133,11 @@ export class Judge {
         return no(Reason.TAKEOVER_PREVENTED, 'preventOwnershipTakeover is set on the model or an ancestor')
       }
     }
+    // A claim would freeze every model below for their owners (rule 1): refused when one
+    // of them is protected from takeover, as taking it over directly would be.
+    if (next !== UNOWNED && next !== current && this.ownedBelow(model, true)) {
+      return no(Reason.TAKEOVER_PREVENTED, 'a model below is owned by another client and preventOwnershipTakeover protects it')
+    }
     if (c.key === META_KEY) {
       const collection = this.before.meta(model).collection
       const meta = itemType(c.kind === 'insert' ? c.item : null)
@@ -228,22 +233,35 @@ export class Judge {
 
   /**
    * True when some model strictly below `type` was owned by another before the update
-   * (rule 2). Reads the tree as it was: content this update added is not looked at, and
-   * content it deleted is.
+   * (rule 2); with `protectedOnly`, only one that preventOwnershipTakeover protects (set on
+   * it, or on a model between it and `type`, `type` included: rule 3 for claims). Reads
+   * the tree as it was: content this update added is not looked at, and content it
+   * deleted is. Iterative: a tree may be as deep as the nesting limit allows.
    */
-  private ownedBelow(type: Y.AbstractType<any>): boolean {
+  private ownedBelow(type: Y.AbstractType<any>, protectedOnly = false): boolean {
     const view = this.ctx.view
     const existed = (item: Y.Item) => !view.isNew(item) && (!item.deleted || view.deletedBefore.has(item))
-    return walkTypes(
-      type,
-      (item) => item.content instanceof Y.ContentType && existed(item),
-      (m) => m !== type && this.ownerOf(m) !== UNOWNED && !this.own(this.ownerOf(m)),
-      (map, key) => {
-        let item = map._map.get(key) ?? null
+    const typeIn = (item: Y.Item | null) => (item !== null && item.content instanceof Y.ContentType && existed(item) ? item.content.type : null)
+    const prevented = (t: Y.AbstractType<any>) => protectedOnly && t instanceof Y.Map && this.before.meta(t).prevent
+    const stack: Array<[Y.AbstractType<any>, boolean]> = [[type, prevented(type)]]
+    while (stack.length > 0) {
+      const [t, prevent] = stack.pop()!
+      if (t !== type && t instanceof Y.Map && (prevent || !protectedOnly)) {
+        const owner = this.ownerOf(t)
+        if (owner !== UNOWNED && !this.own(owner)) return true
+      }
+      const push = (child: Y.AbstractType<any> | null) => {
+        if (child !== null) stack.push([child, prevent || prevented(child)])
+      }
+      for (let item = t._start; item !== null; item = item.right) push(typeIn(item))
+      for (const [key, current] of t._map) {
+        if (key === META_KEY) continue
+        let item: Y.Item | null = current
         while (item !== null && view.isNew(item)) item = item.left
-        return item
-      },
-    )
+        push(typeIn(item))
+      }
+    }
+    return false
   }
 }
 

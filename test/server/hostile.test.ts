@@ -14,7 +14,7 @@ import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS } from '../../src/protocol/m
 import { authorityPlugin, identityOf } from '../../plugins/authority/index.js'
 import type { ServerOptions } from '../../server/index.js'
 import { connectProvider, RawClient, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
-import { trio, type Trio } from '../authority/trio.js'
+import { createModel, model, trio, type Trio } from '../authority/trio.js'
 import { killAll, startCli, tempDir, type CliServer } from './fixtures/cli.js'
 import {
   awarenessIds,
@@ -759,5 +759,36 @@ describe('found by the fuzzer', () => {
     const late = await join(s.url, 'split-value')
     await until(() => late.doc.getMap('m').get('after') === 1)
     expect([...late.doc.getMap('m').keys()]).toEqual(['after'])
+  })
+
+  it("claiming a root model is refused while a model below is another's and protected from takeover", async () => {
+    t = await trio()
+    createModel(t.owner.doc, 'a', { x: 1 }, { ownerID: t.owner.doc.clientID, preventOwnershipTakeover: true })
+    await t.converge()
+    // The offender claims the root model `models`: were it accepted, rule 1 would freeze
+    // the owner's model (an ancestor owned by another).
+    t.offender.doc.transact(() => {
+      const meta = new Y.Map<unknown>()
+      meta.set('ownerID', t!.offender.doc.clientID)
+      t!.offender.doc.getMap('models').set('$meta', meta)
+    })
+    await t.converge()
+    expect(t.serverDoc().getMap('models').has('$meta')).toBe(false)
+    model(t.owner.doc, 'a').set('x', 2)
+    await t.converge()
+    for (const d of t.replicas()) expect(model(d, 'a').get('x')).toBe(2)
+  })
+
+  it('claiming a root model is allowed when the models below could be taken over anyway', async () => {
+    t = await trio()
+    createModel(t.owner.doc, 'a', { x: 1 })
+    await t.converge()
+    t.offender.doc.transact(() => {
+      const meta = new Y.Map<unknown>()
+      meta.set('ownerID', t!.offender.doc.clientID)
+      t!.offender.doc.getMap('models').set('$meta', meta)
+    })
+    await t.converge()
+    expect((t.serverDoc().getMap('models').get('$meta') as Y.Map<unknown>).get('ownerID')).toBe(t.offender.doc.clientID)
   })
 })
