@@ -38,7 +38,7 @@ import {
 import { describeDifference, HonestClient, sameState, type OwnedRecord } from './honest.js'
 import { mutateBytes, mutateStructure, type MutationContext } from './mutate.js'
 import { freePort, ServerProcess } from './server-process.js'
-import { encodeUpdate, parseUpdate, Writer } from './v1.js'
+import { describeMessage, encodeUpdate, parseUpdate, rebaseClient, sectionEnd, Writer } from './v1.js'
 
 export interface CampaignOptions {
   seed: number
@@ -54,6 +54,11 @@ export interface CampaignOptions {
   /** Frames per second per attacker connection (the server allows 300, burst 1000). */
   framesPerSecond?: number
   rssLimitMb?: number
+  /**
+   * How often an update under an id the attacker wrote under before restarts at that id's
+   * clock 0 (a section overlapping what the server has) instead of continuing after it.
+   */
+  overlapRate?: number
   /** Print a progress line every this many ms (0: never). */
   progressMs?: number
   log?: (line: string) => void
@@ -96,6 +101,28 @@ export interface CampaignResult {
   maxProbeMs: number
   serverWarnings: number
   findings: Finding[]
+}
+
+/**
+ * What makes two findings the same: the kind and the first line of the message with names,
+ * numbers, quoted values and paths taken out (one bug seen in many models is one finding).
+ */
+export function signatureOf(kind: string, message: string): string {
+  let line = message.split('\n')[0]
+  const logged = /"msg":"([^"]*)"/.exec(line)
+  const err = /"message":"([^"]{0,80})/.exec(line)
+  const at = /\\n\s+at (?:new |async )?([\w.<>]+)/.exec(line)
+  if (logged || err) line = `${logged?.[1] ?? ''} ${err?.[1] ?? ''}${at ? ` at ${at[1]}` : ''}`
+  line = line
+    .replace(/^.*? observed: /, '')
+    .replace(/^.*?, quiet: /, '')
+    .replace(/"(?:[^"\\]|\\.)*"/g, '…')
+    .replace(/models\/[^\s:]+/g, 'M')
+    .replace(/fz[\w-]+/g, 'R')
+    .replace(/\b[a-b]\d\b/g, 'H')
+    .replace(/\{.*?\}/g, '{…}')
+    .replace(/\d+/g, 'N')
+  return `${kind}:${line.slice(0, 120)}`
 }
 
 /** A doc's state vector straight from its store (no encode/decode round trip). */
@@ -149,6 +176,10 @@ interface Slot {
   lastRefill: number
   /** Its own stream for connection choices (room, id): reconnects happen when the server closes it. */
   rng: Rng
+  /** Per client id it wrote under: the next clock it has not used yet. */
+  next: Map<number, number>
+  /** Clocks the current view's own items are moved on by (its doc starts at clock 0). */
+  viewDelta: number
 }
 
 interface RoomState {
@@ -174,6 +205,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     attackers: 4,
     framesPerSecond: 200,
     rssLimitMb: 400,
+    overlapRate: 0.2,
     progressMs: 10_000,
     log: (line: string) => console.log(line),
     outDir: join(tmpdir(), `yroom-fuzz-${options.seed}-${process.pid}`),
@@ -203,7 +235,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
 
   function report(kind: string, message: string, frames: SentFrame[] = recent.slice(-12), breaks = true): void {
     if (breaks && epoch) epoch.broken = true
-    const signature = `${kind}:${message.replace(/\d+/g, 'N').slice(0, 160)}`
+    const signature = signatureOf(kind, message)
     const known = findings.get(signature)
     if (known) {
       known.count++
@@ -270,6 +302,21 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     }
   }
 
+  // ---- honest clients' own errors: y-protocols logs an update it could not apply ----
+
+  const consoleError = console.error
+  console.error = (...args: unknown[]) => {
+    if (typeof args[0] === 'string' && args[0].startsWith('Caught error while handling a Yjs update') && epoch) {
+      const err = args[1] as Error | undefined
+      const got = [...epoch.rooms.a.honest, ...epoch.rooms.b.honest]
+        .filter((h) => h.received.length > 0)
+        .map((h) => `\n    last sent to ${h.name}: ${describeMessage(h.received[h.received.length - 1])}\n      ${Buffer.from(h.received[h.received.length - 1]).toString('hex').slice(0, 1200)}`)
+      report('honest-client-error', `a stock client could not apply what the server sent: ${err?.stack?.split('\n').slice(0, 3).join(' ') ?? String(err)}${got.join('')}`)
+      return
+    }
+    consoleError(...args)
+  }
+
   // ---- probes: /healthz latency and RSS, in the background ----
 
   let probing = true
@@ -328,7 +375,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
           const problems = r.check(h.doc, seen.has(r))
           if (r.locate(h.doc).length > 0) seen.add(r)
           if (problems.length > 0) {
-            report('owned-model-changed', `${h.name} (${h.id}) in ${room.name} observed: ${problems.join('; ')}`)
+            const got = h.received.slice(-3).map((m) => `\n    server sent: ${describeMessage(m)}\n      ${Buffer.from(m).toString('hex').slice(0, 1200)}`)
+            report('owned-model-changed', `${h.name} (${h.id}) in ${room.name} observed: ${problems.join('; ')}${got.join('')}`)
             return
           }
         }
@@ -342,6 +390,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
 
   async function startEpoch(): Promise<Epoch> {
     const index = stats.epochs++
+    sinceCheckpoint = []
+    sinceCheckpointBytes = 0
     const ids = Array.from({ length: 6 }, () => (1 << 20) + int(hrng, 2 ** 31 - (1 << 20)))
     const a = await makeRoom(`fz${o.seed}-e${index}-a`, 3, ids.slice(0, 3))
     const b = await makeRoom(`fz${o.seed}-e${index}-b`, 2, ids.slice(3, 5))
@@ -375,6 +425,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       tokens: o.framesPerSecond,
       lastRefill: Date.now(),
       rng: mulberry32((o.seed + 0x9e3779b9 * (index + 1)) >>> 0),
+      next: new Map(),
+      viewDelta: 0,
     }),
   )
 
@@ -443,6 +495,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       slot.view?.destroy()
       slot.view = new Y.Doc({ gc: false })
       slot.view.clientID = slot.id
+      slot.viewDelta = slot.next.get(slot.id) ?? 0
       slot.viewRoom = roomName
       slot.viewApplied = 0
       slot.viewUses = 0
@@ -479,13 +532,52 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     }
   }
 
+  /**
+   * Continues the slot's own clocks: a fresh doc (or a new view) starts its client at clock
+   * 0, which under an id the slot already wrote under makes a section that overlaps what the
+   * server has. That happens on purpose at `overlapRate`; otherwise its ids are moved on.
+   */
+  function continueClocks(slot: Slot, update: Uint8Array, fromView: boolean): Uint8Array {
+    let u
+    try {
+      u = parseUpdate(update)
+    } catch {
+      return update
+    }
+    const overlap = chance(rng, o.overlapRate)
+    if (!overlap) {
+      for (const s of u.sections) {
+        if (s.client !== slot.id) continue
+        rebaseClient(u, s.client, fromView ? slot.viewDelta : (slot.next.get(s.client) ?? 0))
+        break
+      }
+    }
+    for (const s of u.sections) {
+      const end = sectionEnd(s)
+      if (end > (slot.next.get(s.client) ?? 0)) slot.next.set(s.client, end)
+    }
+    return overlap ? update : encodeUpdate(u)
+  }
+
+  function viewEdits(slot: Slot, view: Y.Doc, pool: IdPool): Uint8Array | null {
+    const u = viewUpdate(rng, view, pool)
+    return u && continueClocks(slot, u, true)
+  }
+
+  function fresh(slot: Slot, pool: IdPool, client: number): Uint8Array {
+    const u = continueClocks(slot, freshUpdate(rng, pool, client), false)
+    // The view's next items would land on the clocks this one took: start a new view.
+    if (client === slot.id) slot.viewUses = 1e9
+    return u
+  }
+
   /** A valid update: edits on the view (legal and illegal), or a fresh doc's state under some id. */
   function baseUpdate(slot: Slot, view: Y.Doc, pool: IdPool): Uint8Array {
     if (chance(rng, 0.7)) {
-      const u = viewUpdate(rng, view, pool)
+      const u = viewEdits(slot, view, pool)
       if (u) return u
     }
-    return freshUpdate(rng, pool, chance(rng, 0.7) ? pool.own : pickClient(rng, pool))
+    return fresh(slot, pool, chance(rng, 0.7) ? pool.own : pickClient(rng, pool))
   }
 
   function updateFrame(update: Uint8Array, note: string): Frame {
@@ -520,7 +612,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     ] as const)
     switch (kind) {
       case 'view': {
-        const u = viewUpdate(rng, view, pool) ?? freshUpdate(rng, pool, pool.own)
+        const u = viewEdits(slot, view, pool) ?? fresh(slot, pool, pool.own)
         return [updateFrame(u, 'edits on the room (legal and illegal)')]
       }
       case 'structure': {
@@ -543,10 +635,11 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
         return [byteMutatedUpdate(base, varUints, 'valid update')]
       }
       case 'fresh':
-        return [updateFrame(freshUpdate(rng, pool, pickClient(rng, pool)), 'fresh doc state')]
+        return [updateFrame(fresh(slot, pool, pickClient(rng, pool)), 'fresh doc state')]
       case 'deep': {
         const depth = pick(rng, DEPTHS)
-        const u = deepUpdate(rng, view, pool, depth)
+        const d = deepUpdate(rng, view, pool, depth)
+        const u = d && continueClocks(slot, d, true)
         // the view now holds the chain: start a new one next time
         slot.viewUses = 1e9
         if (!u) return []
@@ -556,7 +649,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
         const n = pick(rng, [1, 5, 20])
         const out: Frame[] = []
         for (let i = 0; i < n; i++) {
-          const u = bigValueUpdate(rng, view, pool)
+          const b = bigValueUpdate(rng, view, pool)
+          const u = b && continueClocks(slot, b, true)
           if (u) out.push(updateFrame(u, 'large value over the same key'))
         }
         return out
@@ -619,8 +713,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
           [20, () => [helloFrame(rng, pool), updateFrame(baseUpdate(slot, view, pool), 'after hello'), syncStep1Frame(rng, pool, sv)]],
           [15, () => {
             // an update, then one that depends on it, in reverse order (pending structs)
-            const u1 = viewUpdate(rng, view, pool) ?? freshUpdate(rng, pool, pool.own)
-            const u2 = viewUpdate(rng, view, pool) ?? freshUpdate(rng, pool, pool.own)
+            const u1 = viewEdits(slot, view, pool) ?? fresh(slot, pool, pool.own)
+            const u2 = viewEdits(slot, view, pool) ?? fresh(slot, pool, pool.own)
             return [updateFrame(u2, 'dependent first'), updateFrame(u1, 'its dependency')]
           }],
           [15, () => [awarenessFrame(rng, pool), updateFrame(baseUpdate(slot, view, pool), 'with awareness'), { bytes: new Uint8Array([3]), note: 'query awareness' }]],
@@ -628,8 +722,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       }
       case 'mixed': {
         // A legal update and an illegal or malformed one in a single update (issue 19 #2).
-        const legal = freshUpdate(rng, pool, pool.own)
-        const other = mutateStructure(mutationContext(slot, view), viewUpdate(rng, view, pool) ?? freshUpdate(rng, pool, pickClient(rng, pool)))
+        const legal = fresh(slot, pool, pool.own)
+        const other = mutateStructure(mutationContext(slot, view), viewEdits(slot, view, pool) ?? fresh(slot, pool, pickClient(rng, pool)))
         try {
           const a = parseUpdate(legal)
           const b = parseUpdate(other?.bytes ?? legal)
@@ -871,6 +965,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       epoch = null
     }
   } finally {
+    console.error = consoleError
     probing = false
     await closeAttackers()
     for (const s of slots) s.view?.destroy()

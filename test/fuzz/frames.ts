@@ -70,16 +70,15 @@ export function syncStep1Frame(rng: Rng, pool: IdPool, known: Map<number, number
 
 /** Awareness entries: own id, many/fake/others' ids, odd clocks, bad or deep JSON. */
 export function awarenessFrame(rng: Rng, pool: IdPool): Frame {
-  const w = new Writer()
   const n = weighted(rng, [[50, 1], [20, 2 + int(rng, 4)], [15, 10 + int(rng, 90)], [10, 500 + int(rng, 1500)], [5, 0]])
   const lie = chance(rng, 0.05)
-  w.uint(lie ? n + 1 + int(rng, 5) : n)
   const base = int(rng, 2 ** 31)
-  let note = `awareness of ${n} entr${n === 1 ? 'y' : 'ies'}`
+  const entries: Array<[number, number, string]> = []
+  let size = 0
+  let note = ''
   for (let i = 0; i < n; i++) {
     const id = n > 20 && chance(rng, 0.9) ? (base + i) >>> 0 : pickClient(rng, pool)
-    w.uint(id)
-    w.uint(weighted(rng, [[60, 1 + int(rng, 5)], [20, 0], [20, pickClock(rng)]]))
+    const clock = weighted(rng, [[60, 1 + int(rng, 5)], [20, 0], [20, pickClock(rng)]])
     const json = weighted<() => string>(rng, [
       [50, () => JSON.stringify({ user: { name: `EVIL${randomString(rng, 4)}` }, cursor: int(rng, 100) })],
       [10, () => 'null'],
@@ -89,7 +88,17 @@ export function awarenessFrame(rng: Rng, pool: IdPool): Frame {
       [10, () => JSON.stringify(randomPrimitive(rng, pool) ?? null, (_k, v) => (typeof v === 'bigint' ? Number(v) : v instanceof Uint8Array ? [...v] : v)) ?? 'null'],
       [5, () => '{"__proto__":{"polluted":true}}'],
     ])()
+    // Mostly under the message limit (125 KB): a bigger message is only closed with 1009.
+    if (size + json.length > 110_000 && entries.length > 0 && !chance(rng, 0.02)) break
+    size += json.length + 10
     if (json.length > 1000) note += `, ${json.length} B state`
+    entries.push([id, clock, json])
+  }
+  const w = new Writer()
+  w.uint(lie ? entries.length + 1 + int(rng, 5) : entries.length)
+  for (const [id, clock, json] of entries) {
+    w.uint(id)
+    w.uint(clock)
     w.str(json)
   }
   const payload = w.bytes()
@@ -98,7 +107,7 @@ export function awarenessFrame(rng: Rng, pool: IdPool): Frame {
   encoding.writeVarUint8Array(e, payload)
   const bytes = encoding.toUint8Array(e)
   const header = bytes.length - payload.length
-  return { bytes, note: note + (lie ? ', count lies' : ''), varUints: w.varUints.map((p) => p + header) }
+  return { bytes, note: `awareness of ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}${note.slice(0, 200)}${lie ? ', count lies' : ''}`, varUints: w.varUints.map((p) => p + header) }
 }
 
 function extHeader(kind: number): encoding.Encoder {

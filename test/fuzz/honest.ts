@@ -5,7 +5,9 @@
  * and every replica, a fresh late joiner included, converges (SPEC §4, §12).
  */
 import * as Y from 'yjs'
-import { connectProvider, type ProviderClient } from '../helpers.js'
+import { WebsocketProvider } from 'y-websocket'
+import WebSocket from 'ws'
+import type { ProviderClient } from '../helpers.js'
 import { chance, int, pick, type Rng } from './gen.js'
 
 export const TEXT_ALPHABET = 'abcdefghij'
@@ -13,7 +15,9 @@ export const TEXT_ALPHABET = 'abcdefghij'
 /** JSON with sorted object keys: a Y.Map lists keys in the order its replica integrated them. */
 export function canonical(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) =>
-    x !== null && typeof x === 'object' && !Array.isArray(x) && !(x instanceof Uint8Array)
+    typeof x === 'bigint'
+      ? `${x}n`
+      : x !== null && typeof x === 'object' && !Array.isArray(x) && !(x instanceof Uint8Array)
       ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
       : x,
   )
@@ -107,6 +111,8 @@ export class HonestClient {
   readonly closes: string[] = []
   /** Set while the fuzzer itself disconnects it. */
   leaving = false
+  /** The last messages the server sent it (newest last), for a finding's report. */
+  readonly received: Uint8Array[] = []
   private counter = 0
 
   constructor(
@@ -122,7 +128,24 @@ export class HonestClient {
   async connect(url: string): Promise<void> {
     const doc = new Y.Doc()
     doc.clientID = this.id
-    this.client = await connectProvider(url, this.room, { doc })
+    const provider = new WebsocketProvider(url, this.room, doc, { WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket, disableBc: true })
+    // Record what the server sends, before the provider applies it (listeners run in order).
+    provider.on('status', ({ status }: { status: string }) => {
+      if (status !== 'connected' || !provider.ws) return
+      ;(provider.ws as unknown as WebSocket).prependListener('message', (data: Buffer) => {
+        this.received.push(new Uint8Array(data))
+        if (this.received.length > 6) this.received.shift()
+      })
+    })
+    await new Promise<void>((resolve) => provider.once('sync', () => resolve()))
+    this.client = {
+      doc,
+      provider,
+      destroy() {
+        provider.destroy()
+        doc.destroy()
+      },
+    }
     this.client.provider.on('connection-close', (event) => {
       if (!this.leaving) this.closes.push(event ? `code ${event.code} ${JSON.stringify(event.reason)}` : 'closed locally (no message for 30 s)')
     })

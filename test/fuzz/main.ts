@@ -15,13 +15,14 @@ const { values } = parseArgs({
     'checkpoint-ms': { type: 'string' },
     'rss-limit': { type: 'string' },
     'frames-per-second': { type: 'string' },
+    'overlap-rate': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 })
 
 if (values.help) {
   console.log(`usage: npm run fuzz -- [--seconds 60] [--seed S] [--attackers 4] [--checkpoint-every 3000]
-                     [--checkpoint-ms 10000] [--rss-limit 400] [--frames-per-second 200]`)
+                     [--checkpoint-ms 10000] [--rss-limit 400] [--frames-per-second 200] [--overlap-rate 0.2]`)
   process.exit(0)
 }
 
@@ -37,6 +38,7 @@ const result = await runCampaign({
   checkpointMs: num(values['checkpoint-ms']),
   rssLimitMb: num(values['rss-limit']),
   framesPerSecond: num(values['frames-per-second']),
+  overlapRate: num(values['overlap-rate']),
 })
 
 console.log(

@@ -327,3 +327,41 @@ export function encodeVarUint(n: number): Uint8Array {
   encoding.writeVarUint(e, n)
   return encoding.toUint8Array(e)
 }
+
+/** A one-line summary of a server message (for reports): sync updates decoded to sections and deletes. */
+export function describeMessage(bytes: Uint8Array): string {
+  try {
+    const d = decoding.createDecoder(bytes)
+    const type = decoding.readVarUint(d)
+    if (type !== 0) return `type ${type} (${bytes.length} B)`
+    const sub = decoding.readVarUint(d)
+    if (sub === 0) return `sync step1 (${bytes.length} B)`
+    const u = parseUpdate(decoding.readVarUint8Array(d))
+    const sections = u.sections.map((s) => {
+      const first = s.structs[0]
+      const where = first?.parent ? ('root' in first.parent ? `root ${first.parent.root}` : `in ${first.parent.id.client}:${first.parent.id.clock}`) : first?.origin ? `after ${first.origin.client}:${first.origin.clock}` : ''
+      return `${s.client}@${s.clock}×${s.structs.length}${where ? ` ${where}${first?.parentSub ? `.${first.parentSub}` : ''}` : ''}`
+    })
+    const ds = u.ds.map((e) => `${e.client}:[${e.ranges.slice(0, 4).map(([c, l]) => `${c}+${l}`).join(',')}${e.ranges.length > 4 ? ',…' : ''}]`)
+    return `sync ${sub === 1 ? 'step2' : 'update'} (${bytes.length} B): structs ${sections.join(' ') || 'none'}; deletes ${ds.join(' ') || 'none'}`
+  } catch (err) {
+    return `(${bytes.length} B, undecodable: ${(err as Error).message})`
+  }
+}
+
+/** Moves every id of `client` (its sections, references to its items, its delete ranges) `delta` clocks on. */
+export function rebaseClient(u: RawUpdate, client: number, delta: number): void {
+  if (delta === 0) return
+  const shift = (id: Id | null) => {
+    if (id && id.client === client) id.clock += delta
+  }
+  for (const s of u.sections) {
+    if (s.client === client) s.clock += delta
+    for (const st of s.structs) {
+      shift(st.origin)
+      shift(st.rightOrigin)
+      if (st.parent && 'id' in st.parent) shift(st.parent.id)
+    }
+  }
+  for (const e of u.ds) if (e.client === client) for (const r of e.ranges) r[0] += delta
+}
