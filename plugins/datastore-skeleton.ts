@@ -17,6 +17,7 @@ import type { AnyValue } from '../src/protocol/extension.js'
 import type { Connection } from '../server/connection.js'
 import { Refusal, type RequestContext, type YroomPlugin } from '../server/plugin.js'
 import type { Room } from '../server/room.js'
+import { decodeRequestUpdate } from '../server/nesting.js'
 import { DATASTORE_ENSURE, SKELETON_ROOT } from '../src/sdk/skeleton-protocol.js'
 import { ownedByAnother } from './string-key-dictionary.js'
 
@@ -49,12 +50,7 @@ function merge(room: Room, conn: Connection, target: Y.Map<unknown>, want: Y.Map
 async function ensure({ room, connection }: RequestContext, params: AnyValue): Promise<number> {
   const { root, value } = parseParams(params)
   if (connection.readOnly) return 0 // a viewer reads missing parts as defaults
-  const scratch = new Y.Doc()
-  try {
-    Y.applyUpdate(scratch, value)
-  } catch (err) {
-    throw new Refusal('invalid-value', `value is not a Yjs update: ${(err as Error).message}`)
-  }
+  const scratch = decodeRequestUpdate(value, room.doc.getMap(root), room.ctx.options.maxNestingDepth)
   const want = scratch.getMap<unknown>(SKELETON_ROOT)
   const created = room.transactAsServer((doc) => merge(room, connection, doc.getMap(root), want))
   scratch.destroy()

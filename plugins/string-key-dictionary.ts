@@ -35,6 +35,7 @@ import type { Change } from '../server/changes.js'
 import type { Connection } from '../server/connection.js'
 import { Refusal, type RequestContext, type UpdateContext, type YroomPlugin } from '../server/plugin.js'
 import type { Room } from '../server/room.js'
+import { decodeRequestUpdate } from '../server/nesting.js'
 import { metaBefore } from './authority/meta-cache.js'
 
 const KIND = 'stringKeyDictionary'
@@ -103,13 +104,9 @@ function bump(dict: Y.Map<unknown>, keys: string[]): void {
 }
 
 /** The model carried by an insert request, checked: a Y.Map whose claims are -1 or the caller's. */
-function decodeValue(room: Room, conn: Connection, update: Uint8Array): Y.Map<unknown> {
-  const scratch = new Y.Doc()
-  try {
-    Y.applyUpdate(scratch, update)
-  } catch (err) {
-    throw new Refusal('invalid-value', `value is not a Yjs update: ${(err as Error).message}`)
-  }
+function decodeValue(room: Room, conn: Connection, update: Uint8Array, dict: Y.Map<unknown>): Y.Map<unknown> {
+  // The value sits one level below the scratch root, as it will below the dictionary.
+  const scratch = decodeRequestUpdate(update, dict, room.ctx.options.maxNestingDepth)
   const value = scratch.getMap(SKD_VALUE_ROOT).get(SKD_VALUE_KEY)
   if (!(value instanceof Y.Map)) throw new Refusal('invalid-value', 'value holds no model')
   const bad = foreignClaim(room, conn, value)
@@ -148,7 +145,7 @@ async function edit(room: Room, fn: () => void): Promise<true> {
 async function insert({ room, connection }: RequestContext, params: AnyValue): Promise<boolean> {
   const p = parse(parseInsertParams, params)
   const dict = dictionaryAt(room, connection, p.path)
-  const value = decodeValue(room, connection, p.value)
+  const value = decodeValue(room, connection, p.value, dict)
   if (keyVersion(dict, p.key) !== p.version) return false
   return edit(room, () => {
     dict.set(p.key, value.clone())

@@ -16,7 +16,7 @@
  */
 import * as Y from 'yjs'
 import { Refusal } from './plugin.js'
-import type { UpdateLayout } from './update-layout.js'
+import { readUpdateLayout, type UpdateLayout } from './update-layout.js'
 
 /** Items of the update by client, in clock order (each section is one run of clocks). */
 type UpdateItems = Map<number, Y.Item[]>
@@ -49,7 +49,7 @@ function findInUpdate(items: UpdateItems, id: Y.ID): Y.Item | null {
 }
 
 /** Depth of a type of the document (a root is 1); counted upwards, never recursively. */
-function typeDepth(type: Y.AbstractType<any>): number {
+export function typeDepth(type: Y.AbstractType<any>): number {
   let d = 1
   for (let item = type._item; item !== null; item = (item.parent as Y.AbstractType<any>)._item) d++
   return d
@@ -157,4 +157,30 @@ export function checkNesting(doc: Y.Doc, update: Uint8Array, layout: UpdateLayou
   if (layout.newTypes === 0) return
   const depth = deepestNewType(doc, update)
   if (depth > limit) throw new Refusal('nesting-too-deep', `update nests shared types ${depth} deep, over the limit of ${limit}`)
+}
+
+/**
+ * Decodes a Yjs update a client sent as a request's value (the SDK's skeleton, a
+ * dictionary entry) into a scratch document, after the checks an incoming update gets:
+ * well formed, no subdocuments, JSON not too deep, and its types nested no deeper than
+ * the limit allows once its root's content is copied into `into`. The caller destroys it.
+ */
+export function decodeRequestUpdate(bytes: Uint8Array, into: Y.AbstractType<any>, limit: number): Y.Doc {
+  let layout: UpdateLayout
+  try {
+    layout = readUpdateLayout(bytes)
+  } catch (err) {
+    throw new Refusal('invalid-value', `value is not a Yjs update: ${(err as Error).message}`)
+  }
+  if (layout.subdocs > 0) throw new Refusal('unsupported-content', 'subdocuments are not supported')
+  const scratch = new Y.Doc()
+  // In the scratch document its root is at depth 1; copied, it is at the depth of `into`.
+  checkNesting(scratch, bytes, layout, limit - (typeDepth(into) - 1))
+  try {
+    Y.applyUpdate(scratch, bytes)
+  } catch (err) {
+    scratch.destroy()
+    throw new Refusal('invalid-value', `value is not a Yjs update: ${(err as Error).message}`)
+  }
+  return scratch
 }

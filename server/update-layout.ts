@@ -17,6 +17,7 @@
  */
 import * as decoding from 'lib0/decoding'
 import { jsonBytesTooDeep, MAX_JSON_DEPTH } from '../src/protocol/json-depth.js'
+import { skipAny } from '../src/protocol/any-value.js'
 
 export interface UpdateLayout {
   /** Clients that author structs in the update, mapped to their first clock. */
@@ -76,49 +77,6 @@ function skipJsonString(d: decoding.Decoder): void {
   const from = d.pos
   skip(d, n)
   if (jsonBytesTooDeep(d.arr, from, from + n)) throw new MalformedUpdate(`JSON value nested deeper than ${MAX_JSON_DEPTH}`)
-}
-
-/** Skips one value of lib0's `writeAny` encoding (what Y.Map/Y.Array values use). */
-function skipAny(d: decoding.Decoder, depth = 0): void {
-  if (depth > 100) throw new MalformedUpdate('value nested too deeply')
-  const type = readByte(d)
-  switch (type) {
-    case 127: // undefined
-    case 126: // null
-    case 121: // false
-    case 120: // true
-      return
-    case 125: // varInt: same continuation bits as varUint
-      skipVarUint(d)
-      return
-    case 124: // float32
-      skip(d, 4)
-      return
-    case 123: // float64
-    case 122: // bigint64
-      skip(d, 8)
-      return
-    case 119: // string
-    case 116: // Uint8Array
-      skipVarString(d)
-      return
-    case 118: {
-      // object: count, then key and value pairs
-      const n = decoding.readVarUint(d)
-      for (let i = 0; i < n; i++) {
-        skipVarString(d)
-        skipAny(d, depth + 1)
-      }
-      return
-    }
-    case 117: {
-      const n = decoding.readVarUint(d)
-      for (let i = 0; i < n; i++) skipAny(d, depth + 1)
-      return
-    }
-    default:
-      throw new MalformedUpdate(`unknown value type ${type}`)
-  }
 }
 
 /** Length (in clock units) of a string that is all ASCII, or -1 (see skipContent). */

@@ -8,6 +8,7 @@
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import { MESSAGE_YROOM } from './message-types.js'
+import { readAnyChecked } from './any-value.js'
 
 export const PROTOCOL_VERSION = 1
 
@@ -163,12 +164,12 @@ export function decodeExtension(decoder: decoding.Decoder): ExtMessage {
   const kind = decoding.readVarUint(decoder)
   switch (kind) {
     case ExtKind.HELLO: {
-      const b = decoding.readAny(decoder)
+      const b = readAnyChecked(decoder)
       if (!isRecord(b)) throw new TypeError('extension message: hello body must be an object')
       return { kind, body: { version: num(b.version, 'version'), clientID: num(b.clientID, 'clientID') } }
     }
     case ExtKind.WELCOME: {
-      const b = decoding.readAny(decoder)
+      const b = readAnyChecked(decoder)
       if (!isRecord(b)) throw new TypeError('extension message: welcome body must be an object')
       return {
         kind,
@@ -182,7 +183,7 @@ export function decodeExtension(decoder: decoding.Decoder): ExtMessage {
       }
     }
     case ExtKind.REJECTED: {
-      const b = decoding.readAny(decoder)
+      const b = readAnyChecked(decoder)
       if (!isRecord(b) || !Array.isArray(b.changes)) throw new TypeError('extension message: rejected body must list changes')
       const changes = b.changes.map((c: unknown) => {
         if (!isRecord(c)) throw new TypeError('extension message: rejected change must be an object')
@@ -191,20 +192,20 @@ export function decodeExtension(decoder: decoding.Decoder): ExtMessage {
       return { kind, body: { changes } }
     }
     case ExtKind.ERROR: {
-      const b = decoding.readAny(decoder)
+      const b = readAnyChecked(decoder)
       if (!isRecord(b)) throw new TypeError('extension message: error body must be an object')
       return { kind, body: { code: str(b.code, 'code'), message: str(b.message, 'message') } }
     }
     case ExtKind.REQUEST: {
       const id = decoding.readVarUint(decoder)
       const method = decoding.readVarString(decoder)
-      const params = decoding.readAny(decoder) as AnyValue
+      const params = readAnyChecked(decoder) as AnyValue
       return { kind, body: { id, method, params } }
     }
     case ExtKind.RESPONSE: {
       const id = decoding.readVarUint(decoder)
       const ok = decoding.readUint8(decoder) === 1
-      const result = decoding.readAny(decoder) as AnyValue
+      const result = readAnyChecked(decoder) as AnyValue
       return { kind, body: { id, ok, result } }
     }
     default:

@@ -9,7 +9,9 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import { CloseCode } from '../../src/protocol/close-codes.js'
-import { ExtKind } from '../../src/protocol/extension.js'
+import { encodeRequest, ExtKind } from '../../src/protocol/extension.js'
+import { DATASTORE_ENSURE, SKELETON_ROOT } from '../../src/sdk/skeleton-protocol.js'
+import { datastoreSkeletonPlugin } from '../../plugins/datastore-skeleton.js'
 import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS } from '../../src/protocol/message-types.js'
 import { authorityPlugin, identityOf } from '../../plugins/authority/index.js'
 import type { ServerOptions } from '../../server/index.js'
@@ -790,5 +792,39 @@ describe('found by the fuzzer', () => {
     })
     await t.converge()
     expect((t.serverDoc().getMap('models').get('$meta') as Y.Map<unknown>).get('ownerID')).toBe(t.offender.doc.clientID)
+  })
+
+  it("a request's Yjs value is held to the same limits as an update: a skeleton nested too deep is refused, nothing created", async () => {
+    const s = await server({ plugins: [authorityPlugin(), datastoreSkeletonPlugin()] })
+    const c = await raw(s.url, 'deep-request').sync()
+    c.hello()
+    await until(() => c.ext.some((m) => m.kind === ExtKind.WELCOME), { message: 'welcome' })
+    const value = nestedMapsUpdate(5000, SKELETON_ROOT)
+    c.send(encodeRequest({ id: 1, method: DATASTORE_ENSURE, params: { root: 'app', value } }))
+    await until(() => c.ext.some((m) => m.kind === ExtKind.RESPONSE), { message: 'response' })
+    const response = c.ext.find((m) => m.kind === ExtKind.RESPONSE)!.body as unknown as { ok: boolean; result: { reason: string } }
+    expect(response.ok).toBe(false)
+    expect(response.result.reason).toBe('nesting-too-deep')
+    expect(s.server.rooms.get('deep-request')!.doc.getMap('app').size).toBe(0)
+  })
+
+  it('request parameters nested thousands deep are malformed (1002)', async () => {
+    const s = await server()
+    const c = await raw(s.url, 'deep-params').sync()
+    c.hello()
+    await until(() => c.ext.some((m) => m.kind === ExtKind.WELCOME), { message: 'welcome' })
+    // lib0 `any`: 5000 arrays of one element each (type 117, length 1), then null (126).
+    const params = new Uint8Array(5000 * 2 + 1)
+    for (let i = 0; i < 5000; i++) params.set([117, 1], i * 2)
+    params[params.length - 1] = 126
+    const msg = encodeRequest({ id: 1, method: 'x', params: null })
+    // The request ends with its params (null: one byte, 126): put the deep value there.
+    const bad = new Uint8Array(msg.length - 1 + params.length)
+    bad.set(msg.subarray(0, msg.length - 1))
+    bad.set(params, msg.length - 1)
+    c.send(bad)
+    await c.closed
+    expect(c.closeCode).toBe(CloseCode.PROTOCOL_ERROR)
+    expect(c.closeReason).toMatch(/nested/)
   })
 })
