@@ -164,6 +164,14 @@ function applyOne(room: Room, tr: Y.Transaction, admitted: AdmittedUpdate, judgi
   const deletes = Y.createDeleteSet()
   tr.deleteSet = deletes
   let view: TransactionView | null = null
+  if (straddlesState(store, admitted.layout)) {
+    // Applied as is, Yjs would join the part past the server's state to whatever the
+    // server holds just before it, wherever that is (see straddlesState): the client is
+    // asked to resync instead, and sends those structs again starting at the state.
+    out.resync = true
+    tr.deleteSet = batchDeletes
+    return out
+  }
   try {
     checkNesting(doc, admitted.update, admitted.layout, room.ctx.options.maxNestingDepth)
     Y.applyUpdate(doc, admitted.update, admitted.conn)
@@ -213,6 +221,29 @@ function undoAll(room: Room, tr: Y.Transaction, view: TransactionView, written: 
   }
   asServer(tr)
   if (compensateAll(room.doc, view, written)) out.reencode = true
+}
+
+/**
+ * True when a section of the update starts below the server's state for its client and
+ * ends past it. Yjs then integrates the struct that straddles the state from the state on,
+ * placing it right after the server's struct just before the state, on the assumption
+ * that both are parts of one struct, which an honest client's are. A crafted update can
+ * give that struct any other parent: Yjs then links it into a list it does not belong to,
+ * and the server and every client each end up with a different document. Honest clients
+ * rarely straddle (a sync answer computed from a state vector that has since grown); a
+ * resync answers them from the current state.
+ */
+function straddlesState(store: Y.Doc['store'], layout: UpdateLayout): boolean {
+  const { sectionClients, sectionClocks, sectionEndClocks, sectionStructs } = layout
+  for (let i = 0; i < sectionClients.length; i++) {
+    if (sectionStructs[i] === 0) continue
+    const state = Y.getState(store, sectionClients[i])
+    if (sectionClocks[i] >= state) continue
+    // Wholly below the state: Yjs skips it. An unknown end (a non-ASCII string) counts as past.
+    const end = sectionEndClocks[i]
+    if (end === -1 || end > state) return true
+  }
+  return false
 }
 
 /**

@@ -827,4 +827,42 @@ describe('found by the fuzzer', () => {
     expect(c.closeCode).toBe(CloseCode.PROTOCOL_ERROR)
     expect(c.closeReason).toMatch(/nested/)
   })
+
+  it('a section that straddles the server\'s state for its client is not joined to the struct before it', async () => {
+    const s = await server()
+    const owner = await join(s.url, 'straddle')
+    const observer = await join(s.url, 'straddle')
+    const model = createOwnedModel(owner.doc, owner.doc.getMap('models'), 'm', { x: 1 }, owner.doc.clientID)
+    ;(model.get('$meta') as Y.Map<unknown>).set('preventOwnershipTakeover', true)
+    const attacker = await raw(s.url, 'straddle').sync()
+    await until(() => attacker.doc.getMap('models').has('m'), { message: 'attacker synced' })
+    // Clock 0 of the attacker: a claim of the owner's model, rejected (rolled back).
+    ;((attacker.doc.getMap('models').get('m') as Y.Map<unknown>).get('$meta') as Y.Map<unknown>).set('ownerID', attacker.doc.clientID)
+    await until(() => ((attacker.doc.getMap('models').get('m') as Y.Map<unknown>).get('$meta') as Y.Map<unknown>).get('ownerID') === owner.doc.clientID, { message: 'claim rolled back' })
+    // Then a string said to start at the attacker's clock 0, in a root list: its second
+    // character lies past the server's state. Joined to clock 0 (the rejected claim, in the
+    // owner's $meta), it would become the owner's ownerID on every replica but the server.
+    const u = encoding.createEncoder()
+    encoding.writeVarUint(u, 1)
+    encoding.writeVarUint(u, 1)
+    encoding.writeVarUint(u, attacker.doc.clientID)
+    encoding.writeVarUint(u, 0)
+    encoding.writeUint8(u, 4) // a string, no origins: its parent follows
+    encoding.writeVarUint(u, 1)
+    encoding.writeVarString(u, 'L')
+    encoding.writeVarString(u, 'xW')
+    encoding.writeVarUint(u, 0)
+    attacker.sendUpdate(encoding.toUint8Array(u))
+    await roundTrip(attacker)
+    model.set('x', 2)
+    await until(() => (observer.doc.getMap('models').get('m') as Y.Map<unknown>).get('x') === 2)
+    const late = await join(s.url, 'straddle')
+    for (const d of [observer.doc, late.doc, s.server.rooms.get('straddle')!.doc]) {
+      expect(((d.getMap('models').get('m') as Y.Map<unknown>).get('$meta') as Y.Map<unknown>).toJSON()).toEqual({
+        ownerID: owner.doc.clientID,
+        preventOwnershipTakeover: true,
+      })
+    }
+    expect(late.doc.getArray('L').toJSON()).toEqual(observer.doc.getArray('L').toJSON())
+  })
 })
