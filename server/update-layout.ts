@@ -53,6 +53,13 @@ export interface UpdateLayout {
 
 export class MalformedUpdate extends Error {}
 
+/**
+ * Highest clock an update may reach (2^40, a million million operations of one client id).
+ * Clocks are JavaScript numbers: near 2^53 additions lose precision, two structs get one
+ * clock, and no lookup by id (judging, compensation) can be trusted any more.
+ */
+export const MAX_CLOCK = 2 ** 40
+
 const BITS5 = 31
 const BIT6 = 32
 const BIT7 = 64
@@ -209,10 +216,17 @@ function readLayout(update: Uint8Array): UpdateLayout {
     structsStarts[i] = d.pos
     sectionClocks[i] = clock
     let end = clock
+    // An upper bound of the end clock, also when a length is not known: a string takes
+    // at least as many bytes as UTF-16 units.
+    let bound = clock
     for (let j = 0; j < structs; j++) {
+      const from = d.pos
       const len = skipStruct(d, client)
       end = end < 0 || len < 0 ? -1 : end + len
+      bound += len >= 0 ? len : d.pos - from
+      if (bound > MAX_CLOCK) throw new MalformedUpdate(`clock of client ${client} past ${MAX_CLOCK}`)
     }
+    if (clock > MAX_CLOCK) throw new MalformedUpdate(`clock of client ${client} past ${MAX_CLOCK}`)
     sectionEndClocks[i] = end
   }
   const sectionsEnd = d.pos
@@ -223,7 +237,9 @@ function readLayout(update: Uint8Array): UpdateLayout {
     const client = decoding.readVarUint(d)
     if (seen ? !seen.has(client) : sectionClients.indexOf(client) === -1) touchesOthers = true
     const ranges = decoding.readVarUint(d)
-    for (let j = 0; j < ranges; j++) (skipVarUint(d), skipVarUint(d))
+    for (let j = 0; j < ranges; j++) {
+      if (decoding.readVarUint(d) + decoding.readVarUint(d) > MAX_CLOCK) throw new MalformedUpdate(`deleted range of client ${client} past ${MAX_CLOCK}`)
+    }
   }
   return {
     structClients,

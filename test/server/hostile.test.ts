@@ -865,4 +865,39 @@ describe('found by the fuzzer', () => {
     }
     expect(late.doc.getArray('L').toJSON()).toEqual(observer.doc.getArray('L').toJSON())
   })
+
+  it('clocks near 2^53 (where additions lose precision) are malformed', async () => {
+    const s = await server()
+    const owner = await join(s.url, 'clocks')
+    const model = createOwnedModel(owner.doc, owner.doc.getMap('models'), 'm', { x: 1 }, owner.doc.clientID)
+    const observer = await join(s.url, 'clocks')
+    await until(() => observer.doc.getMap('models').has('m'))
+    const xItem = model._map.get('x')!
+    const attacker = await raw(s.url, 'clocks').sync()
+    // A GC struct 2^53-1 long, then values whose clocks can no longer be told apart, one of
+    // them written over the owner's x.
+    const u = encoding.createEncoder()
+    encoding.writeVarUint(u, 1)
+    encoding.writeVarUint(u, 3)
+    encoding.writeVarUint(u, attacker.doc.clientID)
+    encoding.writeVarUint(u, 0)
+    encoding.writeUint8(u, 0) // GC
+    encoding.writeVarUint(u, Number.MAX_SAFE_INTEGER)
+    for (let i = 0; i < 2; i++) {
+      encoding.writeUint8(u, 0x80 | 8) // left origin; content: any
+      encoding.writeVarUint(u, xItem.id.client)
+      encoding.writeVarUint(u, xItem.id.clock)
+      encoding.writeVarUint(u, 1)
+      encoding.writeUint8(u, 119) // a string
+      encoding.writeVarString(u, 'EVIL')
+    }
+    encoding.writeVarUint(u, 0)
+    attacker.sendUpdate(encoding.toUint8Array(u))
+    await attacker.closed
+    expect(attacker.closeCode).toBe(CloseCode.PROTOCOL_ERROR)
+    expect(attacker.closeReason).toMatch(/clock/)
+    model.set('n', 1)
+    await until(() => (observer.doc.getMap('models').get('m') as Y.Map<unknown>).get('n') === 1)
+    expect((observer.doc.getMap('models').get('m') as Y.Map<unknown>).get('x')).toBe(1)
+  })
 })
