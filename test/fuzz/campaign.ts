@@ -69,6 +69,8 @@ export interface CampaignOptions {
 export interface SentFrame {
   iteration: number
   slot: number
+  /** Which of the slot's connections sent it (a replay opens one socket per connection). */
+  conn?: number
   room: string
   note: string
   bytes: Uint8Array | string
@@ -178,6 +180,8 @@ interface Slot {
   rng: Rng
   /** Per client id it wrote under: the next clock it has not used yet. */
   next: Map<number, number>
+  /** Number of its current connection (campaign-wide). */
+  conn: number
   /** Clocks the current view's own items are moved on by (its doc starts at clock 0). */
   viewDelta: number
 }
@@ -427,6 +431,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       rng: mulberry32((o.seed + 0x9e3779b9 * (index + 1)) >>> 0),
       next: new Map(),
       viewDelta: 0,
+      conn: 0,
     }),
   )
 
@@ -457,6 +462,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     // A reconnect keeps its id (a stock client does) or takes a fresh one.
     if (slot.id === 0 || chance(rng, 0.5)) slot.id = weighted(rng, [[90, (1 << 20) + int(rng, 2 ** 32 - (1 << 20))], [10, pick(rng, [1, 2 ** 32 - 1, 2 ** 31])]])
     stats.reconnects++
+    slot.conn = stats.reconnects
     const ws = new WebSocket(`${server.url}/${slot.room}`, { perMessageDeflate: false })
     ws.binaryType = 'nodebuffer'
     ws.on('message', () => {})
@@ -771,7 +777,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     }
     if (!open) {
       // refused or closed at once (e.g. an invalid room name): the frames go nowhere
-      for (const f of frames) record({ iteration: stats.iterations, slot: slot.index, room: slot.room, note: `(not sent: socket closed) ${f.note}`, bytes: f.bytes })
+      for (const f of frames) record({ iteration: stats.iterations, slot: slot.index, conn: slot.conn, room: slot.room, note: `(not sent: socket closed) ${f.note}`, bytes: f.bytes })
       return
     }
     t = performance.now()
@@ -785,7 +791,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       ws.send(f.bytes)
       stats.framesSent++
       stats.bytesSent += f.bytes.length
-      record({ iteration: stats.iterations, slot: slot.index, room: slot.room, note: f.note, bytes: f.bytes })
+      record({ iteration: stats.iterations, slot: slot.index, conn: slot.conn, room: slot.room, note: f.note, bytes: f.bytes })
     }
     time.send += performance.now() - t
     // Sometimes drop the connection right after (abrupt leave mid-stream).

@@ -21,6 +21,7 @@ import { freePort, ServerProcess } from './server-process.js'
 
 export interface ReplayFrame {
   slot: number
+  conn?: number
   room: string
   note: string
   bytes: Uint8Array | string
@@ -133,6 +134,7 @@ export async function replay(server: ServerProcess, frames: ReplayFrame[], tag: 
     else consoleError(...args)
   }
   const sockets = new Map<string, { ws: WebSocket; open: Promise<boolean> }>()
+  const lastSocketOfSlot = new Map<number, string>()
   const socketFor = (key: string, room: string) => {
     const cur = sockets.get(key)
     if (cur && cur.ws.readyState <= WebSocket.OPEN) return cur
@@ -155,7 +157,12 @@ export async function replay(server: ServerProcess, frames: ReplayFrame[], tag: 
         const c = await honestFor(f)
         Y.applyUpdate(c.doc, f.bytes as Uint8Array)
       } else {
-        const s = socketFor(`a:${f.slot}:${f.room}`, roomName(f.room))
+        // One socket per connection of the campaign (a slot reconnects after the server closes it).
+        const key = f.conn !== undefined ? `a:${f.slot}:${f.conn}` : `a:${f.slot}:${f.room}`
+        const prev = lastSocketOfSlot.get(f.slot)
+        if (prev !== undefined && prev !== key) sockets.get(prev)?.ws.terminate()
+        lastSocketOfSlot.set(f.slot, key)
+        const s = socketFor(key, roomName(f.room))
         if (!(await s.open)) continue
         s.ws.send(f.bytes)
       }
