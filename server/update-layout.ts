@@ -222,6 +222,9 @@ function readLayout(update: Uint8Array): UpdateLayout {
     for (let j = 0; j < structs; j++) {
       const from = d.pos
       const len = skipStruct(d, client)
+      // Yjs never writes an empty struct, and an empty one breaks its store (lookups by
+      // clock assume every struct covers at least one).
+      if (len === 0) throw new MalformedUpdate(`empty struct of client ${client}`)
       end = end < 0 || len < 0 ? -1 : end + len
       bound += len >= 0 ? len : d.pos - from
       if (bound > MAX_CLOCK) throw new MalformedUpdate(`clock of client ${client} past ${MAX_CLOCK}`)
@@ -238,7 +241,10 @@ function readLayout(update: Uint8Array): UpdateLayout {
     if (seen ? !seen.has(client) : sectionClients.indexOf(client) === -1) touchesOthers = true
     const ranges = decoding.readVarUint(d)
     for (let j = 0; j < ranges; j++) {
-      if (decoding.readVarUint(d) + decoding.readVarUint(d) > MAX_CLOCK) throw new MalformedUpdate(`deleted range of client ${client} past ${MAX_CLOCK}`)
+      const clock = decoding.readVarUint(d)
+      const len = decoding.readVarUint(d)
+      if (len === 0) throw new MalformedUpdate(`empty deleted range of client ${client}`)
+      if (clock + len > MAX_CLOCK) throw new MalformedUpdate(`deleted range of client ${client} past ${MAX_CLOCK}`)
     }
   }
   return {

@@ -900,4 +900,33 @@ describe('found by the fuzzer', () => {
     await until(() => (observer.doc.getMap('models').get('m') as Y.Map<unknown>).get('n') === 1)
     expect((observer.doc.getMap('models').get('m') as Y.Map<unknown>).get('x')).toBe(1)
   })
+
+  it('an empty struct (a GC of length 0) is malformed; the room carries on', async () => {
+    const s = await server()
+    const honest = await join(s.url, 'empty-struct')
+    const attacker = await raw(s.url, 'empty-struct').sync()
+    const u = encoding.createEncoder()
+    encoding.writeVarUint(u, 1)
+    encoding.writeVarUint(u, 2)
+    encoding.writeVarUint(u, attacker.doc.clientID)
+    encoding.writeVarUint(u, 0)
+    encoding.writeUint8(u, 0x20 | 8) // m.k = 1
+    encoding.writeVarUint(u, 1)
+    encoding.writeVarString(u, 'm')
+    encoding.writeVarString(u, 'k')
+    encoding.writeVarUint(u, 1)
+    encoding.writeUint8(u, 125)
+    encoding.writeVarInt(u, 1)
+    encoding.writeUint8(u, 0) // then a GC of length 0
+    encoding.writeVarUint(u, 0)
+    encoding.writeVarUint(u, 0)
+    attacker.sendUpdate(encoding.toUint8Array(u))
+    await attacker.closed
+    expect(attacker.closeCode).toBe(CloseCode.PROTOCOL_ERROR)
+    expect(attacker.closeReason).toMatch(/empty struct/)
+    honest.doc.getMap('m').set('ok', 1)
+    const late = await join(s.url, 'empty-struct')
+    await until(() => late.doc.getMap('m').get('ok') === 1)
+    expect(late.doc.getMap('m').has('k')).toBe(false)
+  })
 })
