@@ -176,7 +176,9 @@ export class Judge {
     if (metaModel) return this.judgeMetaField(c, metaModel)
     const model = modelOf(c.parent)
     if (this.ownedByAnother(model)) return no(Reason.OWNED_BY_ANOTHER, 'the model or an ancestor is owned by another client')
-    const removed = itemType(c.kind === 'delete' ? c.item : c.replaced)
+    // A write that lost a tie-break to a compensation (lostTo) would replace it when the
+    // server re-asserts the write: judged as replacing it.
+    const removed = itemType(c.kind === 'delete' ? c.item : (c.replaced ?? c.lostTo ?? null))
     if (removed !== null) {
       // Rule 2: removing (or overwriting) a type removes every model below it as well.
       if (removed instanceof Y.Map && this.ownedByAnother(removed)) {
