@@ -243,7 +243,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     const known = findings.get(signature)
     if (known) {
       known.count++
-      log(`finding again [${kind}] at iteration ${stats.iterations} (seen ${known.count}×): ${message.slice(0, 200)}`)
+      log(`finding again [${kind}] at iteration ${stats.iterations} (seen ${known.count}×): ${message.split('\n')[0].slice(0, 200)}`)
       return
     }
     const f: Finding = { kind, message, seed: o.seed, iteration: stats.iterations, epoch: epoch?.index ?? -1, count: 1, frames }
@@ -838,17 +838,20 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
           report('divergence', `a late joiner to ${room.name} differs from the honest replicas: ${describeDifference(first.doc, joiner.doc)}`, sinceCheckpoint.slice(-12))
           return
         }
+        const quietProblems: string[] = []
         for (const doc of [joiner.doc, ...room.honest.map((h) => h.doc)]) {
+          const who = doc === joiner.doc ? 'a late joiner' : room.honest.find((x) => x.doc === doc)!.name
           for (const h of room.honest) {
             for (const r of h.records) {
               const problems = r.checkExact(doc)
-              if (problems.length > 0) {
-                const who = doc === joiner.doc ? 'a late joiner' : room.honest.find((x) => x.doc === doc)!.name
-                report('owned-model-changed', `${who} in ${room.name}, quiet: ${problems.join('; ')}`, sinceCheckpoint.slice(-12))
-                return
-              }
+              if (problems.length > 0) quietProblems.push(`${who}: ${problems.join('; ')}`)
             }
           }
+        }
+        if (quietProblems.length > 0) {
+          // Every replica's view: a lost write shows in all of them, a divergence in some.
+          report('owned-model-changed', `in ${room.name}, quiet: ${quietProblems.join('\n    ')}`, sinceCheckpoint.slice(-12))
+          return
         }
         const allowed = new Set([...room.honest.map((h) => h.id), joiner.doc.clientID])
         const clean = await waitFor(() => [...joiner.provider.awareness.getStates().keys()].every((id) => allowed.has(id)), 5000)
