@@ -229,8 +229,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   const stats = { iterations: 0, framesSent: 0, bytesSent: 0, reconnects: 0, epochs: 0, checkpoints: 0, restarts: 0, maxRssMb: 0, maxProbeMs: 0 }
   const findings = new Map<string, Finding>()
   const recent: SentFrame[] = []
-  let sinceCheckpoint: SentFrame[] = []
-  let sinceCheckpointBytes = 0
+  let epochFrames: SentFrame[] = []
+  let epochBytes = 0
   let problemsSeen = 0
   let epoch: Epoch | null = null
   const oldRooms: string[] = []
@@ -252,15 +252,15 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     // Bounded: the frames since the last checkpoint can be tens of MB.
     const dump: SentFrame[] = []
     let dumpBytes = 0
-    for (let i = sinceCheckpoint.length - 1; i >= 0 && dump.length < 3000 && dumpBytes < 4 * 1024 * 1024; i--) {
-      dump.unshift(sinceCheckpoint[i])
-      dumpBytes += sinceCheckpoint[i].bytes.length
+    for (let i = epochFrames.length - 1; i >= 0 && dump.length < 12_000 && dumpBytes < 8 * 1024 * 1024; i--) {
+      dump.unshift(epochFrames[i])
+      dumpBytes += epochFrames[i].bytes.length
     }
     try {
       writeFileSync(
         f.file,
         JSON.stringify(
-          { kind, message, seed: o.seed, iteration: f.iteration, epoch: f.epoch, frames: frames.map((s) => ({ ...s, bytes: hex(s.bytes), length: s.bytes.length })), sinceCheckpoint: dump.map((s) => ({ ...s, bytes: hex(s.bytes) })) },
+          { kind, message, seed: o.seed, iteration: f.iteration, epoch: f.epoch, frames: frames.map((s) => ({ ...s, bytes: hex(s.bytes), length: s.bytes.length })), epochFrames: dump.map((s) => ({ ...s, bytes: hex(s.bytes) })) },
           null,
           1,
         ),
@@ -273,7 +273,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       const h = hex(s.bytes)
       lines.push(`    #${s.iteration} slot ${s.slot} room ${s.room.slice(0, 40)} ${s.note} [${s.bytes.length} B] ${h.length > 400 ? `${h.slice(0, 400)}…` : h}`)
     }
-    if (f.file) lines.push(`  frames since the last checkpoint (up to 3000): ${f.file}`)
+    if (f.file) lines.push(`  the epoch's frames (the last 12,000 at most; replay: node --import tsx test/fuzz/replay.ts FILE): ${f.file}`)
     log(lines.join('\n'))
   }
 
@@ -394,8 +394,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
 
   async function startEpoch(): Promise<Epoch> {
     const index = stats.epochs++
-    sinceCheckpoint = []
-    sinceCheckpointBytes = 0
+    epochFrames = []
+    epochBytes = 0
     const ids = Array.from({ length: 6 }, () => (1 << 20) + int(hrng, 2 ** 31 - (1 << 20)))
     const a = await makeRoom(`fz${o.seed}-e${index}-a`, 3, ids.slice(0, 3))
     const b = await makeRoom(`fz${o.seed}-e${index}-b`, 2, ids.slice(3, 5))
@@ -760,9 +760,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   function record(s: SentFrame): void {
     recent.push(s)
     if (recent.length > 64) recent.shift()
-    sinceCheckpoint.push(s)
-    sinceCheckpointBytes += s.bytes.length
-    while (sinceCheckpoint.length > 20_000 || sinceCheckpointBytes > 32 * 1024 * 1024) sinceCheckpointBytes -= sinceCheckpoint.shift()!.bytes.length
+    epochFrames.push(s)
+    epochBytes += s.bytes.length
+    while (epochFrames.length > 20_000 || epochBytes > 32 * 1024 * 1024) epochBytes -= epochFrames.shift()!.bytes.length
   }
 
   async function sendFrames(slot: Slot, frames: Frame[]): Promise<void> {
@@ -807,7 +807,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     if (!(await checkAlive())) return
     for (const room of [e.rooms.a, e.rooms.b]) {
       for (const h of room.honest) {
-        if (h.closes.length > 0) report('honest-disconnected', `honest ${h.name} (${h.id}) in ${room.name} was disconnected: ${h.closes.join(', ')}`, sinceCheckpoint.slice(-12))
+        if (h.closes.length > 0) report('honest-disconnected', `honest ${h.name} (${h.id}) in ${room.name} was disconnected: ${h.closes.join(', ')}`, epochFrames.slice(-12))
       }
       if (e.broken) return
       for (const h of room.honest) h.edit(hrng)
@@ -815,7 +815,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       const converged = await waitFor(() => room.honest.every((h) => h.client.provider.synced && sameState(h.doc, first.doc)), 15_000)
       if (!converged) {
         const diffs = room.honest.slice(1).map((h) => `${first.name} vs ${h.name}: ${describeDifference(first.doc, h.doc)}`)
-        report('divergence', `honest replicas in ${room.name} did not converge in 15 s: ${diffs.join(' | ')}`, sinceCheckpoint.slice(-12))
+        report('divergence', `honest replicas in ${room.name} did not converge in 15 s: ${diffs.join(' | ')}`, epochFrames.slice(-12))
         return
       }
       const t0 = Date.now()
@@ -824,18 +824,18 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
         late = await withTimeout(connectProvider(server.url, room.name), 15_000)
       } catch (err) {
         late = 'timeout'
-        report('unresponsive', `a late joiner to ${room.name} failed: ${(err as Error).message}`, sinceCheckpoint.slice(-12))
+        report('unresponsive', `a late joiner to ${room.name} failed: ${(err as Error).message}`, epochFrames.slice(-12))
       }
       if (late === 'timeout') {
         if (!(await checkAlive())) return
-        report('unresponsive', `a late joiner to ${room.name} did not sync in 15 s`, sinceCheckpoint.slice(-12))
+        report('unresponsive', `a late joiner to ${room.name} did not sync in 15 s`, epochFrames.slice(-12))
         return
       }
       const joiner = late
       try {
         stats.maxProbeMs = Math.max(stats.maxProbeMs, Date.now() - t0)
         if (!(await waitFor(() => sameState(joiner.doc, first.doc), 10_000))) {
-          report('divergence', `a late joiner to ${room.name} differs from the honest replicas: ${describeDifference(first.doc, joiner.doc)}`, sinceCheckpoint.slice(-12))
+          report('divergence', `a late joiner to ${room.name} differs from the honest replicas: ${describeDifference(first.doc, joiner.doc)}`, epochFrames.slice(-12))
           return
         }
         const quietProblems: string[] = []
@@ -850,14 +850,14 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
         }
         if (quietProblems.length > 0) {
           // Every replica's view: a lost write shows in all of them, a divergence in some.
-          report('owned-model-changed', `in ${room.name}, quiet: ${quietProblems.join('\n    ')}`, sinceCheckpoint.slice(-12))
+          report('owned-model-changed', `in ${room.name}, quiet: ${quietProblems.join('\n    ')}`, epochFrames.slice(-12))
           return
         }
         const allowed = new Set([...room.honest.map((h) => h.id), joiner.doc.clientID])
         const clean = await waitFor(() => [...joiner.provider.awareness.getStates().keys()].every((id) => allowed.has(id)), 5000)
         if (!clean) {
           const extra = [...joiner.provider.awareness.getStates().keys()].filter((id) => !allowed.has(id))
-          report('awareness-leak', `${extra.length} awareness states of closed connections remain in ${room.name} (e.g. ${extra.slice(0, 5).join(', ')})`, sinceCheckpoint.slice(-12), false)
+          report('awareness-leak', `${extra.length} awareness states of closed connections remain in ${room.name} (e.g. ${extra.slice(0, 5).join(', ')})`, epochFrames.slice(-12), false)
         }
       } finally {
         joiner.destroy()
@@ -865,10 +865,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     }
     const rss = server.rssMb()
     stats.maxRssMb = Math.max(stats.maxRssMb, rss)
-    if (rss > o.rssLimitMb) report('rss', `server RSS ${rss.toFixed(0)} MB over ${o.rssLimitMb} MB at a checkpoint`, sinceCheckpoint.slice(-12), false)
+    if (rss > o.rssLimitMb) report('rss', `server RSS ${rss.toFixed(0)} MB over ${o.rssLimitMb} MB at a checkpoint`, epochFrames.slice(-12), false)
     checkServerProblems()
-    sinceCheckpoint = []
-    sinceCheckpointBytes = 0
   }
 
   /** Ends a clean epoch: restart the server (SIGTERM or SIGKILL) and check what it stored. */

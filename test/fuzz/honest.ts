@@ -322,5 +322,35 @@ export function describeDifference(a: Y.Doc, b: Y.Doc): string {
   while (at < ja.length && ja[at] === jb[at]) at++
   const models = ja === jb ? 'models equal' : `models differ at ${at}: …${ja.slice(Math.max(0, at - 60), at + 100)}… vs …${jb.slice(Math.max(0, at - 60), at + 100)}…`
   const pending = [a, b].map((d) => (d.store.pendingStructs ? 'pending structs' : d.store.pendingDs ? 'pending deletes' : 'nothing pending'))
-  return `clocks differ [${clocks.slice(0, 8).join('; ')}${clocks.length > 8 ? '; …' : ''}]; ${models}; ${pending.join(' / ')}`
+  return `clocks differ [${clocks.slice(0, 8).join('; ')}${clocks.length > 8 ? '; …' : ''}]; ${models}; ${pending.join(' / ')}; ${deleteDifference(a, b)}`
+}
+
+/** Items deleted in one replica and not in the other (where they are, what they hold). */
+function deleteDifference(a: Y.Doc, b: Y.Doc): string {
+  const deleted = (d: Y.Doc) => {
+    const out = new Set<string>()
+    const ds = Y.createDeleteSetFromStructStore(d.store)
+    for (const [client, ranges] of ds.clients) for (const r of ranges) for (let c = r.clock; c < r.clock + r.len && c < r.clock + 200; c++) out.add(`${client}:${c}`)
+    return out
+  }
+  const da = deleted(a)
+  const db = deleted(b)
+  const onlyA = [...da].filter((x) => !db.has(x))
+  const onlyB = [...db].filter((x) => !da.has(x))
+  if (onlyA.length === 0 && onlyB.length === 0) return 'same deletions'
+  const describe = (d: Y.Doc, id: string) => {
+    const [client, clock] = id.split(':').map(Number)
+    const structs = d.store.clients.get(client)
+    if (!structs) return `${id} (absent)`
+    try {
+      const s = structs[Y.findIndexSS(structs, clock)]
+      if (!(s instanceof Y.Item)) return `${id} GC`
+      const parent = s.parent as Y.AbstractType<any> | null
+      const where = parent?._item ? `${parent._item.id.client}:${parent._item.id.clock}` : parent ? 'root' : '?'
+      return `${id} in ${where}${s.parentSub !== null ? `.${s.parentSub}` : ''} ${s.content.constructor.name} ${short(s.content.getContent(), 60)}`
+    } catch {
+      return `${id} (?)`
+    }
+  }
+  return `deleted only in the first: [${onlyA.slice(0, 4).map((x) => describe(b, x)).join('; ')}${onlyA.length > 4 ? `; …${onlyA.length}` : ''}], only in the second: [${onlyB.slice(0, 4).map((x) => describe(a, x)).join('; ')}${onlyB.length > 4 ? `; …${onlyB.length}` : ''}]`
 }

@@ -35,8 +35,9 @@ function fromHex(h: string): Uint8Array | string {
 }
 
 export function loadFinding(file: string): { kind: string; message: string; frames: ReplayFrame[] } {
-  const d = JSON.parse(readFileSync(file, 'utf8')) as { kind: string; message: string; sinceCheckpoint: Array<{ slot: number; room: string; note: string; bytes: string }> }
-  return { kind: d.kind, message: d.message, frames: d.sinceCheckpoint.filter((f) => !f.note.startsWith('(not sent')).map((f) => ({ ...f, bytes: fromHex(f.bytes) })) }
+  type Stored = Array<{ slot: number; room: string; note: string; bytes: string }>
+  const d = JSON.parse(readFileSync(file, 'utf8')) as { kind: string; message: string; epochFrames?: Stored; sinceCheckpoint?: Stored }
+  return { kind: d.kind, message: d.message, frames: (d.epochFrames ?? d.sinceCheckpoint ?? []).filter((f) => !f.note.startsWith('(not sent')).map((f) => ({ ...f, bytes: fromHex(f.bytes) })) }
 }
 
 /** The owned models of a doc: key → canonical JSON (maps with $meta.ownerID; `inner` of containers; owned array elements). */
@@ -307,7 +308,7 @@ async function main(): Promise<void> {
     for (const f of min) console.log(`  ${f.slot === -1 ? 'honest' : `attacker ${f.slot}`} ${f.room} ${f.note}\n    ${typeof f.bytes === 'string' ? JSON.stringify(f.bytes) : Buffer.from(f.bytes).toString('hex')}`)
     if (values.save) {
       const hex = (b: Uint8Array | string) => (typeof b === 'string' ? `text:${JSON.stringify(b)}` : Buffer.from(b).toString('hex'))
-      writeFileSync(values.save, JSON.stringify({ kind, message: finding.message, sinceCheckpoint: min.map((f) => ({ ...f, bytes: hex(f.bytes) })) }, null, 1))
+      writeFileSync(values.save, JSON.stringify({ kind, message: finding.message, epochFrames: min.map((f) => ({ ...f, bytes: hex(f.bytes) })) }, null, 1))
       console.log(`saved to ${values.save}`)
     }
     const check = await replay(server, min, 'final', kind, match, Number(values.gap))
