@@ -100,6 +100,20 @@ describe('fuzzer findings (issue 19)', () => {
     for (const v of t.seen) expect(JSON.parse(v).m).toEqual({ $meta: { ownerID: OWNER, preventOwnershipTakeover: true }, x: 1 })
   })
 
+  it('an item whose origin and right origin lie in different maps does not make a late joiner lose an owned model', async () => {
+    const room = 'finding-crossed-origins'
+    const t = await setup(room)
+    const meta = (t.owner.doc.getMap('models').get('m') as Y.Map<unknown>).get('$meta') as Y.Map<unknown>
+    const ownerIdItem = meta._map.get('ownerID')!
+    // Left: the model's own item (models.m's key chain). Right: the ownerID item inside its $meta.
+    // The server and the observer integrate it after models.m (and reject it); a late joiner,
+    // reading the server's encoding, integrates it elsewhere and ends up without models.m.
+    t.sendUpdate(update([{ client: ATTACKER, clock: 0, structs: [item(content.any(['EVIL']), { origin: t.modelId, rightOrigin: { client: ownerIdItem.id.client, clock: ownerIdItem.id.clock } })] }]))
+    await sleep(300)
+    for (const v of t.seen) expect(JSON.parse(v).m).toEqual({ $meta: { ownerID: OWNER, preventOwnershipTakeover: true }, x: 1 })
+    expect(await lateView(room)).toEqual({ $meta: { ownerID: OWNER, preventOwnershipTakeover: true }, x: 1 })
+  })
+
   it('a write placed left of a compensated owned model is not re-asserted by the server over it', async () => {
     const room = 'finding-lost-write'
     const t = await setup(room)
