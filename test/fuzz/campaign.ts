@@ -127,6 +127,13 @@ export function signatureOf(kind: string, message: string): string {
   return `${kind}:${line.slice(0, 120)}`
 }
 
+/** The last messages an honest client sent and received, decoded, for a report. */
+function honestTraffic(h: HonestClient): string {
+  const sent = h.sent.map((m) => `\n    it sent: ${describeMessage(m)}`)
+  const got = h.received.slice(-2).map((m) => `\n    it got: ${describeMessage(m)}`)
+  return sent.join('') + got.join('')
+}
+
 /** A doc's state vector straight from its store (no encode/decode round trip). */
 function stateVectorOf(doc: Y.Doc): Map<number, number> {
   const sv = new Map<number, number>()
@@ -807,7 +814,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     if (!(await checkAlive())) return
     for (const room of [e.rooms.a, e.rooms.b]) {
       for (const h of room.honest) {
-        if (h.closes.length > 0) report('honest-disconnected', `honest ${h.name} (${h.id}) in ${room.name} was disconnected: ${h.closes.join(', ')}`, epochFrames.slice(-12))
+        if (h.closes.length > 0) report('honest-disconnected', `honest ${h.name} (${h.id}) in ${room.name} was disconnected: ${h.closes.join(', ')}${honestTraffic(h)}`, epochFrames.slice(-12))
       }
       if (e.broken) return
       for (const h of room.honest) h.edit(hrng)
@@ -939,7 +946,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
           if (server.problems.length > problemsSeen) checkServerProblems()
           for (const r of [e.rooms.a, e.rooms.b]) {
             for (const h of r.honest) {
-              if (h.closes.length > 0 && !e.broken) report('honest-disconnected', `honest ${h.name} (${h.id}) in ${r.name} was disconnected: ${h.closes.join(', ')}`)
+              if (h.closes.length > 0 && !e.broken) report('honest-disconnected', `honest ${h.name} (${h.id}) in ${r.name} was disconnected: ${h.closes.join(', ')}${honestTraffic(h)}`)
             }
           }
           if (o.progressMs > 0 && Date.now() - lastProgress >= o.progressMs) {

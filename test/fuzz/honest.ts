@@ -113,6 +113,8 @@ export class HonestClient {
   leaving = false
   /** The last messages the server sent it (newest last), for a finding's report. */
   readonly received: Uint8Array[] = []
+  /** The last messages it sent. */
+  readonly sent: Uint8Array[] = []
   private counter = 0
 
   constructor(
@@ -132,10 +134,20 @@ export class HonestClient {
     // Record what the server sends, before the provider applies it (listeners run in order).
     provider.on('status', ({ status }: { status: string }) => {
       if (status !== 'connected' || !provider.ws) return
-      ;(provider.ws as unknown as WebSocket).prependListener('message', (data: Buffer) => {
+      const ws = provider.ws as unknown as WebSocket
+      ws.prependListener('message', (data: Buffer) => {
         this.received.push(new Uint8Array(data))
         if (this.received.length > 6) this.received.shift()
       })
+      // And what it sends (a finding may be about an honest message the server refused).
+      const send = ws.send.bind(ws) as (data: unknown, ...rest: unknown[]) => void
+      ws.send = ((data: unknown, ...rest: unknown[]) => {
+        if (data instanceof Uint8Array || data instanceof ArrayBuffer) {
+          this.sent.push(new Uint8Array(data as ArrayBuffer))
+          if (this.sent.length > 4) this.sent.shift()
+        }
+        send(data, ...rest)
+      }) as typeof ws.send
     })
     await new Promise<void>((resolve) => provider.once('sync', () => resolve()))
     this.client = {
