@@ -22,6 +22,7 @@ import type { Connection } from './connection.js'
 import type { AdmittedUpdate } from './inbox.js'
 import { encodeSyncStep1 } from './messages.js'
 import { checkNesting } from './nesting.js'
+import { checkOrigins } from './origins.js'
 import { ServerFault } from './refuse.js'
 import { Refusal, type UpdateContext } from './plugin.js'
 import type { Room } from './room.js'
@@ -174,6 +175,7 @@ function applyOne(room: Room, tr: Y.Transaction, admitted: AdmittedUpdate, judgi
   }
   try {
     checkNesting(doc, admitted.update, admitted.layout, room.ctx.options.maxNestingDepth)
+    checkOrigins(doc, admitted.update, admitted.layout)
     Y.applyUpdate(doc, admitted.update, admitted.conn)
     if (store.pendingStructs !== null || store.pendingDs !== null) {
       // Structs that depend on content the server does not have: never leave them to be
@@ -184,7 +186,7 @@ function applyOne(room: Room, tr: Y.Transaction, admitted: AdmittedUpdate, judgi
       out.resync = true
       out.reencode = true
     }
-    checkMapValues(store, structClients, before)
+    checkIntegrated(store, structClients, before)
     if (judging) {
       view = new TransactionView(tr, structClients, before, deletes, room.compensationItems)
       judge(room, tr, view, out)
@@ -252,14 +254,15 @@ function straddlesState(store: Y.Doc['store'], layout: UpdateLayout): boolean {
  * later item): the document then holds values Yjs cannot collect (its garbage collection
  * throws) nor judge. Such an update is malformed and undone whole.
  */
-function checkMapValues(store: Y.Doc['store'], structClients: Map<number, number>, before: Map<number, number>): void {
+function checkIntegrated(store: Y.Doc['store'], structClients: Map<number, number>, before: Map<number, number>): void {
   for (const client of structClients.keys()) {
     const structs = store.clients.get(client)
     const from = before.get(client)!
     if (!structs || Y.getState(store, client) <= from) continue
     for (let i = Y.findIndexSS(structs, from); i < structs.length; i++) {
       const s = structs[i]
-      if (!(s instanceof Y.Item) || s.parentSub === null || s.deleted) continue
+      if (!(s instanceof Y.Item)) continue
+      if (s.parentSub === null || s.deleted) continue
       if ((s.parent as Y.AbstractType<any>)._map.get(s.parentSub) !== s) {
         throw new MalformedUpdate(`map value '${s.parentSub.slice(0, 40)}' is not its key's newest item`)
       }

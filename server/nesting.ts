@@ -19,9 +19,9 @@ import { Refusal } from './plugin.js'
 import { readUpdateLayout, type UpdateLayout } from './update-layout.js'
 
 /** Items of the update by client, in clock order (each section is one run of clocks). */
-type UpdateItems = Map<number, Y.Item[]>
+export type UpdateItems = Map<number, Y.Item[]>
 
-function indexItems(structs: ReturnType<typeof Y.decodeUpdate>['structs']): UpdateItems {
+export function indexItems(structs: ReturnType<typeof Y.decodeUpdate>['structs']): UpdateItems {
   const byClient: UpdateItems = new Map()
   for (const s of structs) {
     if (!(s instanceof Y.Item)) continue
@@ -33,7 +33,7 @@ function indexItems(structs: ReturnType<typeof Y.decodeUpdate>['structs']): Upda
 }
 
 /** The update's item that holds clock `id.clock` of `id.client`, or null. */
-function findInUpdate(items: UpdateItems, id: Y.ID): Y.Item | null {
+export function findInUpdate(items: UpdateItems, id: Y.ID): Y.Item | null {
   const list = items.get(id.client)
   if (!list) return null
   let lo = 0

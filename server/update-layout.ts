@@ -43,6 +43,11 @@ export interface UpdateLayout {
   touchesOthers: boolean
   /** Number of items that create a shared type (nesting is checked only when some do: nesting.ts). */
   newTypes: number
+  /**
+   * The left and right origin ids of every item that has both, four numbers each (client,
+   * clock, client, clock): they must be neighbours in one list (origins.ts).
+   */
+  neighbours: number[]
   /** Number of subdocument items (not served: each costs the server a Y.Doc, ~2.5 KB, for ~50 bytes sent). */
   subdocs: number
   /** Number of delete-set entries and their byte range (after the entry count). */
@@ -154,6 +159,8 @@ let touchesOthers = false
 /** Items creating a shared type, and subdocuments, counted by skipContent; module state for the same reason. */
 let newTypes = 0
 let subdocs = 0
+/** Origin and right origin ids of items that have both (client, clock, client, clock each). */
+let neighbours: number[] = []
 
 /** Reads an id's client (skipping its clock) and notes whether it is not `client`'s. */
 function readIdOf(d: decoding.Decoder, client: number): void {
@@ -168,6 +175,16 @@ function skipStruct(d: decoding.Decoder, client: number): number {
   if (ref === 0 || ref === 10) {
     // GC or Skip: a length
     return decoding.readVarUint(d)
+  }
+  if ((info & (BIT7 | BIT8)) === (BIT7 | BIT8)) {
+    // Both neighbours given: recorded, they must lie in one list (origins.ts).
+    const oc = decoding.readVarUint(d)
+    const ok = decoding.readVarUint(d)
+    const rc = decoding.readVarUint(d)
+    const rk = decoding.readVarUint(d)
+    if (oc !== client || rc !== client) touchesOthers = true
+    neighbours.push(oc, ok, rc, rk)
+    return skipContent(d, ref)
   }
   if ((info & BIT8) !== 0) readIdOf(d, client) // origin id
   if ((info & BIT7) !== 0) readIdOf(d, client) // right origin id
@@ -188,6 +205,7 @@ function readLayout(update: Uint8Array): UpdateLayout {
   touchesOthers = false
   newTypes = 0
   subdocs = 0
+  neighbours = []
   const d = decoding.createDecoder(update)
   const structClients = new Map<number, number>()
   const sections = decoding.readVarUint(d)
@@ -262,6 +280,7 @@ function readLayout(update: Uint8Array): UpdateLayout {
     touchesOthers,
     newTypes,
     subdocs,
+    neighbours,
   }
 }
 
