@@ -241,6 +241,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   let problemsSeen = 0
   let epoch: Epoch | null = null
   const oldRooms: string[] = []
+  /** Client ids of the checkpoints' late joiners (an awareness leak may be one of them). */
+  const pastJoiners = new Set<number>()
 
   // ---- findings ----
 
@@ -864,9 +866,11 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
         const clean = await waitFor(() => [...joiner.provider.awareness.getStates().keys()].every((id) => allowed.has(id)), 5000)
         if (!clean) {
           const extra = [...joiner.provider.awareness.getStates().keys()].filter((id) => !allowed.has(id))
-          report('awareness-leak', `${extra.length} awareness states of closed connections remain in ${room.name} (e.g. ${extra.slice(0, 5).join(', ')})`, epochFrames.slice(-12), false)
+          const whose = (id: number) => (pastJoiners.has(id) ? `${id} (an earlier late joiner)` : slots.some((s) => s.next.has(id)) ? `${id} (an attacker's)` : `${id}`)
+          report('awareness-leak', `${extra.length} awareness states of closed connections remain in ${room.name} (e.g. ${extra.slice(0, 5).map(whose).join(', ')})`, epochFrames.slice(-12), false)
         }
       } finally {
+        pastJoiners.add(joiner.doc.clientID)
         joiner.destroy()
       }
     }
