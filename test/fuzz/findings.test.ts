@@ -114,6 +114,35 @@ describe('fuzzer findings (issue 19)', () => {
     expect(await lateView(room)).toEqual({ $meta: { ownerID: OWNER, preventOwnershipTakeover: true }, x: 1 })
   })
 
+  it('large awareness states relayed in one tick do not get stock clients closed for echoing them', async () => {
+    const room = 'finding-awareness-echo'
+    s = await startServer({ plugins: defaultPlugins(), tickMs: 50 })
+    const honest = await join(room, OWNER)
+    const closes: string[] = []
+    honest.provider.on('connection-close', (e) => closes.push(`${e?.code} ${e?.reason}`))
+    // Two connections each publish one state of 70 KB (each message under the limit). The
+    // server relays both in one awareness message; y-websocket's provider broadcasts every
+    // awareness change it applies, so it sends the 140 KB back and is closed with 1009.
+    const frame = (id: number) => {
+      const p = encoding.createEncoder()
+      encoding.writeVarUint(p, 1)
+      encoding.writeVarUint(p, id)
+      encoding.writeVarUint(p, 1)
+      encoding.writeVarString(p, JSON.stringify({ blob: 'A'.repeat(70_000) }))
+      const e = encoding.createEncoder()
+      encoding.writeVarUint(e, 1)
+      encoding.writeVarUint8Array(e, encoding.toUint8Array(p))
+      return encoding.toUint8Array(e)
+    }
+    const attackers = [new WebSocket(`${s.url}/${room}`), new WebSocket(`${s.url}/${room}`)]
+    sockets.push(...attackers)
+    for (const w of attackers) w.on('error', () => {})
+    await Promise.all(attackers.map((w) => new Promise((r) => w.once('open', r))))
+    attackers.forEach((w, i) => w.send(frame(ATTACKER + i)))
+    await sleep(1500)
+    expect(closes).toEqual([])
+  })
+
   it('a write placed left of a compensated owned model is not re-asserted by the server over it', async () => {
     const room = 'finding-lost-write'
     const t = await setup(room)
