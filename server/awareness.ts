@@ -27,8 +27,21 @@ function withinCap(used: Set<number>, clientIds: number[], cap: number): number[
   return clientIds.filter((id) => used.has(id) || room-- > 0)
 }
 
+/**
+ * Largest awareness state (its JSON) kept: a cursor and a name take a few hundred bytes.
+ * Larger states are dropped: relayed by every stock client, they would push its messages
+ * over the size limit.
+ */
+export const MAX_AWARENESS_STATE_BYTES = 8 * 1024
+
 export function handleAwareness(room: Room, conn: Connection, update: Uint8Array): void {
-  const entries = readAwarenessEntries(update)
+  let entries = readAwarenessEntries(update)
+  const sized = entries.filter((e) => e.json.length <= MAX_AWARENESS_STATE_BYTES)
+  if (sized.length !== entries.length) {
+    room.ctx.metrics.rejectedMessages.inc({ reason: 'awareness-state-too-large' })
+    entries = sized
+    update = encodeAwarenessEntries(entries)
+  }
   const used = usedBy(conn)
   // Capped before the plugins see them, so that no plugin keeps state for ids beyond it;
   // an id counts as used once the plugins let it through.

@@ -23,7 +23,7 @@ import { admitUpdate } from './apply-update.js'
 import { handleAwareness } from './awareness.js'
 import type { Connection } from './connection.js'
 import { Refusal } from './plugin.js'
-import { encodeAwareness, encodeSyncStep2, readStateVector } from './messages.js'
+import { encodeAwarenessChunks, encodeSyncStep2, readStateVector } from './messages.js'
 import { failMessage } from './refuse.js'
 import type { Room } from './room.js'
 
@@ -40,7 +40,7 @@ export function handleMessage(room: Room, conn: Connection, data: Uint8Array): v
         handleAwareness(room, conn, decoding.readVarUint8Array(decoder))
         break
       case MESSAGE_QUERY_AWARENESS:
-        conn.send(encodeAwareness(room.awareness, [...room.awareness.getStates().keys()]))
+        for (const m of encodeAwarenessChunks(room.awareness, [...room.awareness.getStates().keys()])) conn.send(m)
         break
       case MESSAGE_AUTH:
         // Clients have nothing to say on this channel; tolerated and ignored.

@@ -48,6 +48,35 @@ export function encodeSyncStep1(doc: Y.Doc): Uint8Array {
   return encoding.toUint8Array(enc)
 }
 
+/**
+ * Awareness of `ids` in messages of at most about `maxBytes` of state each. Stock clients
+ * relay every awareness message they receive, whole: one message with every state of a
+ * busy room would come back over the message size limit, and the client be closed for it.
+ */
+export function encodeAwarenessChunks(awareness: awarenessProtocol.Awareness, ids: number[], maxBytes = AWARENESS_CHUNK_BYTES): Uint8Array[] {
+  const states = awareness.getStates()
+  const out: Uint8Array[] = []
+  let chunk: number[] = []
+  let bytes = 0
+  for (const id of ids) {
+    const state = states.get(id)
+    const size = state === undefined ? 16 : JSON.stringify(state).length + 16
+    if (chunk.length > 0 && bytes + size > maxBytes) {
+      out.push(encodeAwareness(awareness, chunk))
+      chunk = []
+      bytes = 0
+    }
+    chunk.push(id)
+    bytes += size
+  }
+  // At least one message, if empty: a query is answered even when nobody is there.
+  if (chunk.length > 0 || out.length === 0) out.push(encodeAwareness(awareness, chunk))
+  return out
+}
+
+/** Awareness states per message sent (see encodeAwarenessChunks): well under any message limit. */
+export const AWARENESS_CHUNK_BYTES = 32 * 1024
+
 export function encodeAwareness(awareness: awarenessProtocol.Awareness, ids: number[]): Uint8Array {
   const enc = encoding.createEncoder()
   encoding.writeVarUint(enc, MESSAGE_AWARENESS)

@@ -140,7 +140,13 @@ class DepthResolver {
 
 /** The deepest type the update would create (0 when it creates none). */
 export function deepestNewType(doc: Y.Doc, update: Uint8Array): number {
-  const { structs } = Y.decodeUpdate(update)
+  let structs: ReturnType<typeof Y.decodeUpdate>['structs']
+  try {
+    structs = Y.decodeUpdate(update).structs
+  } catch (err) {
+    // Content the layout skips over without reading (JSON text, say) may still not parse.
+    throw new Refusal('malformed-update', `malformed update: ${(err as Error).message}`)
+  }
   const items = indexItems(structs)
   const resolver = new DepthResolver(doc, items)
   let deepest = 0

@@ -55,7 +55,12 @@ export function checkOrigins(doc: Y.Doc, update: Uint8Array, layout: UpdateLayou
 
 /** The full check, for an update whose items' origins point into the update itself. */
 function checkWithinUpdate(doc: Y.Doc, update: Uint8Array): void {
-  const { structs } = Y.decodeUpdate(update)
+  let structs: ReturnType<typeof Y.decodeUpdate>['structs']
+  try {
+    structs = Y.decodeUpdate(update).structs
+  } catch (err) {
+    throw new MalformedUpdate((err as Error).message)
+  }
   const places = new Places(doc, indexItems(structs))
   for (const s of structs) {
     if (!(s instanceof Y.Item) || s.origin === null || s.rightOrigin === null) continue

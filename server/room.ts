@@ -14,7 +14,7 @@ import { Connection } from './connection.js'
 import { DocumentSize } from './document-size.js'
 import { binaryFrame } from './ws-frame.js'
 import { Inbox, type AdmittedUpdate } from './inbox.js'
-import { encodeAwareness, encodeSyncStep1, encodeSyncUpdate } from './messages.js'
+import { encodeAwarenessChunks, encodeSyncStep1, encodeSyncUpdate } from './messages.js'
 import { failMessage } from './refuse.js'
 import { mergeTick, type PendingUpdate } from './tick-merge.js'
 import type { UpdateLayout } from './update-layout.js'
@@ -168,7 +168,7 @@ export class Room {
     this.connections.add(conn)
     conn.send(encodeSyncStep1(this.doc))
     const states = this.awareness.getStates()
-    if (states.size > 0) conn.send(encodeAwareness(this.awareness, [...states.keys()]))
+    if (states.size > 0) for (const m of encodeAwarenessChunks(this.awareness, [...states.keys()])) conn.send(m)
   }
 
   /** Removes a connection and the awareness states it published. */
@@ -375,10 +375,12 @@ export class Room {
   private async send(batch: Batch): Promise<void> {
     if (batch.updates.length > 0) await this.sendUpdates(batch)
     if (batch.awarenessIds.length > 0) {
-      const frame = binaryFrame(encodeAwareness(this.awareness, batch.awarenessIds))
       // Sent to every connection, the author included: stock y-websocket clients count any
       // incoming message as a sign of life, and their own awareness renewals provide it.
-      for (const conn of this.connections) conn.sendFrame(frame)
+      for (const message of encodeAwarenessChunks(this.awareness, batch.awarenessIds)) {
+        const frame = binaryFrame(message)
+        for (const conn of this.connections) conn.sendFrame(frame)
+      }
     }
   }
 

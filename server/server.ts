@@ -7,6 +7,7 @@ import type { AddressInfo, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
 import { CloseCode } from '../src/protocol/close-codes.js'
+import { MESSAGE_AWARENESS } from '../src/protocol/message-types.js'
 import { roomNameError } from '../src/layout.js'
 import { closeSocket, Connection } from './connection.js'
 import { ConnectionGate, httpTimeouts } from './connection-limits.js'
@@ -231,6 +232,12 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
       conn.alive = true
       if (conn.closed) return
       const bytes = toBytes(data)
+      if (bytes.byteLength > options.maxMessageBytes && bytes[0] === MESSAGE_AWARENESS) {
+        // Stock clients relay the awareness they receive: an oversized one is ignored, not
+        // held against the client that relayed it.
+        metrics.rejectedMessages.inc({ reason: 'oversize-awareness' })
+        return
+      }
       if (bytes.byteLength > options.maxMessageBytes) {
         metrics.rejectedMessages.inc({ reason: 'oversize' })
         logger.warn({ room: conn.room, conn: conn.id, bytes: bytes.byteLength }, 'message over the size limit')

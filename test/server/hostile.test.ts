@@ -929,4 +929,31 @@ describe('found by the fuzzer', () => {
     await until(() => late.doc.getMap('m').get('ok') === 1)
     expect(late.doc.getMap('m').has('k')).toBe(false)
   })
+
+  it("large awareness states are dropped, oversized awareness is ignored, and what a stock client relays stays under the limit", async () => {
+    const s = await server({ maxMessageBytes: 40_000 })
+    const watcher = await joinWatched(s.url, 'big-aw')
+    // A state over 8 KiB: dropped, its sender stays connected.
+    const big = await raw(s.url, 'big-aw').sync()
+    big.send(awarenessMessage([big.doc.clientID], { user: { name: 'x'.repeat(20_000) } }))
+    // An awareness message over the size limit: ignored, no close.
+    big.send(awarenessMessage([big.doc.clientID + 1], { user: { name: 'y'.repeat(45_000) } }))
+    // Twelve clients with 6 KB states: 72 KB in all, more than the limit in one message.
+    const many: RawClient[] = []
+    for (let i = 0; i < 12; i++) {
+      const c = await raw(s.url, 'big-aw').sync()
+      c.send(awarenessMessage([c.doc.clientID], { user: { name: String(i).padStart(6_000, 'a') } }))
+      many.push(c)
+    }
+    await until(() => many.every((c) => watcher.client.provider.awareness.getStates().has(c.doc.clientID)), { message: 'states seen' })
+    // A stock client joining now gets them all and relays them back: still connected.
+    const late = await joinWatched(s.url, 'big-aw')
+    await until(() => many.every((c) => late.client.provider.awareness.getStates().has(c.doc.clientID)), { message: 'late joiner has the states' })
+    late.client.doc.getMap('m').set('alive', 1)
+    await until(() => watcher.client.doc.getMap('m').get('alive') === 1, { message: 'late joiner still writes' })
+    expect(watcher.client.provider.awareness.getStates().has(big.doc.clientID)).toBe(false)
+    expect(big.closeCode).toBe(null)
+    expect(watcher.closes).toEqual([])
+    expect(late.closes).toEqual([])
+  })
 })
