@@ -35,7 +35,7 @@ import {
   type IdPool,
   type Rng,
 } from './gen.js'
-import { describeDifference, HonestClient, sameState, type OwnedRecord } from './honest.js'
+import { describeDifference, HonestClient, sameState, structuralDifference, type OwnedRecord } from './honest.js'
 import { mutateBytes, mutateStructure, type MutationContext } from './mutate.js'
 import { freePort, ServerProcess } from './server-process.js'
 import { describeMessage, encodeUpdate, parseUpdate, rebaseClient, sectionEnd, Writer } from './v1.js'
@@ -859,7 +859,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
         }
         if (quietProblems.length > 0) {
           // Every replica's view: a lost write shows in all of them, a divergence in some.
-          report('owned-model-changed', `in ${room.name}, quiet: ${quietProblems.join('\n    ')}`, epochFrames.slice(-12))
+          const placed = room.honest.map((h) => `${h.name} vs the late joiner: ${structuralDifference(h.doc, joiner.doc)}`)
+          report('owned-model-changed', `in ${room.name}, quiet: ${quietProblems.join('\n    ')}\n    placed differently: ${placed.join('\n      ')}`, epochFrames.slice(-12))
           return
         }
         const allowed = new Set([...room.honest.map((h) => h.id), joiner.doc.clientID])

@@ -334,7 +334,45 @@ export function describeDifference(a: Y.Doc, b: Y.Doc): string {
   while (at < ja.length && ja[at] === jb[at]) at++
   const models = ja === jb ? 'models equal' : `models differ at ${at}: …${ja.slice(Math.max(0, at - 60), at + 100)}… vs …${jb.slice(Math.max(0, at - 60), at + 100)}…`
   const pending = [a, b].map((d) => (d.store.pendingStructs ? 'pending structs' : d.store.pendingDs ? 'pending deletes' : 'nothing pending'))
-  return `clocks differ [${clocks.slice(0, 8).join('; ')}${clocks.length > 8 ? '; …' : ''}]; ${models}; ${pending.join(' / ')}; ${deleteDifference(a, b)}`
+  return `clocks differ [${clocks.slice(0, 8).join('; ')}${clocks.length > 8 ? '; …' : ''}]; ${models}; ${pending.join(' / ')}; ${deleteDifference(a, b)}; placed differently: ${structuralDifference(a, b)}`
+}
+
+/** Where an item sits in a replica, at clock `clock` of its client: parent, key, left neighbour, deleted. */
+function placeOf(d: Y.Doc, client: number, clock: number): string | null {
+  const structs = d.store.clients.get(client)
+  if (!structs) return null
+  let s: Y.Item | Y.GC
+  try {
+    s = structs[Y.findIndexSS(structs, clock)] as Y.Item | Y.GC
+  } catch {
+    return null
+  }
+  if (!(s instanceof Y.Item)) return 'GC'
+  const parent = s.parent as Y.AbstractType<any> | null
+  const p = parent === null ? '?' : parent._item ? `${parent._item.id.client}:${parent._item.id.clock}` : `root ${[...d.share].find(([, t]) => t === parent)?.[0] ?? '?'}`
+  const left = clock > s.id.clock ? `${client}:${clock - 1}` : s.left ? `${s.left.lastId.client}:${s.left.lastId.clock}` : '-'
+  return `${p}${s.parentSub !== null ? `.${s.parentSub}` : ''} left ${left}${s.deleted ? ' deleted' : ''}`
+}
+
+/**
+ * Items placed differently in two replicas (another parent, key or left neighbour, or deleted
+ * in one only): the items Yjs integrated differently, which is what a divergence comes from.
+ */
+export function structuralDifference(a: Y.Doc, b: Y.Doc, max = 3): string {
+  const out: string[] = []
+  for (const [client, structs] of a.store.clients) {
+    for (const s of structs) {
+      if (!(s instanceof Y.Item)) continue
+      const pa = placeOf(a, client, s.id.clock)
+      const pb = placeOf(b, client, s.id.clock)
+      if (pb === null || pa === pb || pb === 'GC') continue
+      const o = s.origin ? `${s.origin.client}:${s.origin.clock}` : '-'
+      const r = s.rightOrigin ? `${s.rightOrigin.client}:${s.rightOrigin.clock}` : '-'
+      out.push(`${client}:${s.id.clock} (${s.content.constructor.name} ${short(s.content.getContent().map((x) => (x instanceof Y.AbstractType ? x.constructor.name : x)), 40)}, origin ${o}, right origin ${r}): ${pa} | ${pb}`)
+      if (out.length >= max) return out.join('; ')
+    }
+  }
+  return out.length ? out.join('; ') : 'no item placed differently'
 }
 
 /** Items deleted in one replica and not in the other (where they are, what they hold). */
