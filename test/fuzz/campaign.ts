@@ -246,6 +246,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
 
   // ---- findings ----
 
+  /** Replicas whose state a finding's file keeps (the checkpoint's late joiner and the honest clients). */
+  let docsForReport: Record<string, Y.Doc> = {}
+
   function report(kind: string, message: string, frames: SentFrame[] = recent.slice(-12), breaks = true): void {
     if (breaks && epoch) epoch.broken = true
     const signature = signatureOf(kind, message)
@@ -269,7 +272,17 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       writeFileSync(
         f.file,
         JSON.stringify(
-          { kind, message, seed: o.seed, iteration: f.iteration, epoch: f.epoch, frames: frames.map((s) => ({ ...s, bytes: hex(s.bytes), length: s.bytes.length })), epochFrames: dump.map((s) => ({ ...s, bytes: hex(s.bytes) })) },
+          {
+            kind,
+            message,
+            seed: o.seed,
+            iteration: f.iteration,
+            epoch: f.epoch,
+            frames: frames.map((s) => ({ ...s, bytes: hex(s.bytes), length: s.bytes.length })),
+            epochFrames: dump.map((s) => ({ ...s, bytes: hex(s.bytes) })),
+            // Each replica's state as it encodes it, to compare offline (Y.applyUpdate into a fresh doc).
+            docs: Object.fromEntries(Object.entries(docsForReport).map(([name, d]) => [name, hex(Y.encodeStateAsUpdate(d))])),
+          },
           null,
           1,
         ),
@@ -389,7 +402,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
           if (r.locate(h.doc).length > 0) seen.add(r)
           if (problems.length > 0) {
             const got = h.received.slice(-3).map((m) => `\n    server sent: ${describeMessage(m)}\n      ${Buffer.from(m).toString('hex').slice(0, 1200)}`)
+            docsForReport = Object.fromEntries(room.honest.map((x) => [x.name, x.doc]))
             report('owned-model-changed', `${h.name} (${h.id}) in ${room.name} observed: ${problems.join('; ')}${got.join('')}`)
+            docsForReport = {}
             return
           }
         }
@@ -841,6 +856,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
         return
       }
       const joiner = late
+      docsForReport = { 'late joiner': joiner.doc, ...Object.fromEntries(room.honest.map((h) => [h.name, h.doc])) }
       try {
         stats.maxProbeMs = Math.max(stats.maxProbeMs, Date.now() - t0)
         if (!(await waitFor(() => sameState(joiner.doc, first.doc), 10_000))) {
@@ -871,6 +887,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
           report('awareness-leak', `${extra.length} awareness states of closed connections remain in ${room.name} (e.g. ${extra.slice(0, 5).map(whose).join(', ')})`, epochFrames.slice(-12), false)
         }
       } finally {
+        docsForReport = {}
         pastJoiners.add(joiner.doc.clientID)
         joiner.destroy()
       }
