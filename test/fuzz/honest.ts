@@ -70,6 +70,22 @@ export class OwnedRecord {
     return out
   }
 
+  /**
+   * Takes the model as `doc` holds it as what the owner wrote (after a reported loss of the
+   * owner's writes, so that later checks look for new problems, not the same one again).
+   */
+  rebase(doc: Y.Doc): void {
+    const found = this.locate(doc)
+    if (found.length !== 1) return
+    const { $meta: _meta, ...rest } = found[0].toJSON() as Record<string, unknown>
+    for (const k of Object.keys(this.mirror)) delete this.mirror[k]
+    Object.assign(this.mirror, JSON.parse(JSON.stringify(rest)))
+    for (const [k, v] of Object.entries(rest)) {
+      this.keys.add(k)
+      if (k !== 'text') for (const leaf of leaves(v)) this.values.add(leaf)
+    }
+  }
+
   /** Checks a quiet replica against the owner's record; `ownerMayBeCleared` after a clean restart. */
   checkExact(doc: Y.Doc, ownerMayBeCleared = false): string[] {
     const found = this.locate(doc, ownerMayBeCleared)
