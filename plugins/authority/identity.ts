@@ -43,7 +43,9 @@ export class IdentityTable {
       const stored = JSON.parse(Buffer.from(raw).toString('utf8')) as Record<string, StoredBinding>
       for (const [id, b] of Object.entries(stored)) this.bindings.set(Number(id), { principalId: b.p, anonymous: b.a, conn: null, connId: 0 })
     }
-    for (const id of this.room.serverClientIds) this.bindServer(id)
+    // Bound, not yet stored: they are stored with the table's next change, so a room that
+    // is only opened and read (any name a client asks for) leaves nothing on disk.
+    for (const id of this.room.serverClientIds) this.bindings.set(id, { principalId: SERVER_PRINCIPAL.id, anonymous: false, conn: null, connId: 0 })
   }
 
   get(clientID: number): Binding | undefined {

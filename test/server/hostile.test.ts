@@ -957,3 +957,23 @@ describe('found by the fuzzer', () => {
     expect(late.closes).toEqual([])
   })
 })
+
+// ---------------------------------------------------------------------------------------
+describe('rooms opened by name', () => {
+  it('opening rooms without writing (awareness included) stores nothing', async () => {
+    const path = await dir()
+    const s = await server({ storage: path, idleShutdownMs: 20 })
+    const names = Array.from({ length: 20 }, (_, i) => `drive-by-${i}`)
+    for (const name of names) {
+      const c = await join(s.url, name)
+      c.provider.awareness.setLocalStateField('user', { name: 'passer-by' })
+      await until(() => s.server.rooms.get(name)?.awareness.getStates().has(c.doc.clientID) === true, { message: 'awareness applied' })
+      clients.splice(clients.indexOf(c), 1)
+      c.destroy()
+    }
+    await until(() => names.every((n) => s.server.rooms.get(n) === undefined), { message: 'rooms unloaded' })
+    for (const n of names) await s.server.rooms.unload(n)
+    expect(await s.server.storage.list()).toEqual([])
+    for (const n of names) expect(await s.server.storage.getMeta(n, 'authority.bindings')).toBeUndefined()
+  })
+})
