@@ -461,7 +461,7 @@ export function renderMarkdown(r: BenchReport): string {
   out.push(
     [
       `- Servers run as separate processes on loopback with their default configuration: yroom \`node ${yroomNodeFlags().map((x) => x + ' ').join('')}dist/server/cli.js serve --data :memory:\` (authority plugin on, and \`--no-authority\`), ` +
-        'with the Node flags `npm start` uses (a larger young generation: the README\'s "Node flags"); ' +
+        'with the Node flags `npm start` uses (a larger young generation: docs/performance.md, "Node flags"); ' +
         '`@y/websocket-server` (its own `y-websocket-server` bin) and Hocuspocus (`new Server()` with no extensions; its default `flushDelay: 0` coalesces updates per event-loop turn), with Node\'s defaults.',
       '- The load generator is its own process: raw WebSocket frames over TCP (no per-frame library cost), each client a small `Y.Doc` that creates its own model ' +
         '(`$meta.ownerID` = its clientID) and sets `v` to a marker holding its writer id and the send time (the first write through Yjs, the following ones encoded directly, byte for byte what Yjs writes, so the generator stays cheap). ' +

@@ -94,7 +94,7 @@ function waitForPort(child: ChildProcess, pattern: RegExp, what: string, timeout
 
 /**
  * The Node flags `npm start` runs yroom with (package.json), so the benchmark runs yroom the
- * way its users start it: `--max-semi-space-size=64` (see the README, "Node flags").
+ * way its users start it: `--max-semi-space-size=64` (see docs/performance.md, "Node flags").
  */
 export function yroomNodeFlags(): string[] {
   const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
