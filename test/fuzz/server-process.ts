@@ -5,23 +5,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
+export { freePort } from '../free-port.js'
+
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
-/** A free loopback port (the server is started on it, and again on it after a restart). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 /** A log line or stderr text that is a finding (an error the server logged, a crash trace). */
 export interface LogProblem {

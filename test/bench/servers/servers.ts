@@ -3,11 +3,11 @@
  * configuration. The harness reads the bound port from the server's stdout.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Flavor } from '../lib/framing.js'
 import { stopChild, track } from '../lib/children.js'
+import { freePort } from '../../free-port.js'
 
 export const ROOT = join(import.meta.dirname, '..', '..', '..')
 const WATCHDOG = join(import.meta.dirname, 'watchdog.mjs')
@@ -47,16 +47,6 @@ export interface RunningServer {
   kill(): Promise<void>
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 function waitForPort(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = 20_000): Promise<number> {
   return new Promise((resolve, reject) => {
