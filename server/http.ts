@@ -41,10 +41,14 @@ export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: Se
   res.writeHead(404, { 'content-type': 'text/plain' }).end('yroom: connect over WebSocket at ws://<host>/<room>\n')
 }
 
+/**
+ * A file of `dir`; `/x/` serves `x/index.html`, so each example app lives in its own folder
+ * (the whiteboard at `/`, the editor at `/editor/`).
+ */
 async function serveStatic(dir: string, pathname: string, res: ServerResponse): Promise<boolean> {
   let rel: string
   try {
-    rel = decodeURIComponent(pathname === '/' ? '/index.html' : pathname)
+    rel = decodeURIComponent(pathname.endsWith('/') ? `${pathname}index.html` : pathname)
   } catch {
     return false
   }
@@ -52,6 +56,12 @@ async function serveStatic(dir: string, pathname: string, res: ServerResponse): 
   if (!file.startsWith(normalize(dir) + sep)) return false // path traversal
   try {
     const s = await stat(file)
+    if (s.isDirectory() && (await stat(join(file, 'index.html'))).isFile()) {
+      // `/editor` → `/editor/`: the page's relative URLs (main.js, style.css) resolve inside its
+      // folder. One leading slash only: `//host/` would send the browser to another site.
+      res.writeHead(301, { location: `/${pathname.replace(/^\/+/, '')}/` }).end()
+      return true
+    }
     if (!s.isFile()) return false
     res.writeHead(200, { 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': s.size })
     createReadStream(file).pipe(res)

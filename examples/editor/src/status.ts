@@ -1,0 +1,15 @@
+/**
+ * The connection indicator. "synced" is the only state in which what you see is what the
+ * server has; in every other state you keep editing, and the edits are sent when the room is
+ * back in sync (the SDK answers the server's sync request with everything it lacks).
+ */
+import type { Room, StatusEvent } from '../../../src/index.js'
+
+export function renderStatus(room: Room, el: HTMLElement, e: StatusEvent | null): void {
+  const status = room.synced ? 'synced' : room.status
+  el.dataset.status = status
+  const why = e && e.status !== 'connected' && e.code ? ` (${e.code}${e.reason ? `: ${e.reason}` : ''})` : ''
+  const hint = status === 'synced' ? '' : status === 'closed' ? ' — reload to retry; your edits stay here' : ' — keep typing, your edits are sent on reconnect'
+  el.textContent = status + why + hint
+  el.title = hint
+}

@@ -1,0 +1,91 @@
+/**
+ * Browser harness for the editor: the whiteboard harness's Chromium, server, relay and temp
+ * directories, plus what is editor-specific — its bundle, opening a document, typing into a
+ * section, and cutting one page's network.
+ */
+import { join } from 'node:path'
+import { mkdir } from 'node:fs/promises'
+import type { BrowserContext, CDPSession, Page } from 'playwright-core'
+import { buildEditor } from '../../examples/editor/build.js'
+import { tempDir } from '../whiteboard/harness.js'
+
+export { launchBrowser, relay, SKIP_BROWSER, startWhiteboardServer as startServer, tempDir, type Browser, type WhiteboardServer as Server } from '../whiteboard/harness.js'
+
+export const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'editor')
+
+export interface SectionInfo {
+  key: string
+  /** The section's Y.Text. */
+  text: string
+  /** What its CodeMirror view shows (must equal `text`). */
+  shown: string
+  owner: number
+  locked: boolean
+  undo: number
+  redo: number
+}
+
+export interface EditorHooks {
+  ready: boolean
+  clientID: number
+  status: string
+  docName: string
+  notices: Array<{ text: string; reason: string; path: Array<string | number> }>
+  sections(): SectionInfo[]
+  text(i: number): string | undefined
+  documents(): string[]
+  view(i: number): {
+    state: { doc: { length: number }; selection: { main: { head: number } } }
+    contentDOM: HTMLElement
+    focus(): void
+  }
+}
+
+/**
+ * Builds the editor the way `npm run build:editor` does, into `<temp>/editor`, and serves
+ * `<temp>` as the static root: the page lives at /editor/ exactly as under `yroom serve`.
+ */
+export async function buildEditorSite(): Promise<{ dir: string; remove(): void }> {
+  const dir = tempDir('yroom-editor-dist-')
+  await buildEditor(join(dir.path, 'editor'))
+  return { dir: dir.path, remove: dir.remove }
+}
+
+/** Opens document `doc` as `name` and waits until the page is synced with its sections shown. */
+export async function openEditor(context: BrowserContext, http: string, doc: string, name: string): Promise<Page> {
+  const page = await context.newPage()
+  page.setDefaultTimeout(20_000) // a failed wait names its condition well within the test's timeout
+  page.on('pageerror', (err) => console.error(`[${name}] page error:`, err))
+  await page.goto(`${http}/editor/?name=${encodeURIComponent(name)}#${doc}`)
+  await waitReady(page)
+  return page
+}
+
+export async function waitReady(page: Page): Promise<void> {
+  await page.waitForFunction(() => (window as unknown as { __editor?: EditorHooks }).__editor?.ready === true)
+}
+
+/** Clicks into section `i` (a real click), then puts the caret at the end of its text. */
+export async function focusSection(page: Page, i: number): Promise<void> {
+  await page.locator('.section .cm-content').nth(i).click()
+  await page.keyboard.press('Control+End')
+}
+
+/**
+ * Cuts one page off the network and restores it (Chromium's offline emulation for that page
+ * only, through the DevTools protocol: `context.setOffline` would take every page offline).
+ * Emulation stops new connections; the page's open WebSockets are then closed by the server
+ * side, which is what a network drop looks like to both ends.
+ */
+export async function networkSwitch(page: Page): Promise<{ offline(): Promise<void>; online(): Promise<void> }> {
+  const cdp: CDPSession = await page.context().newCDPSession(page)
+  await cdp.send('Network.enable')
+  const set = (offline: boolean) =>
+    cdp.send('Network.emulateNetworkConditions', { offline, latency: 0, downloadThroughput: -1, uploadThroughput: -1 })
+  return { offline: () => set(true), online: () => set(false) }
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  await mkdir(ARTIFACTS, { recursive: true })
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true })
+}
