@@ -1,11 +1,11 @@
 /**
- * Browser harness for the editor: the whiteboard harness's Chromium, server, relay and temp
- * directories, plus what is editor-specific — its bundle, opening a document, typing into a
- * section, and cutting one page's network.
+ * Browser harness for the editor: the whiteboard harness's Chromium, server, relay (also the
+ * network cut) and temp directories, plus what is editor-specific: its bundle, opening a
+ * document, putting the caret into a section.
  */
 import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
-import type { BrowserContext, CDPSession, Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
 import { buildEditor } from '../../examples/editor/build.js'
 import { tempDir } from '../whiteboard/harness.js'
 
@@ -34,11 +34,12 @@ export interface EditorHooks {
   sections(): SectionInfo[]
   text(i: number): string | undefined
   documents(): string[]
-  view(i: number): {
-    state: { doc: { length: number }; selection: { main: { head: number } } }
-    contentDOM: HTMLElement
-    focus(): void
-  }
+  /** Every status change so far: 'connecting', 'connected 1006', ... */
+  statusLog: string[]
+  /** The document's state vector: client id → next clock. */
+  stateVector(): Record<number, number>
+  /** Section `i`'s CodeMirror EditorView (only what the tests use). */
+  view(i: number): { contentDOM: HTMLElement }
 }
 
 /**
@@ -71,21 +72,7 @@ export async function focusSection(page: Page, i: number): Promise<void> {
   await page.keyboard.press('Control+End')
 }
 
-/**
- * Cuts one page off the network and restores it (Chromium's offline emulation for that page
- * only, through the DevTools protocol: `context.setOffline` would take every page offline).
- * Emulation stops new connections; the page's open WebSockets are then closed by the server
- * side, which is what a network drop looks like to both ends.
- */
-export async function networkSwitch(page: Page): Promise<{ offline(): Promise<void>; online(): Promise<void> }> {
-  const cdp: CDPSession = await page.context().newCDPSession(page)
-  await cdp.send('Network.enable')
-  const set = (offline: boolean) =>
-    cdp.send('Network.emulateNetworkConditions', { offline, latency: 0, downloadThroughput: -1, uploadThroughput: -1 })
-  return { offline: () => set(true), online: () => set(false) }
-}
-
 export async function screenshot(page: Page, name: string): Promise<void> {
   await mkdir(ARTIFACTS, { recursive: true })
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true })
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) })
 }

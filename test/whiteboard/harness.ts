@@ -90,12 +90,16 @@ export async function startWhiteboardServer(dataDir: string, staticDir: string):
 /**
  * A TCP relay with a fixed port in front of a server that restarts on a new port: a page keeps
  * its URL across a restart without the test re-binding a freed port (which another test
- * process may have taken meanwhile).
+ * process may have taken meanwhile). Its `offline` switch cuts the pages behind it off the network.
  */
-export async function relay(): Promise<{ http: string; target: number; close(): Promise<void> }> {
+export async function relay(): Promise<{ http: string; target: number; offline: boolean; close(): Promise<void> }> {
   const sockets = new Set<Socket>()
-  const state = { target: 0 }
+  const state = { target: 0, offline: false }
   const server = createNetServer((client) => {
+    if (state.offline) {
+      client.destroy()
+      return
+    }
     const upstream = connectTcp(state.target, '127.0.0.1')
     for (const s of [client, upstream]) {
       sockets.add(s)
@@ -116,6 +120,18 @@ export async function relay(): Promise<{ http: string; target: number; close(): 
     },
     set target(p: number) {
       state.target = p
+    },
+    get offline() {
+      return state.offline
+    },
+    /**
+     * A network cut for the pages behind the relay: true drops their open connections (as a
+     * lost network resets them) and refuses new ones until set back to false. Chromium's
+     * offline emulation would not do: it leaves open WebSockets running.
+     */
+    set offline(v: boolean) {
+      state.offline = v
+      if (v) for (const s of sockets) s.destroy()
     },
     close: () =>
       new Promise<void>((resolve) => {

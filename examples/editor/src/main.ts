@@ -3,6 +3,7 @@
  * section is a model with its own Y.Text and CodeMirror view, and can be locked (owned).
  * Remote cursors, undo and offline editing come from y-codemirror.next, Yjs and the SDK.
  */
+import * as Y from 'yjs'
 import { IndexeddbPersistence } from 'y-indexeddb'
 import { connect, type StatusEvent } from '../../../src/index.js'
 import type { App } from './app.js'
@@ -47,8 +48,10 @@ room.doc.on('afterTransaction', schedule)
 room.awareness.on('change', schedule) // lock badges name the owner from awareness
 
 let lastStatus: StatusEvent | null = null
+const statusLog: string[] = []
 room.on('status', (e) => {
   lastStatus = e
+  statusLog.push(e.code ? `${e.status} ${e.code}` : e.status)
   renderStatus(room, $('status'), e)
 })
 room.on('synced', () => {
@@ -111,4 +114,6 @@ window.__editor = {
   text: (i: number) => list.ordered()[i]?.section.text.toString(),
   view: (i: number) => list.ordered()[i]?.view,
   documents: () => documents.names(),
+  statusLog,
+  stateVector: () => Object.fromEntries(Y.decodeStateVector(Y.encodeStateVector(room.doc))),
 }
