@@ -101,6 +101,16 @@ describe.skipIf(SKIP_BROWSER)('editor in Chromium', { timeout: 60_000 }, () => {
     site?.remove()
   })
 
+  it('is served at /editor/ (and /editor redirects there); it and the whiteboard link to each other', async () => {
+    const res = await fetch(`${srv.http}/editor`)
+    expect(res.redirected).toBe(true)
+    expect(new URL(res.url).pathname).toBe('/editor/')
+    const html = await res.text()
+    expect(html).toContain('<title>yroom editor</title>')
+    expect(html).toContain('href="../"')
+    expect(await (await fetch(`${srv.http}/`)).text()).toContain('href="editor/"')
+  })
+
   it('typing in two pages converges; each page shows the other one’s cursor with its name', async () => {
     const a = await openEditor(browser.context, srv.http, 'typing', 'Alice')
     const b = await openEditor(browser.context, srv.http, 'typing', 'Bob')
@@ -133,6 +143,36 @@ describe.skipIf(SKIP_BROWSER)('editor in Chromium', { timeout: 60_000 }, () => {
     await a.waitForFunction(() => window.__editor.documents().includes('typing'))
     await screenshot(a, '1-typing-page-a')
     await screenshot(b, '1-typing-page-b')
+    await Promise.all([a.close(), b.close()])
+  })
+
+  it('a document created from the sidebar opens in its own room and appears in the other page’s list', async () => {
+    const a = await openEditor(browser.context, srv.http, 'lists', 'Alice')
+    const b = await openEditor(browser.context, srv.http, 'lists', 'Bob')
+    await focusSection(a, 0)
+    await a.keyboard.type('In the first document.')
+    await waitText(b, 0, 'In the first document.')
+    await a.click('#new-doc-name')
+    await a.keyboard.type('Meeting Notes')
+    await a.keyboard.press('Enter')
+    await a.waitForURL(/#meeting-notes$/)
+    await waitReady(a)
+    expect(await a.evaluate(() => window.__editor.docName)).toBe('meeting-notes')
+    expect(await texts(a)).toEqual([''])
+    await b.waitForFunction(() => window.__editor.documents().includes('meeting-notes'))
+    await b.click('#docs a[href="#meeting-notes"]')
+    await b.waitForURL(/#meeting-notes$/)
+    await waitReady(b)
+    await focusSection(b, 0)
+    await b.keyboard.type('Second document.')
+    await waitText(a, 0, 'Second document.')
+    // The first document is untouched, and a taken name is not created twice.
+    expect(serverTexts(srv, 'lists')).toEqual(['In the first document.'])
+    await a.click('#new-doc-name')
+    await a.keyboard.type('lists')
+    await a.keyboard.press('Enter')
+    await a.waitForFunction(() => document.querySelector('#notice.visible')?.textContent?.includes('exists already') === true)
+    expect(await a.evaluate(() => window.__editor.docName)).toBe('meeting-notes')
     await Promise.all([a.close(), b.close()])
   })
 

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
 import type { BrowserContext, Page } from 'playwright-core'
 import { buildEditor } from '../../examples/editor/build.js'
+import { buildWhiteboard } from '../../examples/whiteboard/build.js'
 import { tempDir } from '../whiteboard/harness.js'
 
 export { launchBrowser, relay, SKIP_BROWSER, startWhiteboardServer as startServer, tempDir, type Browser, type WhiteboardServer as Server } from '../whiteboard/harness.js'
@@ -43,11 +44,12 @@ export interface EditorHooks {
 }
 
 /**
- * Builds the editor the way `npm run build:editor` does, into `<temp>/editor`, and serves
- * `<temp>` as the static root: the page lives at /editor/ exactly as under `yroom serve`.
+ * Builds the site `yroom serve` serves, into a temp directory: the whiteboard at its root and
+ * the editor in `editor/`, with the builds `npm run build:whiteboard` / `build:editor` use.
  */
 export async function buildEditorSite(): Promise<{ dir: string; remove(): void }> {
   const dir = tempDir('yroom-editor-dist-')
+  await buildWhiteboard(dir.path)
   await buildEditor(join(dir.path, 'editor'))
   return { dir: dir.path, remove: dir.remove }
 }

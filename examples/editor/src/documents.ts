@@ -1,7 +1,9 @@
 /**
  * The document list: a StringKeyDictionary in the `editor-index` room. Opening a document
- * registers its name (an insert that returns false when it is already listed); "New" inserts a
- * fresh name and, only if the server says it was free, opens it.
+ * registers its name if it is not listed; "New" does the same and opens it only if it was free.
+ * An insert is a compare-and-set against this client's view of the key: inserting a name we
+ * saw absent fails when someone else created it meanwhile (an insert over a name we saw
+ * would replace it, hence the check first).
  *
  * A page shows one document. Switching documents reloads the page instead of swapping rooms
  * in place: editors, undo stacks and cursors all belong to one room, and a reload drops them
@@ -21,7 +23,9 @@ export function openDocumentList(url: string, current: string, onChange: (names:
   const index = connect({ url, room: INDEX_ROOM, model: DocIndex })
   const docs = () => index.datastore.root.docs
   const names = () => [...docs().keys()].sort()
+  /** True when this call created the entry. */
   const register = async (name: string): Promise<boolean> => {
+    if (docs().has(name)) return false
     try {
       return await docs().insert(name, { createdAt: Date.now() })
     } catch (err) {
@@ -31,7 +35,7 @@ export function openDocumentList(url: string, current: string, onChange: (names:
   }
   index.doc.on('afterTransaction', () => onChange(names()))
   index.on('synced', () => {
-    if (!docs().has(current)) void register(current)
+    void register(current)
     onChange(names())
   })
   return {

@@ -52,16 +52,16 @@ const statusLog: string[] = []
 room.on('status', (e) => {
   lastStatus = e
   statusLog.push(e.code ? `${e.status} ${e.code}` : e.status)
-  renderStatus(room, $('status'), e)
+  renderStatus(room, $('status'), $('status-hint'), e)
 })
 room.on('synced', () => {
-  renderStatus(room, $('status'), lastStatus)
+  renderStatus(room, $('status'), $('status-hint'), lastStatus)
   // A new document gets its first section from whoever opens it first. Two first openers
   // at once each add one; the document then simply starts with two sections.
   if (app.doc.sections.size === 0) list.add()
   list.sync()
 })
-renderStatus(room, $('status'), null)
+renderStatus(room, $('status'), $('status-hint'), null)
 watchRejections(app, notices)
 publishPresence(app, user, $('people-list'))
 $('add-section').addEventListener('click', () => list.add())

@@ -9,7 +9,7 @@
  */
 import * as Y from 'yjs'
 import { EditorState } from '@codemirror/state'
-import { EditorView, drawSelection, highlightActiveLine, keymap, placeholder } from '@codemirror/view'
+import { EditorView, drawSelection, keymap, placeholder } from '@codemirror/view'
 import { defaultKeymap } from '@codemirror/commands'
 import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next'
 import { userName, type App } from './app.js'
@@ -61,7 +61,6 @@ export class SectionView {
         extensions: [
           keymap.of([...yUndoManagerKeymap, ...defaultKeymap]),
           drawSelection(),
-          highlightActiveLine(),
           EditorView.lineWrapping,
           placeholder('Write here…'),
           yCollab(section.text, app.room.awareness, { undoManager: this.undo }),

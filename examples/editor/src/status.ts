@@ -5,11 +5,14 @@
  */
 import type { Room, StatusEvent } from '../../../src/index.js'
 
-export function renderStatus(room: Room, el: HTMLElement, e: StatusEvent | null): void {
+export function renderStatus(room: Room, el: HTMLElement, hint: HTMLElement, e: StatusEvent | null): void {
   const status = room.synced ? 'synced' : room.status
   el.dataset.status = status
-  const why = e && e.status !== 'connected' && e.code ? ` (${e.code}${e.reason ? `: ${e.reason}` : ''})` : ''
-  const hint = status === 'synced' ? '' : status === 'closed' ? ' — reload to retry; your edits stay here' : ' — keep typing, your edits are sent on reconnect'
-  el.textContent = status + why + hint
-  el.title = hint
+  el.textContent = status + (e && e.status !== 'connected' && e.code ? ` (${e.code}${e.reason ? `: ${e.reason}` : ''})` : '')
+  hint.textContent =
+    status === 'synced'
+      ? ''
+      : status === 'closed'
+        ? 'the server refused this connection; your edits stay in this tab'
+        : 'keep typing: your edits are sent when the connection is back'
 }
