@@ -13,11 +13,11 @@
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import * as authProtocol from 'y-protocols/auth'
-import { encodeRejected, type RejectedChange } from '../src/protocol/extension.js'
+import { encodeRejected, type RejectedChange, type RestoredRange } from '../src/protocol/extension.js'
 import { MESSAGE_AUTH } from '../src/protocol/message-types.js'
 import { pathOfItem } from '../src/paths.js'
 import { TransactionView, type Change, type DeleteSet } from './changes.js'
-import { compensate, compensateAll } from './compensate.js'
+import { compensate, compensateAll, forward } from './compensate.js'
 import type { Connection } from './connection.js'
 import type { AdmittedUpdate } from './inbox.js'
 import { encodeSyncStep1 } from './messages.js'
@@ -26,7 +26,7 @@ import { checkOrigins } from './origins.js'
 import { ServerFault } from './refuse.js'
 import { Refusal, type UpdateContext } from './plugin.js'
 import type { Room } from './room.js'
-import { MalformedUpdate, readUpdateLayout, type UpdateLayout } from './update-layout.js'
+import { MalformedUpdate, readDeleteSet, readUpdateLayout, type UpdateLayout } from './update-layout.js'
 
 /** Transaction origin of a batch of clients' updates. */
 export const CLIENTS_ORIGIN = Symbol('yroom.clients')
@@ -85,6 +85,8 @@ function reassertLostWrites(view: TransactionView, rejected: ReadonlySet<Change>
 interface Outcome {
   admitted: AdmittedUpdate
   rejected: RejectedChange[]
+  /** Content the server re-created while handling it (told to SDK clients: undo, cursors). */
+  restored: RestoredRange[]
   /** The transaction's own encoding is needed (rollback, server edit, dropped structs). */
   reencode: boolean
   resync: boolean
@@ -129,11 +131,32 @@ function judge(room: Room, tr: Y.Transaction, view: TransactionView, out: Outcom
   if (rejected.size > 0) {
     asServer(tr)
     const from = Y.getState(room.doc.store, room.doc.clientID)
-    compensate(room.doc, view, [...rejected])
+    compensate(room.doc, view, [...rejected], out.restored)
     room.markCompensation(from)
     out.reencode = true
   }
   if (reassertLostWrites(view, rejected, tr)) out.reencode = true
+  if (forwardRedirected(room.doc, view, rejected, tr, out.restored)) out.reencode = true
+}
+
+/**
+ * Accepted writes into content whose deletion was rolled back, made before their authors
+ * saw the rollback: inserts are written again into the re-created copies, deletions of the
+ * originals delete the copies. Without this they would be lost (Yjs cannot undelete).
+ */
+function forwardRedirected(doc: Y.Doc, view: TransactionView, rejected: ReadonlySet<Change>, tr: Y.Transaction, restored: RestoredRange[]): boolean {
+  const inserts: Y.Item[] = []
+  const deletes: Y.Item[] = []
+  for (const c of view.changes) {
+    if (!c.redirected || rejected.has(c)) continue
+    if (c.kind === 'insert') inserts.push(c.item)
+    else deletes.push(c.item)
+  }
+  if (inserts.length === 0 && deletes.length === 0) return false
+  asServer(tr)
+  for (const item of deletes) if (!item.deleted) item.delete(tr)
+  if (inserts.length > 0) forward(doc, inserts, restored)
+  return true
 }
 
 const NONE_REJECTED: ReadonlySet<Change> = new Set()
@@ -147,6 +170,15 @@ function mergeDeleteSetInto(into: DeleteSet, from: DeleteSet): void {
   }
 }
 
+/** The update's own delete set, decoded on first use (rarely needed: see changes.ts). */
+function sentDeletes(admitted: AdmittedUpdate, room: Room): { deletes(): DeleteSet; restoredInRoom: boolean } {
+  let ds: DeleteSet | null = null
+  return {
+    deletes: () => (ds ??= readDeleteSet(admitted.update, admitted.layout)),
+    restoredInRoom: room.hasRestored && admitted.layout.deleteEntries > 0,
+  }
+}
+
 /**
  * Applies and judges one update inside the batch's open transaction. Its deletions are
  * collected in a delete set of its own (swapped into the transaction while it runs), so
@@ -155,7 +187,7 @@ function mergeDeleteSetInto(into: DeleteSet, from: DeleteSet): void {
 function applyOne(room: Room, tr: Y.Transaction, admitted: AdmittedUpdate, judging: boolean): Outcome {
   const { doc } = room
   const store = doc.store
-  const out: Outcome = { admitted, rejected: [], reencode: false, resync: false, changed: false, failed: null }
+  const out: Outcome = { admitted, rejected: [], restored: [], reencode: false, resync: false, changed: false, failed: null }
   const before = new Map<number, number>()
   const { structClients } = admitted.layout
   for (const client of structClients.keys()) before.set(client, Y.getState(store, client))
@@ -188,7 +220,7 @@ function applyOne(room: Room, tr: Y.Transaction, admitted: AdmittedUpdate, judgi
     }
     checkIntegrated(store, structClients, before)
     if (judging) {
-      view = new TransactionView(tr, structClients, before, deletes, room.compensationItems)
+      view = new TransactionView(tr, structClients, before, deletes, room.compensationItems, sentDeletes(admitted, room))
       judge(room, tr, view, out)
     }
   } catch (err) {
@@ -222,7 +254,7 @@ function undoAll(room: Room, tr: Y.Transaction, view: TransactionView, written: 
     room.logger.warn({ err: out.failed, room: room.name, conn: out.admitted.conn.id }, 'an update failed part way; its changes are undone')
   }
   asServer(tr)
-  if (compensateAll(room.doc, view, written)) out.reencode = true
+  if (compensateAll(room.doc, view, written, out.restored)) out.reencode = true
 }
 
 /**
@@ -337,6 +369,7 @@ export function applyBatch(room: Room, batch: AdmittedUpdate[], onError: (conn: 
     if (capturing) doc.off('update', capture)
   }
   queueResult(room, outcomes, capturing ? encoded : null)
+  for (const out of outcomes) room.noteRestored(out.restored)
   for (const out of outcomes) {
     if (out.failed !== null) {
       onError(out.admitted.conn, out.failed)

@@ -33,6 +33,11 @@ function withinCap(used: Set<number>, clientIds: number[], cap: number): number[
  * over the size limit.
  */
 export const MAX_AWARENESS_STATE_BYTES = 8 * 1024
+/**
+ * Awareness messages over this are ignored, not refused: stock clients relay what they
+ * received, and no connection may publish more than a few capped states (above).
+ */
+export const MAX_AWARENESS_MESSAGE_BYTES = 256 * 1024
 
 export function handleAwareness(room: Room, conn: Connection, update: Uint8Array): void {
   let entries = readAwarenessEntries(update)

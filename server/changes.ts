@@ -12,6 +12,7 @@
  * while it was applied and judged.
  */
 import * as Y from 'yjs'
+import { META_KEY } from '../src/layout.js'
 
 export type Change =
   /**
@@ -19,9 +20,26 @@ export type Change =
    * content. `lostTo`: a map write that Yjs's tie-break placed behind a compensation its
    * author had not seen yet; if accepted, the server writes its value again (see apply-update).
    */
-  | { kind: 'insert'; item: Y.Item; parent: Y.AbstractType<any>; key: string | null; replaced: Y.Item | null; lostTo?: Y.Item }
-  /** A pre-existing item removed: a map key deleted or list content removed. */
-  | { kind: 'delete'; item: Y.Item; parent: Y.AbstractType<any>; key: string | null }
+  | {
+      kind: 'insert'
+      item: Y.Item
+      parent: Y.AbstractType<any>
+      key: string | null
+      replaced: Y.Item | null
+      lostTo?: Y.Item
+      /**
+       * The item landed in content whose deletion the server rolled back (its author had not
+       * seen the rollback yet): it was deleted on arrival, and `parent` is the re-created
+       * copy it is judged against; if accepted, the server writes it there (compensate.ts).
+       */
+      redirected?: true
+    }
+  /**
+   * A pre-existing item removed: a map key deleted or list content removed. `redirected`:
+   * the author removed an original that a rollback had re-created; `item` is the copy,
+   * which the server removes if this is accepted.
+   */
+  | { kind: 'delete'; item: Y.Item; parent: Y.AbstractType<any>; key: string | null; redirected?: true }
 
 /**
  * Gives untyped root types that hold map entries their Y.Map class. The server never calls
@@ -57,6 +75,11 @@ export class TransactionView {
     readonly deleteSet: DeleteSet,
     /** Items the server created to compensate an earlier rejection. */
     private readonly compensations: { has(item: Y.Item): boolean } = NO_ITEMS,
+    /**
+     * The deletions the update itself carries (decoded only when needed), and whether the
+     * room holds originals a rollback re-created (only then can a deletion be redirected).
+     */
+    private readonly sent: { deletes(): DeleteSet; restoredInRoom: boolean } | null = null,
   ) {
     typeRootMaps(transaction.doc)
     Y.iterateDeletedStructs(transaction, deleteSet, (s) => {
@@ -112,6 +135,12 @@ export class TransactionView {
         const parent = s.parent as Y.AbstractType<any>
         if (parent._item !== null && this.isNew(parent._item)) continue // inside a new subtree
         if (s.deleted) {
+          const target = this.redirectTarget(s)
+          if (target !== null) {
+            const current = s.parentSub === null ? null : (target._map.get(s.parentSub) ?? null)
+            out.push({ kind: 'insert', item: s, parent: target, key: s.parentSub, replaced: current && !current.deleted ? current : null, redirected: true })
+            continue
+          }
           const lostTo = this.lostToCompensation(s)
           if (lostTo) out.push({ kind: 'insert', item: s, parent, key: s.parentSub, replaced: null, lostTo })
           continue
@@ -131,8 +160,69 @@ export class TransactionView {
       if (parent._item !== null && this.deletedBefore.has(parent._item)) continue // inside a removed subtree
       out.push({ kind: 'delete', item, parent, key: item.parentSub })
     }
+    if (this.sent?.restoredInRoom) this.redirectedDeletions(out)
     this.changesCache = out
     return out
+  }
+
+  /**
+   * The re-created copy of the deleted type `s` was written into, when `s` is new and
+   * deleted because that type had been deleted before this update, and that deletion was
+   * rolled back (the type lives on as a copy); else null. The author wrote through a
+   * reference to the original: before it saw the rollback, or holding on to it after.
+   */
+  private redirectTarget(s: Y.Item): Y.AbstractType<any> | null {
+    const p = (s.parent as Y.AbstractType<any>)._item
+    // Its author had seen the deletion and collected the content before sending: nothing
+    // is left to forward (Yjs drops writes into a deleted type; stock clients holding on to
+    // a type the rollback re-created lose them on their own replica already).
+    if (s.content instanceof Y.ContentDeleted) return null
+    if (p === null || !p.deleted || p.redone === null || this.isNew(p) || this.deletedBefore.has(p)) return null
+    // Ownership and flags are never forwarded: a claim is a compare-and-set on the value
+    // its author saw, which a re-created meta-model is not.
+    if (p.parentSub === META_KEY) return null
+    // A map value its author overwrote: the newest value of the key is what is forwarded.
+    if (s.parentSub !== null && s.right !== null && this.isNew(s.right)) return null
+    const live = liveCopy(this.transaction, p)
+    if (live === null || !(live.content instanceof Y.ContentType)) return null
+    // The update's own delete set cannot tell: an author that had seen the deletion deleted
+    // `s` itself on arrival (Yjs does so for anything written into a deleted type), so its
+    // update deletes `s` just as a deliberate insert-and-delete in one transaction would.
+    return live.content.type as Y.AbstractType<any>
+  }
+
+  /**
+   * Deletions the update carries of originals that were already deleted and re-created by
+   * a rollback: they stand for deleting the copies (the author had not seen the rollback).
+   */
+  private redirectedDeletions(out: Change[]): void {
+    const tr = this.transaction
+    const store = tr.doc.store
+    const seen = new Set<Y.Item>()
+    for (const [client, ranges] of this.sent!.deletes().clients) {
+      const structs = store.clients.get(client)
+      if (!structs) continue
+      for (const { clock, len } of ranges) {
+        const end = Math.min(clock + len, Y.getState(store, client))
+        for (let i = clock < end ? Y.findIndexSS(structs, clock) : structs.length; i < structs.length && structs[i].id.clock < end; i++) {
+          const o = structs[i]
+          if (!(o instanceof Y.Item) || !o.deleted || o.redone === null || this.deletedBefore.has(o) || this.isNew(o)) continue
+          // The part of the original the update deletes, mapped onto its copy.
+          const from = Math.max(clock, o.id.clock) - o.id.clock
+          const to = Math.min(end, o.id.clock + o.length) - o.id.clock
+          for (const copy of copiesOf(tr, o, from, to)) seen.add(copy)
+        }
+      }
+    }
+    // Top-level only, as for any removal: content inside a removed copy goes with it.
+    for (const copy of seen) {
+      let inside = false
+      for (let p = (copy.parent as Y.AbstractType<any>)._item; p !== null && !inside; p = (p.parent as Y.AbstractType<any>)._item) inside = seen.has(p)
+      // As for inserts, ownership and flags are never forwarded.
+      const parentItem = (copy.parent as Y.AbstractType<any>)._item
+      if (inside || parentItem?.parentSub === META_KEY) continue
+      out.push({ kind: 'delete', item: copy, parent: copy.parent as Y.AbstractType<any>, key: copy.parentSub, redirected: true })
+    }
   }
 
   /** The compensation that made the new map write `s` lose the tie-break, if that is why it is deleted. */
@@ -160,4 +250,49 @@ export class TransactionView {
     }
     return out
   }
+}
+
+/** How many times content can have been re-created in a row before we stop following. */
+const MAX_REDONE_HOPS = 64
+
+/** The live item a deleted, re-created item `item` continues as (whole items: types), or null. */
+function liveCopy(tr: Y.Transaction, item: Y.Item): Y.Item | null {
+  let at: Y.Item = item
+  for (let hops = 0; at.deleted; hops++) {
+    if (at.redone === null || hops > MAX_REDONE_HOPS) return null
+    const next = Y.getItemCleanStart(tr, at.redone)
+    if (!(next instanceof Y.Item)) return null
+    at = next
+  }
+  return at
+}
+
+/**
+ * The live items that continue offsets [from, to) of the deleted original `o`, following
+ * re-creations (a copy may itself have been deleted and re-created again).
+ */
+function copiesOf(tr: Y.Transaction, o: Y.Item, from: number, to: number): Y.Item[] {
+  const out: Y.Item[] = []
+  const work: Array<{ item: Y.Item; from: number; to: number; hops: number }> = [{ item: o, from, to, hops: 0 }]
+  while (work.length > 0) {
+    const { item, from: a, to: b, hops } = work.pop()!
+    if (!item.deleted) {
+      out.push(item)
+      continue
+    }
+    if (item.redone === null || hops > MAX_REDONE_HOPS) continue
+    // The copy starts at `redone` and has the original's length; it may have been split since.
+    const client = item.redone.client
+    let clock = item.redone.clock + a
+    const end = item.redone.clock + b
+    while (clock < end) {
+      const piece = Y.getItemCleanStart(tr, Y.createID(client, clock))
+      if (!(piece instanceof Y.Item)) break
+      const last = Math.min(end, piece.id.clock + piece.length)
+      if (last < piece.id.clock + piece.length) Y.getItemCleanEnd(tr, tr.doc.store, Y.createID(client, last - 1))
+      work.push({ item: piece, from: 0, to: last - piece.id.clock, hops: hops + 1 })
+      clock = last
+    }
+  }
+  return out
 }

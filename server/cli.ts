@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `yroom serve [--port 1234] [--data ./data] [--tick-ms 50] [--apply-delay-ms 10] [--idle-shutdown-ms 30000]
- *              [--heartbeat-ms 30000] [--max-message-bytes 128000] [--reconnect-grace-ms 0]
+ *              [--heartbeat-ms 30000] [--max-message-bytes N] [--reconnect-grace-ms 0]
  *              [--no-authority] [--no-process-metrics] [--static DIR] [--log-level info]`
  * `yroom repair [--data ./data] [--room NAME] [--dry-run]` (damaged storage, see storage/repair.ts)
  */
@@ -34,7 +34,8 @@ const USAGE = `usage: yroom serve [options]
                            tick (default 10)
   --idle-shutdown-ms N     unload a room N ms after its last client leaves (default 30000)
   --heartbeat-ms N         ping interval; silent connections are closed (default 30000)
-  --max-message-bytes N    largest accepted message (default 128000)
+  --max-message-bytes N    largest accepted message; larger: close 1009 (default: the
+                           document cap)
   --max-document-bytes N   largest a room's document may grow; past it: close 4413 (default 67108864)
   --max-nesting-depth N    deepest nesting of shared types; deeper: close 4422 (default 128)
   --max-awareness-ids N    awareness client ids one connection may publish under (default 4)
@@ -47,8 +48,13 @@ const USAGE = `usage: yroom serve [options]
                            0 = no limit)
   --max-buffered-bytes N   slow consumers: unsent data allowed beyond the largest queued message
                            (default 4194304)
-  --messages-per-second N  incoming messages per connection and second (default 300)...
-  --message-burst N        ...with this burst; over the rate: close 1008 (default 1000)
+  --messages-per-second N  incoming messages per connection and second; a faster sender is
+                           slowed by backpressure (default 1000)...
+  --message-burst N        ...with this burst (default 2000)
+  --bytes-per-second N     incoming bytes per connection and second, enforced the same way
+                           (default 8388608)
+  --max-pending-bytes N    memory for large messages still arriving, in all; over it senders
+                           wait (default 268435456)
   --reconnect-grace-ms N   a leave is final after N ms (default 0)
   --no-authority           run without the authority plugin (plain Yjs relay)
   --no-process-metrics     leave Node's process metrics out of /metrics (their event-loop
@@ -100,6 +106,8 @@ async function main(): Promise<void> {
       'max-buffered-bytes': { type: 'string' },
       'messages-per-second': { type: 'string' },
       'message-burst': { type: 'string' },
+      'bytes-per-second': { type: 'string' },
+      'max-pending-bytes': { type: 'string' },
       'reconnect-grace-ms': { type: 'string' },
       'no-authority': { type: 'boolean' },
       'no-process-metrics': { type: 'boolean' },
@@ -136,6 +144,8 @@ async function main(): Promise<void> {
     maxBufferedBytes: int(values['max-buffered-bytes'], 'max-buffered-bytes'),
     messagesPerSecond: int(values['messages-per-second'], 'messages-per-second'),
     messageBurst: int(values['message-burst'], 'message-burst'),
+    bytesPerSecond: int(values['bytes-per-second'], 'bytes-per-second'),
+    maxPendingBytes: int(values['max-pending-bytes'], 'max-pending-bytes'),
     plugins: [
       ...defaultPlugins({
         authority: !values['no-authority'],

@@ -8,6 +8,7 @@
  * that holds exactly the rejected items and pop it.
  */
 import * as Y from 'yjs'
+import type { RestoredRange } from '../src/protocol/extension.js'
 import type { Change, TransactionView } from './changes.js'
 
 interface DeleteRange {
@@ -30,11 +31,42 @@ function deleteSetOf(items: Iterable<Y.Item>): ReturnType<typeof Y.createDeleteS
 
 const NEVER_TRACKED = Symbol('yroom.compensation')
 
-/** Reverts `changes` in the open transaction of `view`. */
-export function compensate(doc: Y.Doc, view: TransactionView, changes: Change[]): void {
+/**
+ * Reverts `changes` in the open transaction of `view`; what it re-created is added to
+ * `restored` (original → copy).
+ */
+export function compensate(doc: Y.Doc, view: TransactionView, changes: Change[], restored: RestoredRange[]): void {
   if (changes.length === 0) return
   const { insertions, deletions } = itemsOf(view, changes)
-  undo(doc, deleteSetOf(insertions), deletions)
+  undo(doc, deleteSetOf(insertions), deletions, restored)
+}
+
+/**
+ * Re-creates deleted `items` (and the deleted content below them) where their deleted
+ * parents were re-created: an allowed write that landed in content whose deletion was
+ * rolled back (see changes.ts, `redirected`). Each goes where its neighbours' copies are.
+ */
+export function forward(doc: Y.Doc, items: Iterable<Y.Item>, restored: RestoredRange[]): void {
+  const all = new Set<Y.Item>()
+  for (const item of items) {
+    all.add(item)
+    for (const d of contentBelow(item)) all.add(d)
+  }
+  undo(doc, Y.createDeleteSet(), all, restored)
+}
+
+/** The items below a deleted type item, still there while its transaction is open. */
+function contentBelow(item: Y.Item): Y.Item[] {
+  const out: Y.Item[] = []
+  const stack: Y.Item[] = [item]
+  while (stack.length > 0) {
+    const it = stack.pop()!
+    if (!(it.content instanceof Y.ContentType)) continue
+    const type = it.content.type as Y.AbstractType<any>
+    for (let c = type._start; c !== null; c = c.right) (out.push(c), stack.push(c))
+    for (const v of type._map.values()) (out.push(v), stack.push(v))
+  }
+  return out
 }
 
 /**
@@ -43,7 +75,7 @@ export function compensate(doc: Y.Doc, view: TransactionView, changes: Change[])
  * whole, or one that left the document in a shape Yjs itself never makes. False when
  * there was nothing to revert.
  */
-export function compensateAll(doc: Y.Doc, view: TransactionView, written: Map<number, [number, number]>): boolean {
+export function compensateAll(doc: Y.Doc, view: TransactionView, written: Map<number, [number, number]>, restored: RestoredRange[]): boolean {
   const { insertions: top, deletions } = itemsOf(view, view.changes)
   const insertions = deleteSetOf(top)
   const clients = insertions.clients as Map<number, DeleteRange[]>
@@ -55,7 +87,7 @@ export function compensateAll(doc: Y.Doc, view: TransactionView, written: Map<nu
     ranges.sort((a, b) => a.clock - b.clock)
   }
   if (clients.size === 0 && deletions.size === 0) return false
-  undo(doc, insertions, deletions)
+  undo(doc, insertions, deletions, restored)
   return true
 }
 
@@ -64,6 +96,9 @@ function itemsOf(view: TransactionView, changes: Change[]): { insertions: Set<Y.
   const insertions = new Set<Y.Item>()
   const deletions = new Set<Y.Item>()
   for (const c of changes) {
+    // A redirected change did nothing to the document yet (its item was deleted on arrival,
+    // or the copy it would delete is untouched): refusing it needs no compensation.
+    if (c.redirected) continue
     if (c.kind === 'insert') {
       insertions.add(c.item)
       // A key set several times in one update keeps the earlier (overwritten) writes between
@@ -89,13 +124,23 @@ function itemsOf(view: TransactionView, changes: Change[]): { insertions: Set<Y.
   return { insertions, deletions }
 }
 
-/** Deletes `insertions` and restores `deletions` in the open transaction, through UndoManager. */
-function undo(doc: Y.Doc, insertions: ReturnType<typeof Y.createDeleteSet>, deletions: Set<Y.Item>): void {
+/**
+ * Deletes `insertions` and restores `deletions` in the open transaction, through
+ * UndoManager. The originals of what it re-created are kept (never garbage-collected), so
+ * that writes into them that were made before their authors saw the rollback can be
+ * forwarded to the copies (changes.ts); their copies are reported in `restored`.
+ */
+function undo(doc: Y.Doc, insertions: ReturnType<typeof Y.createDeleteSet>, deletions: Set<Y.Item>, restored: RestoredRange[]): void {
   const um = new Y.UndoManager(doc, { trackedOrigins: new Set([NEVER_TRACKED]), captureTimeout: 0 })
   try {
     um.undoStack.push({ insertions, deletions: deleteSetOf(deletions), meta: new Map() } as never)
     um.undo()
   } finally {
     um.destroy()
+  }
+  for (const d of deletions) {
+    if (d.redone === null) continue
+    d.keep = true
+    restored.push({ client: d.id.client, clock: d.id.clock, length: d.length, toClient: d.redone.client, toClock: d.redone.clock })
   }
 }

@@ -10,6 +10,7 @@ import type { Principal } from './plugin.js'
 import type { Logger } from './logger.js'
 import type { Metrics } from './metrics.js'
 import { frameHeaderLength } from './ws-frame.js'
+import type { InboundFlow } from './inbound-flow.js'
 
 let nextConnectionId = 1
 
@@ -45,26 +46,6 @@ export function closeSocket(socket: WebSocket, code: number, reason: string): vo
   }
 }
 
-/** Token bucket: `rate` messages per second with a burst of `burst`. */
-class RateLimiter {
-  private tokens: number
-  private last = Date.now()
-  constructor(
-    private rate: number,
-    private burst: number,
-  ) {
-    this.tokens = burst
-  }
-  take(): boolean {
-    const now = Date.now()
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate)
-    this.last = now
-    if (this.tokens < 1) return false
-    this.tokens -= 1
-    return true
-  }
-}
-
 /**
  * Frames at least this large are tracked while queued (a write callback each), so that the
  * slow-consumer bound can exempt the largest. Smaller ones are not worth a callback: the
@@ -86,8 +67,6 @@ function sentBytes(stream: Duplex): number | null {
 }
 
 export interface ConnectionLimits {
-  messagesPerSecond: number
-  messageBurst: number
   maxBufferedBytes: number
 }
 
@@ -108,7 +87,6 @@ export class Connection {
   refusals = 0
   /** When a write of this connection was last rejected (Date.now()), or -Infinity. */
   lastRejectionAt = -Infinity
-  private limiter: RateLimiter
   /** Sizes of the frames of LARGE_FRAME_BYTES or more still in the stream's queue, oldest first. */
   private largeQueued: number[] = []
   /** Bytes the kernel had taken at the previous heartbeat while data was waiting, else null. */
@@ -129,10 +107,10 @@ export class Connection {
     readonly principal: Principal,
     private metrics: Metrics,
     private limits: ConnectionLimits,
-    private logger?: Logger,
-  ) {
-    this.limiter = new RateLimiter(limits.messagesPerSecond, limits.messageBurst)
-  }
+    private logger: Logger | undefined,
+    /** What decides when this connection's socket is read. */
+    readonly inbound: InboundFlow,
+  ) {}
 
   get readOnly(): boolean {
     return this.principal.readOnly === true
@@ -144,11 +122,6 @@ export class Connection {
    */
   underWatch(): boolean {
     return this.readOnly || Date.now() - this.lastRejectionAt < WATCH_AFTER_REJECTION_MS
-  }
-
-  /** False when the client exceeded its message rate. */
-  takeMessageToken(): boolean {
-    return this.limiter.take()
   }
 
   /**
@@ -249,6 +222,7 @@ export class Connection {
   close(code: number, reason: string): void {
     if (this.closed) return
     this.closed = true
+    this.inbound.closing()
     closeSocket(this.socket, code, reason)
   }
 

@@ -55,6 +55,12 @@ export class Metrics {
     labelNames: ['reason'],
     registers: [this.registry],
   })
+  readonly inboundPauses = new Counter({
+    name: 'yroom_inbound_pauses_total',
+    help: 'Times a connection was not read for a while (backpressure): over its message or byte rate, or waiting for the memory of large messages',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  })
   readonly rejectedChanges = new Counter({
     name: 'yroom_rejected_changes_total',
     help: 'Changes rejected and compensated',

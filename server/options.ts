@@ -24,7 +24,11 @@ export interface ServerOptions {
   idleShutdownMs?: number
   /** Ping interval; a connection with no pong by the next ping is closed. Default 30000. */
   heartbeatMs?: number
-  /** Largest incoming message in bytes. Default 125 KB. */
+  /**
+   * Largest incoming message in bytes; larger ones close the connection with 1009, which
+   * the SDK does not retry. A legitimate message (a big paste, an offline client's catch-up
+   * sync) can be as large as the document, so the default is maxDocumentBytes.
+   */
   maxMessageBytes?: number
   /**
    * Largest document a room may grow to, measured on the document (its encoded state), not
@@ -56,9 +60,26 @@ export interface ServerOptions {
    * is closed. 0: no limit. Default 10000 ms.
    */
   headersTimeoutMs?: number
-  /** Incoming messages per second per connection (token bucket). Default 300, burst 1000. */
+  /**
+   * Incoming messages per second per connection (a token bucket). A faster sender is slowed
+   * (its socket is not read until it is within the rate: TCP pushes back), never closed —
+   * unless a single read holds more messages than a minute's worth. Default 1000.
+   */
   messagesPerSecond?: number
+  /** Messages a connection may send at once before the rate applies. Default 2000. */
   messageBurst?: number
+  /**
+   * Incoming bytes per second per connection, with two seconds' worth as burst. Enforced
+   * like the message rate: any one message up to maxMessageBytes is taken, and the
+   * connection then waits until it is within the rate. Default 8 MiB.
+   */
+  bytesPerSecond?: number
+  /**
+   * Memory for large messages (over 256 KiB) still arriving, across all connections. A
+   * connection that would pass it waits (is not read) until earlier ones have arrived; the
+   * oldest always goes on. Default 256 MiB.
+   */
+  maxPendingBytes?: number
   /**
    * Slow consumers: a connection is dropped when the data queued for it passes the largest
    * message in its queue by more than this (the one big message, e.g. a late joiner's whole
@@ -84,6 +105,8 @@ export interface ServerOptions {
 export type ResolvedOptions = Required<Omit<ServerOptions, 'authenticate' | 'staticDir' | 'logger' | 'storage'>> &
   Pick<ServerOptions, 'authenticate' | 'staticDir'>
 
+const DEFAULT_MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+
 export function resolveOptions(o: ServerOptions): ResolvedOptions {
   return {
     port: o.port ?? 1234,
@@ -92,15 +115,17 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     applyDelayMs: o.applyDelayMs ?? 10,
     idleShutdownMs: o.idleShutdownMs ?? 30_000,
     heartbeatMs: o.heartbeatMs ?? 30_000,
-    maxMessageBytes: o.maxMessageBytes ?? 125 * 1024,
-    maxDocumentBytes: o.maxDocumentBytes ?? 64 * 1024 * 1024,
+    maxMessageBytes: o.maxMessageBytes ?? o.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES,
+    maxDocumentBytes: o.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES,
     maxNestingDepth: o.maxNestingDepth ?? 128,
     maxAwarenessIdsPerConnection: o.maxAwarenessIdsPerConnection ?? 4,
     maxConnections: o.maxConnections ?? 10_000,
     maxConnectionsPerAddress: o.maxConnectionsPerAddress ?? 256,
     headersTimeoutMs: o.headersTimeoutMs ?? 10_000,
-    messagesPerSecond: o.messagesPerSecond ?? 300,
-    messageBurst: o.messageBurst ?? 1000,
+    messagesPerSecond: o.messagesPerSecond ?? 1000,
+    messageBurst: o.messageBurst ?? 2000,
+    bytesPerSecond: o.bytesPerSecond ?? 8 * 1024 * 1024,
+    maxPendingBytes: o.maxPendingBytes ?? 256 * 1024 * 1024,
     maxBufferedBytes: o.maxBufferedBytes ?? 4 * 1024 * 1024,
     compactAfterEntries: o.compactAfterEntries ?? 200,
     plugins: o.plugins ?? [],

@@ -10,6 +10,7 @@ import { applyBatch } from './apply-update.js'
 import { forgetRemovedStates } from './awareness.js'
 import { typeRootMaps } from './changes.js'
 import { CloseCode } from '../src/protocol/close-codes.js'
+import { encodeRestored, type RestoredRange } from '../src/protocol/extension.js'
 import { Connection } from './connection.js'
 import { DocumentSize } from './document-size.js'
 import { binaryFrame } from './ws-frame.js'
@@ -78,6 +79,8 @@ interface Batch {
   /** Authors that must receive the batch even though they wrote it (rollbacks). */
   echo: Set<Connection>
   awarenessIds: number[]
+  /** Content re-created while applying the updates, told to SDK clients after them. */
+  restored: RestoredRange[]
 }
 
 export class Room {
@@ -90,6 +93,12 @@ export class Room {
   readonly pluginState = new Map<string, unknown>()
   /** Items the server created to compensate rejections (they yield to concurrent writes). */
   readonly compensationItems = new WeakSet<Y.Item>()
+  /**
+   * Some rollback re-created deleted content since the room loaded: only then can an
+   * update's deletions refer to originals that live on as copies (changes.ts).
+   */
+  hasRestored = false
+  private restored: RestoredRange[] = []
   /** Some plugin judges updates (has an onUpdate hook). */
   readonly judging: boolean
   /** Admitted updates waiting to be applied in one batch (see inbox.ts). */
@@ -237,6 +246,13 @@ export class Room {
     this.scheduleFlush()
   }
 
+  /** Content the server re-created; SDK clients hear of it after the update (undo, cursors). */
+  noteRestored(ranges: readonly RestoredRange[]): void {
+    if (ranges.length === 0) return
+    this.hasRestored = true
+    for (const r of ranges) this.restored.push(r)
+  }
+
   /** Records the server's structs from clock `from` on as compensation items. */
   markCompensation(from: number): void {
     const structs = this.doc.store.clients.get(this.doc.clientID)
@@ -364,8 +380,10 @@ export class Room {
       contributors: this.contributors,
       echo: this.echo,
       awarenessIds: [...this.awarenessChanged],
+      restored: this.restored,
     }
     this.pending = []
+    this.restored = []
     this.contributors = new Set()
     this.echo = new Set()
     this.awarenessChanged.clear()
@@ -374,6 +392,10 @@ export class Room {
 
   private async send(batch: Batch): Promise<void> {
     if (batch.updates.length > 0) await this.sendUpdates(batch)
+    if (batch.restored.length > 0) {
+      const message = encodeRestored(batch.restored)
+      for (const conn of this.connections) conn.sendExtension(message)
+    }
     if (batch.awarenessIds.length > 0) {
       // Sent to every connection, the author included: stock y-websocket clients count any
       // incoming message as a sign of life, and their own awareness renewals provide it.

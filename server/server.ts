@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
 import { CloseCode } from '../src/protocol/close-codes.js'
 import { MESSAGE_AWARENESS } from '../src/protocol/message-types.js'
+import { MAX_AWARENESS_MESSAGE_BYTES } from './awareness.js'
 import { roomNameError } from '../src/layout.js'
 import { closeSocket, Connection } from './connection.js'
 import { ConnectionGate, httpTimeouts } from './connection-limits.js'
@@ -19,6 +20,7 @@ import { resolveOptions, type ResolvedOptions, type ServerOptions } from './opti
 import { Refusal, type Principal } from './plugin.js'
 import type { Room } from './room.js'
 import { Rooms } from './rooms.js'
+import { InboundFlow, PendingBudget } from './inbound-flow.js'
 import { openStorage } from './storage/leveldb.js'
 import { StorageDamaged } from './storage/integrity.js'
 import type { Storage } from './storage/storage.js'
@@ -83,9 +85,11 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
     })
   })
   // ws cuts off messages over maxPayload while receiving them, but closes with 1009 and no
-  // reason. Its cap is set above the limit so that messages between the two are refused in
-  // `deliver` with a reason; larger ones still never get buffered whole.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes * 2 })
+  // reason. Its cap is set a little above the limit so that messages just over it are
+  // refused in `deliver` with a reason; larger ones still never get buffered whole.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes + 64 * 1024 })
+  // Large messages still arriving share one memory budget (inbound-flow.ts).
+  const pendingBudget = new PendingBudget(options.maxPendingBytes)
 
   // Every TCP socket is counted from its accept (connection-limits.ts); over the limits it
   // is destroyed before a byte of it is parsed.
@@ -123,8 +127,11 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
         setTimeout(() => ws.terminate(), 1000).unref()
         return
       }
+      // Flow control from the first byte: a fast sender is slowed by backpressure.
+      const flow = new InboundFlow(ws, socket, options, pendingBudget, (reason) => metrics.inboundPauses.inc({ reason }))
+      ws.on('close', () => flow.dispose())
       // A failure while setting up one connection must never take the process down.
-      onSocket(ws, socket, req).catch((err) => {
+      onSocket(ws, socket, req, flow).catch((err) => {
         logger.error({ err }, 'connection setup failed')
         closeSocket(ws, CloseCode.INTERNAL_ERROR, 'connection setup failed')
       })
@@ -136,12 +143,20 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
     return { id: `anonymous:${++anonymousCounter}`, anonymous: true }
   }
 
-  async function onSocket(ws: WebSocket, stream: Duplex, req: IncomingMessage): Promise<void> {
+  async function onSocket(ws: WebSocket, stream: Duplex, req: IncomingMessage, flow: InboundFlow): Promise<void> {
     // Listen at once: messages that arrive during auth and room load are queued, not lost.
     const early: Array<{ data: RawData; isBinary: boolean }> = []
     let deliver: ((data: RawData, isBinary: boolean) => void) | null = null
+    let conn: Connection | null = null
     let earlyBytes = 0
     ws.on('message', (data, isBinary) => {
+      if (!flow.onMessage()) {
+        metrics.rejectedMessages.inc({ reason: 'rate' })
+        logger.warn({ conn: conn?.id, room: conn?.room }, 'message rate over the limit')
+        flow.closing()
+        closeSocket(ws, CloseCode.POLICY_VIOLATION, 'message rate over the limit')
+        return
+      }
       if (deliver) return deliver(data, isBinary)
       // Bounded: a client may not pile up data while a slow auth hook or room load runs.
       earlyBytes += toBytes(data).byteLength
@@ -181,7 +196,7 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
       closeSocket(ws, CloseCode.GOING_AWAY, 'server shutting down')
       return
     }
-    const conn = new Connection(ws, stream, target.room, principal, metrics, options, logger)
+    conn = new Connection(ws, stream, target.room, principal, metrics, options, logger, flow)
     let room: Room
     try {
       room = await rooms.open(target.room)
@@ -232,7 +247,7 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
       conn.alive = true
       if (conn.closed) return
       const bytes = toBytes(data)
-      if (bytes.byteLength > options.maxMessageBytes && bytes[0] === MESSAGE_AWARENESS) {
+      if (bytes[0] === MESSAGE_AWARENESS && bytes.byteLength > Math.min(MAX_AWARENESS_MESSAGE_BYTES, options.maxMessageBytes)) {
         // Stock clients relay the awareness they receive: an oversized one is ignored, not
         // held against the client that relayed it.
         metrics.rejectedMessages.inc({ reason: 'oversize-awareness' })
@@ -248,12 +263,6 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
         metrics.rejectedMessages.inc({ reason: 'text-frame' })
         logger.warn({ room: conn.room, conn: conn.id }, 'text frame')
         conn.close(CloseCode.UNSUPPORTED_DATA, 'binary messages only')
-        return
-      }
-      if (!conn.takeMessageToken()) {
-        metrics.rejectedMessages.inc({ reason: 'rate' })
-        logger.warn({ room: conn.room, conn: conn.id }, 'message rate over the limit')
-        conn.close(CloseCode.POLICY_VIOLATION, 'message rate over the limit')
         return
       }
       try {
@@ -279,7 +288,8 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
   function startHeartbeat(): void {
     heartbeat = setInterval(() => {
       for (const conn of connections) {
-        if (!conn.alive) {
+        // A paused socket (inbound-flow.ts) is not read, its pongs included.
+        if (!conn.alive && !conn.inbound.paused) {
           logger.info({ conn: conn.id, room: conn.room }, 'heartbeat timeout')
           conn.terminate()
           continue

@@ -16,6 +16,7 @@
  * Anything that does not parse is malformed, and nothing of it is applied.
  */
 import * as decoding from 'lib0/decoding'
+import * as Y from 'yjs'
 import { jsonBytesTooDeep, MAX_JSON_DEPTH } from '../src/protocol/json-depth.js'
 import { skipAny } from '../src/protocol/any-value.js'
 
@@ -293,4 +294,24 @@ export function readUpdateLayout(update: Uint8Array): UpdateLayout {
     // lib0 throws plain errors at the end of the input or on integers out of range.
     throw new MalformedUpdate((err as Error).message)
   }
+}
+
+/**
+ * The update's delete set as Yjs's DeleteSet shape (client → sorted { clock, len }), read
+ * from the bytes the layout located; for the rare checks that need it (changes.ts).
+ */
+export function readDeleteSet(update: Uint8Array, layout: UpdateLayout): Y.Transaction['deleteSet'] {
+  const ds = Y.createDeleteSet()
+  const clients = ds.clients as Map<number, Array<{ clock: number; len: number }>>
+  const d = decoding.createDecoder(update)
+  d.pos = layout.deletesStart
+  for (let i = 0; i < layout.deleteEntries; i++) {
+    const client = decoding.readVarUint(d)
+    const n = decoding.readVarUint(d)
+    let ranges = clients.get(client)
+    if (!ranges) clients.set(client, (ranges = []))
+    for (let j = 0; j < n; j++) ranges.push({ clock: decoding.readVarUint(d), len: decoding.readVarUint(d) })
+  }
+  for (const ranges of clients.values()) ranges.sort((a, b) => a.clock - b.clock)
+  return ds
 }

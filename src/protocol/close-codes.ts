@@ -9,9 +9,9 @@ export const CloseCode = {
   PROTOCOL_ERROR: 1002,
   /** Binary data expected, text frame received. */
   UNSUPPORTED_DATA: 1003,
-  /** Update or message rate over the limit, or repeated refused updates. */
+  /** Abuse: far over the message rate in one read, repeated refused updates, too many sync requests. */
   POLICY_VIOLATION: 1008,
-  /** Message larger than maxMessageBytes. */
+  /** Message larger than maxMessageBytes (by default the document cap); resending it cannot help. */
   MESSAGE_TOO_BIG: 1009,
   /** Unexpected server error while handling this connection. */
   INTERNAL_ERROR: 1011,

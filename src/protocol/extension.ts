@@ -19,6 +19,7 @@ export const ExtKind = {
   ERROR: 3,
   REQUEST: 4,
   RESPONSE: 5,
+  RESTORED: 6,
 } as const
 
 /** A path from the document root to a model or property: root name, then keys / indexes. */
@@ -67,6 +68,20 @@ export type AnyValue =
   | AnyValue[]
   | { [key: string]: AnyValue }
 
+/**
+ * Content the server re-created (a rollback of a deletion, or an owner's write forwarded
+ * into re-created content): the items `length` clocks from (client, clock) now live on as
+ * the items from (toClient, toClock). A client sets Yjs's `item.redone` from it, which
+ * `Y.UndoManager` and relative positions already follow.
+ */
+export interface RestoredRange {
+  client: number
+  clock: number
+  length: number
+  toClient: number
+  toClock: number
+}
+
 export interface Request {
   id: number
   method: string
@@ -87,6 +102,7 @@ export type ExtMessage =
   | { kind: typeof ExtKind.ERROR; body: ErrorNotice }
   | { kind: typeof ExtKind.REQUEST; body: Request }
   | { kind: typeof ExtKind.RESPONSE; body: Response }
+  | { kind: typeof ExtKind.RESTORED; body: { ranges: RestoredRange[] } }
 
 function header(kind: number): encoding.Encoder {
   const enc = encoding.createEncoder()
@@ -132,6 +148,20 @@ export function encodeResponse(body: Response): Uint8Array {
   encoding.writeVarUint(enc, body.id)
   encoding.writeUint8(enc, body.ok ? 1 : 0)
   encoding.writeAny(enc, body.result as never)
+  return encoding.toUint8Array(enc)
+}
+
+/** Five varUints per range: a rollback can restore thousands of items. */
+export function encodeRestored(ranges: readonly RestoredRange[]): Uint8Array {
+  const enc = header(ExtKind.RESTORED)
+  encoding.writeVarUint(enc, ranges.length)
+  for (const r of ranges) {
+    encoding.writeVarUint(enc, r.client)
+    encoding.writeVarUint(enc, r.clock)
+    encoding.writeVarUint(enc, r.length)
+    encoding.writeVarUint(enc, r.toClient)
+    encoding.writeVarUint(enc, r.toClock)
+  }
   return encoding.toUint8Array(enc)
 }
 
@@ -207,6 +237,19 @@ export function decodeExtension(decoder: decoding.Decoder): ExtMessage {
       const ok = decoding.readUint8(decoder) === 1
       const result = readAnyChecked(decoder) as AnyValue
       return { kind, body: { id, ok, result } }
+    }
+    case ExtKind.RESTORED: {
+      const n = decoding.readVarUint(decoder)
+      // Each range takes at least five bytes: a count past what is left is malformed.
+      if (n * 5 > decoder.arr.length - decoder.pos) throw new TypeError('extension message: restored ranges truncated')
+      const ranges: RestoredRange[] = []
+      for (let i = 0; i < n; i++) {
+        const client = decoding.readVarUint(decoder)
+        const clock = decoding.readVarUint(decoder)
+        const length = decoding.readVarUint(decoder)
+        ranges.push({ client, clock, length, toClient: decoding.readVarUint(decoder), toClock: decoding.readVarUint(decoder) })
+      }
+      return { kind, body: { ranges } }
     }
     default:
       throw new TypeError(`extension message: unknown kind ${kind}`)

@@ -33,6 +33,7 @@ export {
   type DictionaryReplaceEvent,
 } from './collections/dictionary.js'
 export { RealtimeArray, type ArrayEvents, type ArrayElementEvent } from './collections/array.js'
+export { applyRestored } from './restored.js'
 export { StringKeyDictionary } from './collections/string-key-dictionary.js'
 export * as skdProtocol from './collections/skd-protocol.js'
 export {

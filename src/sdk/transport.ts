@@ -19,6 +19,7 @@ import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import * as syncProtocol from 'y-protocols/sync'
 import * as awarenessProtocol from 'y-protocols/awareness'
+import { applyRestored } from './restored.js'
 import * as authProtocol from 'y-protocols/auth'
 import {
   MESSAGE_AUTH,
@@ -65,12 +66,13 @@ export interface StatusEvent {
   code?: number
   /** Close reason as sent by the server (or a local explanation). */
   reason?: string
-  /** False once the SDK gave up (a 44xx refusal) or `disconnect()` was called. */
+  /** False once the SDK gave up (a refusal a retry cannot fix: 1009, 44xx) or `disconnect()` was called. */
   willReconnect?: boolean
 }
 
 /** Close codes after which reconnecting cannot help (the server's decision, §7). */
 const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([
+  CloseCode.MESSAGE_TOO_BIG,
   CloseCode.INVALID_ROOM,
   CloseCode.UNAUTHORIZED,
   CloseCode.FORBIDDEN,
@@ -445,6 +447,11 @@ export class Transport {
         break
       case ExtKind.ERROR:
         this.events.emit('error', msg.body)
+        break
+      case ExtKind.RESTORED:
+        // After the update that holds the copies (the server sends it so): undo stacks and
+        // cursors follow rolled-back deletions to the re-created content.
+        applyRestored(this.opts.doc, msg.body.ranges)
         break
       case ExtKind.RESPONSE: {
         const r = this.requests.get(msg.body.id)

@@ -13,7 +13,7 @@ import * as encoding from 'lib0/encoding'
 import * as syncProtocol from 'y-protocols/sync'
 import WebSocket from 'ws'
 import { CloseCode } from '../../src/protocol/close-codes.js'
-import { MESSAGE_SYNC } from '../../src/protocol/message-types.js'
+import { MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC } from '../../src/protocol/message-types.js'
 import { addressKey } from '../../server/connection-limits.js'
 import type { Connection } from '../../server/connection.js'
 import { RawClient, startServer, until, type TestServer } from '../helpers.js'
@@ -314,6 +314,9 @@ describe('cli', () => {
       '--max-buffered-bytes',
       '--messages-per-second',
       '--message-burst',
+      '--bytes-per-second',
+      '--max-pending-bytes',
+      '--max-message-bytes',
     ]) {
       expect(help).toContain(flag)
     }
@@ -326,10 +329,14 @@ describe('cli', () => {
     const third = wsFrom(`${p.url}/cli`, '127.0.0.1')
     expect(await third.result).toEqual({ open: true, code: CloseCode.TRY_AGAIN_LATER, reason: 'too many connections from this address' })
     second.ws.close()
-    // Rate: a burst of 3, then 1 a second.
-    for (let i = 0; i < 5; i++) first.send(syncStep1(first.doc))
+    // Rate: a burst of 3, then 1 a second; a read holding more than a minute's worth is abuse.
+    const socket = (first.ws as unknown as { _socket: Socket })._socket
+    socket.cork()
+    for (let i = 0; i < 100; i++) first.send(new Uint8Array([MESSAGE_QUERY_AWARENESS]))
+    socket.uncork()
     await first.closed
     expect(first.closeCode).toBe(CloseCode.POLICY_VIOLATION)
+    expect(first.closeReason).toMatch(/rate/)
     // Header timeout: a silent socket is closed after about 300 ms.
     const started = Date.now()
     const silent = await tcp(p.port)
