@@ -3,6 +3,12 @@
  * the server when their owner leaves (after the reconnect grace period), unowned ones when
  * the last client leaves, all of them when the room shuts down, and, after a crash, when
  * the room loads again, before any client sees it. Deletions are ordinary server updates.
+ * Persistent models of anonymous owners are released (ownerID -1) when the room shuts down
+ * and, after a crash, when it loads again.
+ *
+ * Root models (top-level Y.Maps with a $meta) follow the same rules as nested ones. A root
+ * cannot be taken out of a Y.Doc, so "deleted" means cleared: every key, $meta included
+ * (models.ts).
  *
  * Needs the authority plugin (registered before this one) for client-id → connection bindings.
  */
@@ -77,8 +83,10 @@ export function lifetimePlugin(options: LifetimeOptions = {}): YroomPlugin {
   return {
     name: NAME,
     onLoad(room) {
-      // Nobody is connected yet: every ephemeral model left in storage is from a dead session.
+      // Nobody is connected yet: every ephemeral model left in storage is from a dead session,
+      // and so is every anonymous owner (after a crash, the shutdown's release never ran).
       destroy(room, () => true)
+      releaseAnonymous(room)
     },
     onDisconnect({ room, connection }) {
       const ids = identityOf(room).idsLeftBy(connection.id)
