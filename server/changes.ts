@@ -177,6 +177,10 @@ export class TransactionView {
     // is left to forward (Yjs drops writes into a deleted type; stock clients holding on to
     // a type the rollback re-created lose them on their own replica already).
     if (s.content instanceof Y.ContentDeleted) return null
+    // Only plain content (text, values, embeds) is forwarded, never a new shared type: its
+    // subtree is deleted along with it, so the rules could not judge what it would bring
+    // (a model claiming someone else, content its author deleted inside it).
+    if (s.content instanceof Y.ContentType || s.content instanceof Y.ContentDoc) return null
     if (p === null || !p.deleted || p.redone === null || this.isNew(p) || this.deletedBefore.has(p)) return null
     // Ownership and flags are never forwarded: a claim is a compare-and-set on the value
     // its author saw, which a re-created meta-model is not.

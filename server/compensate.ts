@@ -42,31 +42,13 @@ export function compensate(doc: Y.Doc, view: TransactionView, changes: Change[],
 }
 
 /**
- * Re-creates deleted `items` (and the deleted content below them) where their deleted
- * parents were re-created: an allowed write that landed in content whose deletion was
- * rolled back (see changes.ts, `redirected`). Each goes where its neighbours' copies are.
+ * Re-creates deleted `items` (plain content) where their deleted parents were re-created:
+ * an allowed write that landed in content whose deletion was rolled back (see changes.ts,
+ * `redirected`). Each goes where its neighbours' copies are.
  */
 export function forward(doc: Y.Doc, items: Iterable<Y.Item>, restored: RestoredRange[]): void {
-  const all = new Set<Y.Item>()
-  for (const item of items) {
-    all.add(item)
-    for (const d of contentBelow(item)) all.add(d)
-  }
-  undo(doc, Y.createDeleteSet(), all, restored)
-}
-
-/** The items below a deleted type item, still there while its transaction is open. */
-function contentBelow(item: Y.Item): Y.Item[] {
-  const out: Y.Item[] = []
-  const stack: Y.Item[] = [item]
-  while (stack.length > 0) {
-    const it = stack.pop()!
-    if (!(it.content instanceof Y.ContentType)) continue
-    const type = it.content.type as Y.AbstractType<any>
-    for (let c = type._start; c !== null; c = c.right) (out.push(c), stack.push(c))
-    for (const v of type._map.values()) (out.push(v), stack.push(v))
-  }
-  return out
+  // Plain content only (changes.ts): no subtree to carry along.
+  undo(doc, Y.createDeleteSet(), new Set(items), restored)
 }
 
 /**

@@ -142,6 +142,40 @@ describe('writes made before their authors saw a rollback', () => {
   })
 })
 
+describe('redirected writes cannot carry what the rules would refuse', () => {
+  it('a new model claiming another client, written into a re-created container, is not forwarded', async () => {
+    const { url } = await server()
+    const owner = await stock(url, 'claim')
+    const offender = await stock(url, 'claim')
+    const intruder = await stock(url, 'claim')
+    // An unowned container holding the owner's model: removing it is refused (rule 2).
+    const box = new Y.Map<unknown>()
+    owner.doc.getMap('models').set('box', box)
+    box.set('inner', createDetached(owner.doc.clientID))
+    await until(() => (intruder.doc.getMap('models').get('box') as Y.Map<unknown> | undefined)?.get('inner') !== undefined)
+    intruder.provider.disconnect()
+    offender.doc.getMap('models').delete('box') // refused: the box is re-created as a copy
+    await until(() => owner.doc.getMap('models').get('box') !== box && owner.doc.getMap('models').get('box') !== undefined)
+    // Offline, into the original box: a model "owned" by the owner.
+    ;(intruder.doc.getMap('models').get('box') as Y.Map<unknown>).set('fake', createDetached(owner.doc.clientID))
+    intruder.doc.getMap('models').set('after', 1)
+    intruder.provider.connect()
+    const serverDoc = s!.server.rooms.get('claim')!.doc
+    await until(() => serverDoc.getMap('models').get('after') === 1 && owner.doc.getMap('models').get('after') === 1)
+    for (const d of [serverDoc, owner.doc, offender.doc]) expect((d.getMap('models').get('box') as Y.Map<unknown>).has('fake')).toBe(false)
+  })
+})
+
+/** A model map (not yet in a document) owned by `ownerID`. */
+function createDetached(ownerID: number): Y.Map<unknown> {
+  const m = new Y.Map<unknown>()
+  const meta = new Y.Map<unknown>()
+  meta.set('ownerID', ownerID)
+  m.set('$meta', meta)
+  m.set('x', 1)
+  return m
+}
+
 describe('a stale reference after the rollback arrived', () => {
   it("a write through a type the owner saw removed is lost on its replica (Yjs); the copy keeps its value", async () => {
     const { url } = await server()
