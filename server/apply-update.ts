@@ -17,7 +17,7 @@ import { encodeRejected, type RejectedChange, type RestoredRange } from '../src/
 import { MESSAGE_AUTH } from '../src/protocol/message-types.js'
 import { pathOfItem } from '../src/paths.js'
 import { TransactionView, type Change, type DeleteSet } from './changes.js'
-import { compensate, compensateAll, forward } from './compensate.js'
+import { compensate, compensateAll, forward, reanchor } from './compensate.js'
 import type { Connection } from './connection.js'
 import type { AdmittedUpdate } from './inbox.js'
 import { encodeSyncStep1 } from './messages.js'
@@ -136,7 +136,7 @@ function judge(room: Room, tr: Y.Transaction, view: TransactionView, out: Outcom
     out.reencode = true
   }
   if (reassertLostWrites(view, rejected, tr)) out.reencode = true
-  if (forwardRedirected(room.doc, view, rejected, tr, out.restored)) out.reencode = true
+  if (forwardRedirected(room, view, rejected, tr, out.restored)) out.reencode = true
 }
 
 /**
@@ -144,19 +144,39 @@ function judge(room: Room, tr: Y.Transaction, view: TransactionView, out: Outcom
  * saw the rollback: inserts are written again into the re-created copies, deletions of the
  * originals delete the copies. Without this they would be lost (Yjs cannot undelete).
  */
-function forwardRedirected(doc: Y.Doc, view: TransactionView, rejected: ReadonlySet<Change>, tr: Y.Transaction, restored: RestoredRange[]): boolean {
+function forwardRedirected(room: Room, view: TransactionView, rejected: ReadonlySet<Change>, tr: Y.Transaction, restored: RestoredRange[]): boolean {
+  // Only a room where some rollback re-created content has anything to forward.
+  if (!room.hasRestored && restored.length === 0) return false
   const inserts: Y.Item[] = []
   const deletes: Y.Item[] = []
+  const placed: Y.Item[] = []
   for (const c of view.changes) {
-    if (!c.redirected || rejected.has(c)) continue
-    if (c.kind === 'insert') inserts.push(c.item)
+    if (rejected.has(c)) continue
+    if (!c.redirected) {
+      if (c.kind === 'insert' && c.key === null && c.item.origin !== null) placed.push(c.item)
+    } else if (c.kind === 'insert') inserts.push(c.item)
     else deletes.push(c.item)
   }
-  if (inserts.length === 0 && deletes.length === 0) return false
-  asServer(tr)
-  for (const item of deletes) if (!item.deleted) item.delete(tr)
-  if (inserts.length > 0) forward(doc, inserts, restored)
-  return true
+  if (inserts.length === 0 && deletes.length === 0 && placed.length === 0) return false
+  let wrote = false
+  const writing = () => {
+    if (!wrote) asServer(tr)
+    wrote = true
+  }
+  if (deletes.length > 0) {
+    writing()
+    for (const item of deletes) if (!item.deleted) item.delete(tr)
+  }
+  if (inserts.length > 0) {
+    writing()
+    forward(room.doc, inserts, restored)
+  }
+  // In the order they were integrated: a run typed after the first one follows it.
+  placed.sort((a, b) => a.id.client - b.id.client || a.id.clock - b.id.clock)
+  // The server's writes are marked as such at the end of the transaction (asServer): that
+  // they come after the check costs nothing, and most updates have nothing to re-anchor.
+  if (reanchor(room.doc, tr, placed, restored)) writing()
+  return wrote
 }
 
 const NONE_REJECTED: ReadonlySet<Change> = new Set()

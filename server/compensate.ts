@@ -52,6 +52,48 @@ export function forward(doc: Y.Doc, items: Iterable<Y.Item>, restored: RestoredR
 }
 
 /**
+ * Accepted list content that its author placed after an original a rollback re-created
+ * (it had not seen the rollback): Yjs would leave it among the deleted originals, away
+ * from the copies everyone sees (text typed into a word would land after the re-created
+ * word). Each such item is written again right after the copy of its left neighbour, and
+ * the misplaced one deleted. `items` in the order they were integrated (a run typed after
+ * the first one follows it). Returns whether it wrote anything.
+ */
+export function reanchor(doc: Y.Doc, tr: Y.Transaction, items: readonly Y.Item[], restored: RestoredRange[]): boolean {
+  const store = doc.store
+  let wrote = false
+  for (const s of items) {
+    if (s.deleted || s.parentSub !== null || s.origin === null || s.content instanceof Y.ContentType || s.content instanceof Y.ContentDoc) continue
+    const target = copyOf(tr, s.origin)
+    if (target === null) continue
+    const right = target.right
+    const copy = new Y.Item(Y.createID(doc.clientID, Y.getState(store, doc.clientID)), target, target.lastId, right, right && right.id, s.parent, null, s.content.copy())
+    copy.integrate(tr, 0)
+    s.delete(tr)
+    s.redone = copy.id
+    restored.push({ client: s.id.client, clock: s.id.clock, length: s.length, toClient: copy.id.client, toClock: copy.id.clock })
+    wrote = true
+  }
+  return wrote
+}
+
+/**
+ * The item ending at the copy of the character `id` names, when `id` is in a deleted
+ * original that a rollback re-created (following re-creations of copies), else null.
+ */
+function copyOf(tr: Y.Transaction, id: Y.ID): Y.Item | null {
+  const store = tr.doc.store
+  let item = Y.getItem(store, id) as Y.Item | Y.GC
+  if (!(item instanceof Y.Item) || !item.deleted || item.redone === null) return null
+  let at = id
+  for (let hops = 0; item instanceof Y.Item && item.deleted && item.redone !== null && hops < 64; hops++) {
+    at = Y.createID(item.redone.client, item.redone.clock + (at.clock - item.id.clock))
+    item = Y.getItem(store, at) as Y.Item | Y.GC
+  }
+  return item instanceof Y.Item ? Y.getItemCleanEnd(tr, store, at) : null
+}
+
+/**
  * Reverts everything an update did, down to each struct it wrote (`written`: client →
  * [from, to) clocks), not only its top-level changes: for an update Yjs could not apply
  * whole, or one that left the document in a shape Yjs itself never makes. False when

@@ -23,7 +23,7 @@ afterEach(async () => {
 })
 
 async function server(): Promise<TestServer> {
-  s = await startServer({ plugins: [authorityPlugin()], tickMs: 10 })
+  s = await startServer({ plugins: [authorityPlugin()], tickMs: 10, logger: process.env.LOG ?? 'silent' })
   return s
 }
 
@@ -139,6 +139,26 @@ describe('writes made before their authors saw a rollback', () => {
     textOf(owner.doc)!.insert(2, '!')
     await until(() => str(serverDoc()) === 'jj!', { message: "the owner's write arrived" })
     await until(() => str(other.doc) === 'jj!' && str(owner.doc) === 'jj!')
+  })
+})
+
+describe('writes into text whose characters a rollback re-created', () => {
+  it("the owner's concurrent edits of characters someone else's refused deletion re-created land in the copies, in place", async () => {
+    const { url } = await server()
+    const owner = await stock(url, 'chars')
+    const offender = await stock(url, 'chars')
+    createModel(owner.doc, 'a', { text: new Y.Text('abcd') })
+    await until(() => str(offender.doc) === 'abcd')
+    owner.provider.disconnect()
+    textOf(offender.doc)!.delete(0, 4) // refused: "abcd" re-created as server copies
+    await until(() => str(offender.doc) === 'abcd' && str(s!.server.rooms.get('chars')!.doc) === 'abcd')
+    textOf(owner.doc)!.delete(1, 2) // offline: "bc", in the originals
+    textOf(owner.doc)!.insert(1, 'X')
+    textOf(owner.doc)!.insert(2, 'Y') // a second transaction, anchored to the first
+    owner.provider.connect()
+    const serverDoc = s!.server.rooms.get('chars')!.doc
+    await until(() => str(serverDoc) === 'aXYd', { message: 'the deletion was forwarded and the inserts re-anchored' })
+    await until(() => str(owner.doc) === 'aXYd' && str(offender.doc) === 'aXYd')
   })
 })
 
