@@ -153,7 +153,7 @@ function forwardRedirected(room: Room, view: TransactionView, rejected: Readonly
   for (const c of view.changes) {
     if (rejected.has(c)) continue
     if (!c.redirected) {
-      if (c.kind === 'insert' && c.key === null && c.item.origin !== null) placed.push(c.item)
+      if (c.kind === 'insert' && c.key === null) placed.push(c.item)
     } else if (c.kind === 'insert') inserts.push(c.item)
     else deletes.push(c.item)
   }

@@ -52,22 +52,29 @@ export function forward(doc: Y.Doc, items: Iterable<Y.Item>, restored: RestoredR
 }
 
 /**
- * Accepted list content that its author placed after an original a rollback re-created
+ * Accepted list content that its author placed next to an original a rollback re-created
  * (it had not seen the rollback): Yjs would leave it among the deleted originals, away
  * from the copies everyone sees (text typed into a word would land after the re-created
- * word). Each such item is written again right after the copy of its left neighbour, and
- * the misplaced one deleted. `items` in the order they were integrated (a run typed after
+ * word). Each such item is written again next to the copy of its neighbour, and the
+ * misplaced one deleted. `items` in the order they were integrated (a run typed after
  * the first one follows it). Returns whether it wrote anything.
  */
 export function reanchor(doc: Y.Doc, tr: Y.Transaction, items: readonly Y.Item[], restored: RestoredRange[]): boolean {
   const store = doc.store
   let wrote = false
   for (const s of items) {
-    if (s.deleted || s.parentSub !== null || s.origin === null || s.content instanceof Y.ContentType || s.content instanceof Y.ContentDoc) continue
-    const target = copyOf(tr, s.origin)
-    if (target === null) continue
-    const right = target.right
-    const copy = new Y.Item(Y.createID(doc.clientID, Y.getState(store, doc.clientID)), target, target.lastId, right, right && right.id, s.parent, null, s.content.copy())
+    if (s.deleted || s.parentSub !== null || s.content instanceof Y.ContentType || s.content instanceof Y.ContentDoc) continue
+    // After the copy of its left neighbour; or, when only its right neighbour was
+    // re-created (typed at the start of a re-created word), just before that one's copy.
+    let left = s.origin === null ? null : copyOf(tr, s.origin)
+    let right: Y.Item | null
+    if (left !== null) right = left.right
+    else {
+      right = s.rightOrigin === null ? null : copyStartOf(tr, s.rightOrigin)
+      if (right === null) continue
+      left = right.left
+    }
+    const copy = new Y.Item(Y.createID(doc.clientID, Y.getState(store, doc.clientID)), left, left && left.lastId, right, right && right.id, s.parent, null, s.content.copy())
     copy.integrate(tr, 0)
     s.delete(tr)
     s.redone = copy.id
@@ -75,6 +82,12 @@ export function reanchor(doc: Y.Doc, tr: Y.Transaction, items: readonly Y.Item[]
     wrote = true
   }
   return wrote
+}
+
+/** The item starting at the copy of the character `id` names (see copyOf), else null. */
+function copyStartOf(tr: Y.Transaction, id: Y.ID): Y.Item | null {
+  const end = copyOf(tr, id)
+  return end === null ? null : (Y.getItemCleanStart(tr, Y.createID(end.id.client, end.id.clock + end.length - 1)) as Y.Item)
 }
 
 /**

@@ -155,10 +155,11 @@ describe('writes into text whose characters a rollback re-created', () => {
     textOf(owner.doc)!.delete(1, 2) // offline: "bc", in the originals
     textOf(owner.doc)!.insert(1, 'X')
     textOf(owner.doc)!.insert(2, 'Y') // a second transaction, anchored to the first
+    textOf(owner.doc)!.insert(0, 'S') // at the start: only its right neighbour was re-created
     owner.provider.connect()
     const serverDoc = s!.server.rooms.get('chars')!.doc
-    await until(() => str(serverDoc) === 'aXYd', { message: 'the deletion was forwarded and the inserts re-anchored' })
-    await until(() => str(owner.doc) === 'aXYd' && str(offender.doc) === 'aXYd')
+    await until(() => str(serverDoc) === 'SaXYd', { message: 'the deletion was forwarded and the inserts re-anchored' })
+    await until(() => str(owner.doc) === 'SaXYd' && str(offender.doc) === 'SaXYd')
   })
 })
 
