@@ -25,3 +25,15 @@ export { LevelStorage, openStorage } from './storage/leveldb.js'
 export { StorageDamaged } from './storage/integrity.js'
 export { Metrics } from './metrics.js'
 export { defaultPlugins, type DefaultPluginOptions } from '../plugins/index.js'
+export {
+  actionsPlugin,
+  ACTION_METHOD,
+  ACTIONS_META_KEY,
+  appliedMigrations,
+  type ActionsPlugin,
+  type ActionsPluginOptions,
+  type ActionRequest,
+  type ActionOutcome,
+  type Migration,
+} from '../plugins/actions/index.js'
+export { defineActions, ActionRefused, type ActionSet, type ActionSetOptions, type ActionCaller } from '../src/actions/define.js'
