@@ -2,13 +2,14 @@
 /**
  * `yroom serve [--port 1234] [--data ./data] [--tick-ms 50] [--apply-delay-ms 10] [--idle-shutdown-ms 30000]
  *              [--heartbeat-ms 30000] [--max-message-bytes N] [--reconnect-grace-ms 0]
- *              [--no-authority] [--no-process-metrics] [--static DIR] [--log-level info]`
+ *              [--no-authority] [--no-process-metrics] [--static DIR] [--actions MODULE] [--log-level info]`
+ * Loads no example code by itself (SPEC §10): `npm start` passes --static and --actions.
  * `yroom repair [--data ./data] [--room NAME] [--dry-run]` (damaged storage, see storage/repair.ts)
  */
 import { parseArgs } from 'node:util'
 import { existsSync } from 'node:fs'
-import { fileURLToPath, pathToFileURL } from 'node:url'
-import { dirname, join, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { resolve } from 'node:path'
 import { createServer } from './server.js'
 import { defaultPlugins } from '../plugins/index.js'
 import { actionsPlugin } from '../plugins/actions/index.js'
@@ -18,6 +19,7 @@ import { REPAIR_USAGE, repairCommand } from './storage/repair.js'
 /** Loads `--actions MODULE`: `export const actionSets = [...]`, optional `export const migrations = [...]`. */
 async function loadActions(file: string | undefined): Promise<YroomPlugin[]> {
   if (!file) return []
+  if (!existsSync(file)) throw new Error(`--actions ${file}: no such file (npm start needs the built examples: npm run build:whiteboard)`)
   const mod = (await import(pathToFileURL(resolve(file)).href)) as Partial<Pick<Parameters<typeof actionsPlugin>[0], 'migrations'>> & {
     actionSets?: Parameters<typeof actionsPlugin>[0]['sets']
   }
@@ -59,17 +61,11 @@ const USAGE = `usage: yroom serve [options]
   --no-authority           run without the authority plugin (plain Yjs relay)
   --no-process-metrics     leave Node's process metrics out of /metrics (their event-loop
                            sampler wakes an idle server every 10 ms)
-  --static DIR             serve static files (default: the built whiteboard example)
-  --actions MODULE         enable actions: an ES module exporting \`actionSets\` (and optional \`migrations\`)
+  --static DIR             serve static files from DIR (default: none; npm start serves the
+                           built examples, examples/whiteboard/dist)
+  --actions MODULE         enable actions: an ES module exporting \`actionSets\` (and optional
+                           \`migrations\`); default: none (npm start names the whiteboard's)
   --log-level LEVEL        pino level: fatal|error|warn|info|debug|trace|silent (default info)`
-
-/** The project root: the nearest folder above `dir` with a package.json (dist/server or server). */
-function packageRoot(dir: string): string {
-  for (let d = dir; ; d = dirname(d)) {
-    if (existsSync(join(d, 'package.json'))) return d
-    if (dirname(d) === d) return dir
-  }
-}
 
 function int(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined
@@ -121,11 +117,9 @@ async function main(): Promise<void> {
     console.log(`${USAGE}\n\n${REPAIR_USAGE}`)
     process.exit(values.help ? 0 : 2)
   }
-  const root = packageRoot(dirname(fileURLToPath(import.meta.url)))
-  const builtExample = join(root, 'examples', 'whiteboard', 'dist')
-  // The whiteboard's build also emits the action sets its widgets use.
-  const exampleActions = join(builtExample, 'server-actions.mjs')
-  const actions = await loadActions(values.actions ?? (values.static === undefined && existsSync(exampleActions) ? exampleActions : undefined))
+  // SPEC §10: what runs is what the flags name. No example code (action sets, migrations,
+  // static pages) is loaded unless asked for; `npm start` names the examples explicitly.
+  const actions = await loadActions(values.actions)
   const server = await createServer({
     port: int(values.port, 'port') ?? 1234,
     host: values.host ?? '0.0.0.0',
@@ -154,7 +148,7 @@ async function main(): Promise<void> {
       ...actions,
     ],
     processMetrics: !values['no-process-metrics'],
-    staticDir: values.static ?? (existsSync(builtExample) ? builtExample : undefined),
+    staticDir: values.static,
     logger: values['log-level'] ?? 'info',
   })
   const port = await server.listen()

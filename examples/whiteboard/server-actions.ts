@@ -1,6 +1,6 @@
 /**
- * Server side of the whiteboard's vote widget, loaded by `yroom serve` (`--actions`, or by
- * default when it serves the built whiteboard): the counter action set, and a migration that
+ * Server side of the whiteboard's vote widget, loaded by `yroom serve --actions
+ * examples/whiteboard/dist/server-actions.mjs` (as `npm start` does; never by default): the counter action set, and a migration that
  * gives every room a server-owned vote counter, so votes can only change through actions.
  * Built to examples/whiteboard/dist/server-actions.mjs by build.ts.
  */
