@@ -31,6 +31,9 @@ import { isCollectionProp, type InitOf, type InstanceOf, type ModelType, type Pr
 /** `$meta` field naming the model type of an instantiated model (for mixed collections). */
 export const MODEL_TYPE_FIELD = 'model'
 
+/** `$meta` field naming a model's action set (the actions plugin's ACTIONS_META_KEY). */
+const ACTIONS_FIELD = 'actions'
+
 /** Default root map names. */
 export const ROOT_MAP = 'root'
 export const INSTANCES_MAP = 'instances'
@@ -55,6 +58,13 @@ export interface InstantiateOptions<M extends ModelType> {
   key?: number
   /** Initial property values. */
   init?: InitOf<M>
+  /**
+   * Attach an action set (SPEC §8): its name, or the set. Writes `$meta.actions`, so the
+   * model changes through `room.patch(model, ...)`; with an action-only set, direct writes
+   * are rolled back. Clients cannot create server-owned models (ownerID 0): that takes
+   * backend code (docs/sdk.md, Actions).
+   */
+  actions?: string | { readonly name: string }
 }
 
 export interface DatastoreHost {
@@ -139,6 +149,7 @@ export class Datastore<R extends ModelType = ModelType> {
       [DESTROY_WHEN_OWNER_LEAVES]: options.destroyWhenOwnerOrLastClientLeaves ?? true,
       [MODEL_TYPE_FIELD]: type.modelName,
     }
+    if (options.actions !== undefined) meta[ACTIONS_FIELD] = typeof options.actions === 'string' ? options.actions : options.actions.name
     const prelim = buildModel(type, (options.init ?? {}) as Record<string, unknown>, meta)
     const target = options.in ?? this.instances
     let map: Y.Map<unknown>

@@ -41,6 +41,19 @@ describe('sdk examples', () => {
     expect(log).toContain('after flush(): 2 frame(s)')
   })
 
+  it('actions', async () => {
+    const log = await (await import('../../examples/sdk/actions.js')).main()
+    expect(log).toContain('counter: 20 after 2 × 10 concurrent increments')
+    expect(log.some((l) => /^bob: direct write to instances\/.+\/value rejected: action-only$/.test(l))).toBe(true)
+    expect(log).toContain('bob reads counter = 20 again')
+    expect(log).toContain('withdraw 30 -> {"balance":70}')
+    expect(log).toContain('withdraw refused: insufficient-funds')
+    expect(log).toContain('deposit refused: invalid-data')
+    expect(log).toContain('lottery refused: strict-mode')
+    expect(log).toContain('backend deposit 50 -> {"balance":120}')
+    expect(log.at(-1)).toMatch(/the last balance 120$/)
+  })
+
   it('offline', async () => {
     const log = await (await import('../../examples/sdk/offline.js')).main()
     expect(log).toContain('offline, phone sees 1 todo(s)')
