@@ -15,6 +15,7 @@ import { defaultPlugins } from '../plugins/index.js'
 import { actionsPlugin } from '../plugins/actions/index.js'
 import type { YroomPlugin } from './plugin.js'
 import { REPAIR_USAGE, repairCommand } from './storage/repair.js'
+import { otherYjsCopies, YJS_COPIES_HELP } from '../src/yjs-copies.js'
 
 /** Loads `--actions MODULE`: `export const actionSets = [...]`, optional `export const migrations = [...]`. */
 async function loadActions(file: string | undefined): Promise<YroomPlugin[]> {
@@ -120,6 +121,10 @@ async function main(): Promise<void> {
   // SPEC §10: what runs is what the flags name. No example code (action sets, migrations,
   // static pages) is loaded unless asked for; `npm start` names the examples explicitly.
   const actions = await loadActions(values.actions)
+  // An --actions module that brings its own Yjs (bundled, or CommonJS) would build
+  // migrations' Y.Map objects the server's Yjs does not recognise: refuse to start.
+  const copies = otherYjsCopies()
+  if (copies.length > 0) throw new Error(`two copies of Yjs are loaded (${copies.join('; ')}). ${YJS_COPIES_HELP}`)
   const server = await createServer({
     port: int(values.port, 'port') ?? 1234,
     host: values.host ?? '0.0.0.0',

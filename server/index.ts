@@ -1,5 +1,20 @@
 /** yroom server: public entry point (`import { createServer } from 'yroom/server'`). */
-export { createServer, type YroomServer } from './server.js'
+import { createServer as createServerCore, type YroomServer } from './server.js'
+import type { ServerOptions } from './options.js'
+import { warnYjsCopies } from '../src/yjs-copies.js'
+
+export type { YroomServer }
+export { YjsCopyError, otherYjsCopies } from '../src/yjs-copies.js'
+
+/**
+ * Creates a server (see server.ts). Logs an error when another copy of Yjs is loaded in the
+ * process: its Y.Doc / Y.Map objects do not work with the server's (src/yjs-copies.ts).
+ */
+export async function createServer(options: ServerOptions = {}): Promise<YroomServer> {
+  const server = await createServerCore(options)
+  warnYjsCopies((message) => server.logger.error(message))
+  return server
+}
 export type { ServerOptions } from './options.js'
 export {
   Refusal,

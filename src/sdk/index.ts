@@ -46,3 +46,4 @@ export {
 export { ActionClient, type ActionChannel, type ActionTarget, type Snapshot } from '../actions/client.js'
 export { defineActions, ActionRefused, runAction, type ActionSet, type ActionFn, type ActionSetOptions, type ActionCaller, type StandardSchema } from '../actions/define.js'
 export { plainOf, deepFreeze, type JsonValue, type JsonObject } from '../actions/snapshot.js'
+export { YjsCopyError, otherYjsCopies } from '../yjs-copies.js'

@@ -11,6 +11,7 @@ import { Emitter } from './emitter.js'
 import type { ModelType } from './schema.js'
 import { Transport, type ConnectionStatus, type StatusEvent, type WebSocketConstructor } from './transport.js'
 import { ActionClient, type ActionTarget, type Snapshot } from '../actions/client.js'
+import { assertOwnYjs, warnYjsCopies } from '../yjs-copies.js'
 import type { ActionSet } from '../actions/define.js'
 import type { JsonValue } from '../actions/snapshot.js'
 
@@ -99,6 +100,10 @@ export class Room<R extends ModelType = ModelType> {
 
   constructor(opts: ConnectOptions<R>) {
     this.name = opts.room
+    // Two Yjs copies break instanceof checks silently: say so (src/yjs-copies.ts).
+    assertOwnYjs(opts.doc, 'connect({ doc }): the Y.Doc')
+    assertOwnYjs(opts.awareness?.doc, 'connect({ awareness }): its Y.Doc')
+    warnYjsCopies()
     this.ownsDoc = opts.doc === undefined
     this.ownsAwareness = opts.awareness === undefined
     this.doc = opts.doc ?? new Y.Doc()
@@ -235,11 +240,13 @@ export class Room<R extends ModelType = ModelType> {
    * survive disconnects and are re-sent on reconnect; the server applies each at most once.
    */
   patch(model: ActionTarget, name: string, ...args: JsonValue[]): Promise<Snapshot> {
+    assertOwnYjs(model, 'patch(model): the Y.Map')
     return this.actions.patch(model, name, ...args)
   }
 
   /** Calls `callback` now and on every change with a deeply frozen snapshot (confirmed + pending). */
   updated(model: ActionTarget, callback: (snapshot: Snapshot) => void): () => void {
+    assertOwnYjs(model, 'updated(model): the Y.Map')
     return this.actions.updated(model, callback)
   }
 
