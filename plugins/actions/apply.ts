@@ -8,12 +8,13 @@ import { META_KEY, OWNER_ID, ROOM_MAP, UNOWNED } from '../../src/layout.js'
 import { resolvePath } from '../../src/paths.js'
 import type { ModelPath } from '../../src/protocol/extension.js'
 import { ActionRefused, checkSchema, runAction, type ActionCaller, type ActionSet } from '../../src/actions/define.js'
+import { entryHas, entryOf, LEDGER_KEY, ledgerOf, withApplied } from '../../src/actions/ledger.js'
 import { canonical, plainOf, type JsonObject, type JsonValue } from '../../src/actions/snapshot.js'
 
 /** `$meta` field naming a model's action set. */
 export const ACTIONS_META_KEY = 'actions'
-/** Key in `$room` of the ledger: action client id → last applied sequence number. */
-const LEDGER_KEY = 'actions'
+/** Most applied ids kept above a client's low-water mark; beyond it new ids are refused. */
+export const LEDGER_WINDOW = 1024
 
 export interface ActionRequest {
   /** Who issued it (an SDK instance id) and its sequence number there: the action id. */
@@ -22,6 +23,11 @@ export interface ActionRequest {
   path: ModelPath
   action: string
   args: JsonValue[]
+  /**
+   * Optional: every id of this client up to `settled` has been answered, so the client will
+   * never send it again. Lets the ledger forget refused ids (see src/actions/ledger.ts).
+   */
+  settled?: number
 }
 
 /** Reads and edits one room's document, loaded or not. */
@@ -56,13 +62,22 @@ function ownerOf(model: Y.Map<unknown>): number {
   return typeof owner === 'number' ? owner : UNOWNED
 }
 
-function ledger(doc: Y.Doc): Y.Map<number> | undefined {
-  const l = doc.getMap(ROOM_MAP).get(LEDGER_KEY)
-  return l instanceof Y.Map ? (l as Y.Map<number>) : undefined
-}
+const ledger = ledgerOf
 
 function alreadyApplied(doc: Y.Doc, req: ActionRequest): boolean {
-  return (ledger(doc)?.get(req.client) ?? 0) >= req.seq
+  return entryHas(entryOf(ledger(doc)?.get(req.client)), req.seq)
+}
+
+/** The id has not been applied; refuses it when the ledger could not record it. */
+function checkRoom(doc: Y.Doc, req: ActionRequest): void {
+  const e = entryOf(ledger(doc)?.get(req.client))
+  if (withApplied(e, req.seq, settledOf(req)).ids.length > LEDGER_WINDOW) {
+    throw new ActionRefused('ledger-full', `more than ${LEDGER_WINDOW} actions of this client are unanswered; resend the older ones first`)
+  }
+}
+
+function settledOf(req: ActionRequest): number {
+  return Math.min(req.settled ?? 0, req.seq - 1)
 }
 
 /** Writes `next` over the model's data: only the properties that differ. */
@@ -93,8 +108,8 @@ function commit(doc: Y.Doc, model: Y.Map<unknown>, before: JsonObject, next: Jso
   writeBack(model, before, next)
   const room = doc.getMap(ROOM_MAP)
   let l = ledger(doc)
-  if (!l) room.set(LEDGER_KEY, (l = new Y.Map<number>()))
-  l.set(req.client, req.seq)
+  if (!l) room.set(LEDGER_KEY, (l = new Y.Map<unknown>()))
+  l.set(req.client, withApplied(entryOf(l.get(req.client)), req.seq, settledOf(req)))
 }
 
 export async function applyAction(
@@ -110,6 +125,7 @@ export async function applyAction(
   type Plan = ReturnType<typeof plan>
   const first: Partial<ActionOutcome> & { pending?: Plan } = await access.edit((doc): Partial<ActionOutcome> & { pending?: Plan } => {
     if (alreadyApplied(doc, req)) return { duplicate: true, data: current(doc) }
+    checkRoom(doc, req)
     const p = plan(doc, sets, req, caller, strict)
     if (p.verdict instanceof Promise) return { pending: p }
     if (p.verdict) throw p.verdict

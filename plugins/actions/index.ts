@@ -50,9 +50,10 @@ function parseRequest(params: unknown): ActionRequest {
     p.seq < 1 ||
     !Array.isArray(p.path) ||
     typeof p.action !== 'string' ||
-    !Array.isArray(p.args)
+    !Array.isArray(p.args) ||
+    (p.settled !== undefined && (typeof p.settled !== 'number' || !Number.isInteger(p.settled) || p.settled < 0))
   ) {
-    throw new Refusal('malformed', 'action request needs { client, seq, path, action, args }')
+    throw new Refusal('malformed', 'action request needs { client, seq, path, action, args, settled? }')
   }
   return p as ActionRequest
 }

@@ -3,13 +3,23 @@
  * of pending actions over the confirmed state, sends the action to the server, and keeps it
  * pending (re-sent on every reconnect) until the server answers. `updated` delivers deeply
  * frozen snapshots of confirmed state + overlay whenever they change.
+ *
+ * Two rules keep that exact (issue 21):
+ * - Actions go out in the order they were made: one is sent only when every earlier one is
+ *   in flight, so after a drop the interrupted ones are resent before any made offline. The
+ *   server deduplicates per action id anyway; the order keeps their effects in call order.
+ * - The overlay holds only actions the confirmed state does not contain yet. The server
+ *   writes an action's effect and its ledger mark in one transaction and broadcasts it
+ *   before answering, so when the effect arrives the ledger says so, and the action leaves
+ *   the overlay in the same step: a snapshot never shows an action applied twice.
  */
 import * as Y from 'yjs'
 import type { AnyValue, ModelPath, Response } from '../protocol/extension.js'
 import { pathOfType } from '../paths.js'
 import { ActionRefused, runAction, type ActionSet } from './define.js'
 import { canonical, deepFreeze, plainOf, type JsonObject, type JsonValue } from './snapshot.js'
-import { META_KEY } from '../layout.js'
+import { META_KEY, ROOM_MAP } from '../layout.js'
+import { entryHas, entryOf, ledgerOf } from './ledger.js'
 
 /** What the client needs from its connection. */
 export interface ActionChannel {
@@ -93,9 +103,11 @@ export class ActionClient {
     if (typeof set.actions[action] !== 'function') return Promise.reject(new ActionRefused('unknown-action', `no action '${action}'`))
     return new Promise<Snapshot>((resolve, reject) => {
       const p: Pending = { seq: ++this.seq, path: pathOfType(map), map, set, action, args, resolve, reject, sent: false }
+      // Sent now unless an earlier action waits for the connection (it goes first, on reconnect).
+      const inOrder = this.pending.every((q) => q.sent)
       this.pending.push(p)
       this.refresh(map)
-      this.send(p)
+      if (inOrder) this.send(p)
     })
   }
 
@@ -114,7 +126,17 @@ export class ActionClient {
     if (!w) {
       const observer = () => this.refresh(map)
       map.observeDeep(observer)
-      w = { map, callbacks: new Set(), last: '', unobserve: () => map.unobserveDeep(observer) }
+      // The ledger may confirm an action whose effect left the model as it was.
+      const roomMap = map.doc?.getMap(ROOM_MAP)
+      const ledgerObserver = () => {
+        if (this.pending.some((p) => p.map === map)) this.refresh(map)
+      }
+      roomMap?.observeDeep(ledgerObserver)
+      const unobserve = () => {
+        map.unobserveDeep(observer)
+        roomMap?.unobserveDeep(ledgerObserver)
+      }
+      w = { map, callbacks: new Set(), last: '', unobserve }
       this.watches.set(map, w)
     }
     w.callbacks.add(callback)
@@ -131,12 +153,14 @@ export class ActionClient {
     }
   }
 
-  /** Confirmed state with the pending actions applied on top, deeply frozen. */
+  /** Confirmed state with the pending actions it does not contain yet applied on top, deeply frozen. */
   snapshot(model: ActionTarget): Snapshot {
     const map = mapOf(model)
     let data: JsonObject = plainOf(map)
+    const l = map.doc ? ledgerOf(map.doc) : undefined
+    const applied = entryOf(l?.get(this.clientId))
     for (const p of this.pending) {
-      if (p.map !== map) continue
+      if (p.map !== map || entryHas(applied, p.seq)) continue
       try {
         data = runAction(p.set, p.action, data, p.args, false)
       } catch {
@@ -158,7 +182,9 @@ export class ActionClient {
 
   private send(p: Pending): void {
     p.sent = true
-    const params = { client: this.clientId, seq: p.seq, path: p.path, action: p.action, args: p.args }
+    // `settled`: every id below the oldest pending one is answered and never resent.
+    const settled = (this.pending[0]?.seq ?? p.seq) - 1
+    const params = { client: this.clientId, seq: p.seq, path: p.path, action: p.action, args: p.args, settled }
     this.channel.request('action', params as AnyValue).then(
       (res) => this.settle(p, res),
       () => {
@@ -179,7 +205,7 @@ export class ActionClient {
   }
 
   private resendAll(): void {
-    // In order: the server applies each id at most once, so resending answered ones is harmless.
+    // In call order: interrupted actions before those made offline.
     for (const p of this.pending) if (!p.sent) this.send(p)
   }
 
