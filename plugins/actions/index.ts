@@ -33,7 +33,9 @@ function roomAccess(room: Room): DocAccess {
     read: async (fn) => fn(room.doc),
     edit: async (fn) => {
       const result = room.transactAsServer(fn)
-      // Broadcast before answering, so the caller has the effect when the result arrives.
+      // Broadcast before answering, so the caller has the effect when the result arrives. The
+      // effect carries the ledger mark (same transaction): the SDK drops the action from its
+      // overlay when the effect arrives, not when the answer does (issue 21).
       await room.flush()
       return result
     },

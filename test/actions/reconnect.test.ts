@@ -142,5 +142,12 @@ describe('pending actions across reconnects (issue 21, defect 1)', () => {
     expect(value()).toBe(57)
     const entry = (s.server.rooms.get('o')!.doc.getMap('$room').get('actions') as Y.Map<unknown>).get('c1')
     expect(JSON.stringify(entry).length).toBeLessThan(100)
+    // A ledger written by an older server (a plain number: the last id) still deduplicates.
+    await s.server.rooms.edit('o', (doc) => (doc.getMap('$room').get('actions') as Y.Map<unknown>).set('old', 5))
+    const old = (seq: number) => r.request('action', { client: 'old', seq, path: ['models', 'counter'], action: 'increment', args: [1] })
+    expect(await old(3)).toMatchObject({ result: { duplicate: true } })
+    expect(await old(7)).toMatchObject({ result: { duplicate: false } })
+    expect(await old(6)).toMatchObject({ result: { duplicate: false } })
+    expect(value()).toBe(59)
   }, 30_000)
 })
