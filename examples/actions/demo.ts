@@ -41,6 +41,22 @@ clients[0].updated(counterOf(clients[0]), (snapshot) => {
   if ((snapshot.value as number) % 50 === 0) console.log(`client 1 sees value = ${snapshot.value}`)
 })
 await Promise.all(clients.flatMap((c) => Array.from({ length: 50 }, () => c.patch(counterOf(c), 'increment', 1))))
+// Every call is confirmed; the other clients' effects may still be on their way to this
+// client: wait for them (at most 5 s, so a lost increment shows as a wrong value, not a hang).
+await new Promise<void>((resolve) => {
+  const counter = counterOf(clients[0])
+  const timer = setTimeout(done, 5000)
+  function done(): void {
+    clearTimeout(timer)
+    counter.unobserve(check)
+    resolve()
+  }
+  function check(): void {
+    if (counter.get('value') === 150) done()
+  }
+  counter.observe(check)
+  check()
+})
 console.log(`after 3 × 50 concurrent increments: value = ${counterOf(clients[0]).get('value')} (expected 150)`)
 
 for (const c of clients) c.destroy()
