@@ -128,7 +128,7 @@ export class InboundFlow {
   constructor(
     private ws: WebSocket,
     private stream: Duplex,
-    private limits: InboundLimits,
+    limits: InboundLimits,
     private budget: PendingBudget,
     /** Told each time the socket is paused, and why. */
     private onPause: (reason: PauseReason) => void = () => {},
