@@ -18,6 +18,7 @@ import { Inbox, type AdmittedUpdate } from './inbox.js'
 import { encodeAwarenessChunks, encodeSyncStep1, encodeSyncUpdate } from './messages.js'
 import { failMessage } from './refuse.js'
 import { mergeTick, type PendingUpdate } from './tick-merge.js'
+import { storeServerId } from './server-ids.js'
 import type { UpdateLayout } from './update-layout.js'
 import type { Logger } from './logger.js'
 import type { Metrics } from './metrics.js'
@@ -89,6 +90,8 @@ export class Room {
   readonly connections = new Set<Connection>()
   /** Client ids this process authors server changes under in this room. */
   readonly serverClientIds = new Set<number>()
+  /** The current server id is in the stored list (server-ids.ts). */
+  private serverIdStored = false
   /** Free-form per-plugin state, keyed by plugin name. */
   readonly pluginState = new Map<string, unknown>()
   /** Items the server created to compensate rejections (they yield to concurrent writes). */
@@ -415,6 +418,11 @@ export class Room {
     try {
       this.seq = await this.ctx.storage.append(this.name, [merged])
       this.logEntries += 1
+      if (!this.serverIdStored && Y.getState(this.doc.store, this.doc.clientID) > 0) {
+        // The first stored struct of the server: its id is the server's for good.
+        this.serverIdStored = true
+        await storeServerId(this.ctx.storage, this.name, this.doc.clientID)
+      }
     } catch (err) {
       this.logger.error({ err, room: this.name }, 'storage append failed')
     } finally {

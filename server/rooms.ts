@@ -8,6 +8,7 @@
 import * as Y from 'yjs'
 import type { Connection } from './connection.js'
 import { applyStored, Room, SERVER_ORIGIN, uniqueServerClientId, type RoomContext } from './room.js'
+import { loadServerIds, storeServerId } from './server-ids.js'
 
 export class Rooms {
   private loaded = new Map<string, Room>()
@@ -62,6 +63,8 @@ export class Rooms {
     if (existing) return existing
     const stored = await this.ctx.storage.load(name)
     const room = new Room(name, this.ctx, stored)
+    // Earlier server ids stay the server's (server-ids.ts); the authority binds them on load.
+    for (const id of await loadServerIds(this.ctx.storage, name)) room.serverClientIds.add(id)
     for (const p of this.ctx.plugins) await p.onLoad?.(room)
     this.loaded.set(name, room)
     this.ctx.metrics.roomsLoaded.set(this.loaded.size)
@@ -192,6 +195,7 @@ export class Rooms {
       const result = doc.transact(() => fn(doc), SERVER_ORIGIN)
       if (updates.length > 0) {
         const seq = await this.ctx.storage.append(name, updates)
+        await storeServerId(this.ctx.storage, name, doc.clientID)
         // The doc holds every entry up to seq: compact here once the log grows long.
         if (stored.updates.length + updates.length > this.ctx.options.compactAfterEntries) {
           await this.ctx.storage.compact(name, Y.encodeStateAsUpdate(doc), seq)

@@ -63,6 +63,51 @@ describe('identity binding (SPEC §3)', () => {
     await c.close()
   })
 
+  it('an id the server wrote under while the room was not loaded stays the server\'s', async () => {
+    await server()
+    // A backend edit of an unloaded room: appended to storage under a fresh server id.
+    await s.server.rooms.edit('old', (doc) => doc.getMap('models').set('byServer', 1))
+    const stored = new Y.Doc()
+    Y.applyUpdate(stored, Y.mergeUpdates((await s.server.storage.load('old')).updates))
+    const [serverId] = [...Y.decodeStateVector(Y.encodeStateVector(stored)).keys()]
+    const c = await new RawClient(s.url, 'old').sync()
+    c.hello()
+    // Continues the server's clock under its id.
+    const d = new Y.Doc()
+    Y.applyUpdate(d, Y.encodeStateAsUpdate(stored))
+    d.clientID = serverId
+    const sv = Y.encodeStateVector(d)
+    d.getMap('models').set('spoofed', 1)
+    c.sendUpdate(Y.encodeStateAsUpdate(d, sv))
+    await until(() => c.ext.some((m) => m.kind === ExtKind.ERROR))
+    expect(c.ext.find((m) => m.kind === ExtKind.ERROR)!.body).toMatchObject({ code: 'reserved-client-id' })
+    const room = s.server.rooms.get('old')!
+    expect(room.doc.getMap('models').toJSON()).toEqual({ byServer: 1 })
+    await c.close()
+  })
+
+  it("a loaded room's server id stays the server's after the room unloads and loads again", async () => {
+    s = await startServer({ plugins: [authorityPlugin()], tickMs: 5, idleShutdownMs: 20 })
+    const first = await new RawClient(s.url, 'again').sync()
+    await s.server.rooms.edit('again', (doc) => doc.getMap('models').set('byServer', 1))
+    const serverId = s.server.rooms.get('again')!.doc.clientID
+    await first.close()
+    await until(() => s.server.rooms.get('again') === undefined, { message: 'room unloaded' })
+    const c = await new RawClient(s.url, 'again').sync()
+    c.hello()
+    expect(s.server.rooms.get('again')!.doc.clientID).not.toBe(serverId) // a fresh id for this load
+    const d = new Y.Doc()
+    Y.applyUpdate(d, Y.encodeStateAsUpdate(c.doc))
+    d.clientID = serverId
+    const sv = Y.encodeStateVector(d)
+    d.getMap('models').set('spoofed', 1)
+    c.sendUpdate(Y.encodeStateAsUpdate(d, sv))
+    await until(() => c.ext.some((m) => m.kind === ExtKind.ERROR))
+    expect(c.ext.find((m) => m.kind === ExtKind.ERROR)!.body).toMatchObject({ code: 'reserved-client-id' })
+    expect(s.server.rooms.get('again')!.doc.getMap('models').toJSON()).toEqual({ byServer: 1 })
+    await c.close()
+  })
+
   it('a spoofer that persists is disconnected; the room carries on', async () => {
     await server()
     const victim = await connectProvider(s.url, 'r2')
