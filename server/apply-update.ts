@@ -190,15 +190,6 @@ function mergeDeleteSetInto(into: DeleteSet, from: DeleteSet): void {
   }
 }
 
-/** The update's own delete set, decoded on first use (rarely needed: see changes.ts). */
-function sentDeletes(admitted: AdmittedUpdate, room: Room): { deletes(): DeleteSet; restoredInRoom: boolean } {
-  let ds: DeleteSet | null = null
-  return {
-    deletes: () => (ds ??= readDeleteSet(admitted.update, admitted.layout)),
-    restoredInRoom: room.hasRestored && admitted.layout.deleteEntries > 0,
-  }
-}
-
 /**
  * Applies and judges one update inside the batch's open transaction. Its deletions are
  * collected in a delete set of its own (swapped into the transaction while it runs), so
@@ -240,7 +231,9 @@ function applyOne(room: Room, tr: Y.Transaction, admitted: AdmittedUpdate, judgi
     }
     checkIntegrated(store, structClients, before)
     if (judging) {
-      view = new TransactionView(tr, structClients, before, deletes, room.compensationItems, sentDeletes(admitted, room))
+      // Only a room where a rollback re-created content needs the update's own deletions.
+      const sentDeletes = room.hasRestored && admitted.layout.deleteEntries > 0 ? readDeleteSet(admitted.update, admitted.layout) : null
+      view = new TransactionView(tr, structClients, before, deletes, room.compensationItems, sentDeletes)
       judge(room, tr, view, out)
     }
   } catch (err) {

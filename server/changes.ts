@@ -13,6 +13,7 @@
  */
 import * as Y from 'yjs'
 import { META_KEY } from '../src/layout.js'
+import { copyOf, MAX_REDONE_HOPS } from './redone.js'
 
 export type Change =
   /**
@@ -76,10 +77,10 @@ export class TransactionView {
     /** Items the server created to compensate an earlier rejection. */
     private readonly compensations: { has(item: Y.Item): boolean } = NO_ITEMS,
     /**
-     * The deletions the update itself carries (decoded only when needed), and whether the
-     * room holds originals a rollback re-created (only then can a deletion be redirected).
+     * The deletions the update itself carries, when they may refer to originals a rollback
+     * re-created (the room has some, and the update deletes): then they can be redirected.
      */
-    private readonly sent: { deletes(): DeleteSet; restoredInRoom: boolean } | null = null,
+    private readonly sentDeletes: DeleteSet | null = null,
   ) {
     typeRootMaps(transaction.doc)
     Y.iterateDeletedStructs(transaction, deleteSet, (s) => {
@@ -160,7 +161,7 @@ export class TransactionView {
       if (parent._item !== null && this.deletedBefore.has(parent._item)) continue // inside a removed subtree
       out.push({ kind: 'delete', item, parent, key: item.parentSub })
     }
-    if (this.sent?.restoredInRoom) this.redirectedDeletions(out)
+    if (this.sentDeletes !== null) this.redirectedDeletions(out, this.sentDeletes)
     this.changesCache = out
     return out
   }
@@ -199,11 +200,11 @@ export class TransactionView {
    * Deletions the update carries of originals that were already deleted and re-created by
    * a rollback: they stand for deleting the copies (the author had not seen the rollback).
    */
-  private redirectedDeletions(out: Change[]): void {
+  private redirectedDeletions(out: Change[], sentDeletes: DeleteSet): void {
     const tr = this.transaction
     const store = tr.doc.store
     const seen = new Set<Y.Item>()
-    for (const [client, ranges] of this.sent!.deletes().clients) {
+    for (const [client, ranges] of sentDeletes.clients) {
       const structs = store.clients.get(client)
       if (!structs) continue
       for (const { clock, len } of ranges) {
@@ -256,19 +257,10 @@ export class TransactionView {
   }
 }
 
-/** How many times content can have been re-created in a row before we stop following. */
-const MAX_REDONE_HOPS = 64
-
-/** The live item a deleted, re-created item `item` continues as (whole items: types), or null. */
+/** The live item a deleted, re-created item continues as (types: whole items), or null. */
 function liveCopy(tr: Y.Transaction, item: Y.Item): Y.Item | null {
-  let at: Y.Item = item
-  for (let hops = 0; at.deleted; hops++) {
-    if (at.redone === null || hops > MAX_REDONE_HOPS) return null
-    const next = Y.getItemCleanStart(tr, at.redone)
-    if (!(next instanceof Y.Item)) return null
-    at = next
-  }
-  return at
+  const copy = copyOf(tr, item.id)
+  return copy !== null && !copy.deleted ? copy : null
 }
 
 /**

@@ -10,6 +10,7 @@
 import * as Y from 'yjs'
 import type { RestoredRange } from '../src/protocol/extension.js'
 import type { Change, TransactionView } from './changes.js'
+import { copyOf } from './redone.js'
 
 interface DeleteRange {
   clock: number
@@ -88,22 +89,6 @@ export function reanchor(doc: Y.Doc, tr: Y.Transaction, items: readonly Y.Item[]
 function copyStartOf(tr: Y.Transaction, id: Y.ID): Y.Item | null {
   const end = copyOf(tr, id)
   return end === null ? null : (Y.getItemCleanStart(tr, Y.createID(end.id.client, end.id.clock + end.length - 1)) as Y.Item)
-}
-
-/**
- * The item ending at the copy of the character `id` names, when `id` is in a deleted
- * original that a rollback re-created (following re-creations of copies), else null.
- */
-function copyOf(tr: Y.Transaction, id: Y.ID): Y.Item | null {
-  const store = tr.doc.store
-  let item = Y.getItem(store, id) as Y.Item | Y.GC
-  if (!(item instanceof Y.Item) || !item.deleted || item.redone === null) return null
-  let at = id
-  for (let hops = 0; item instanceof Y.Item && item.deleted && item.redone !== null && hops < 64; hops++) {
-    at = Y.createID(item.redone.client, item.redone.clock + (at.clock - item.id.clock))
-    item = Y.getItem(store, at) as Y.Item | Y.GC
-  }
-  return item instanceof Y.Item ? Y.getItemCleanEnd(tr, store, at) : null
 }
 
 /**
