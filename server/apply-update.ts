@@ -370,6 +370,8 @@ export function applyBatch(room: Room, batch: AdmittedUpdate[], onError: (conn: 
         if (failed.has(admitted.conn)) continue
         const out = applyOne(room, tr, admitted, judging)
         if (out.failed !== null) failed.add(admitted.conn)
+        // At once: a later update of the batch may write into what this one re-created.
+        room.noteRestored(out.restored)
         outcomes.push(out)
         if (out.reencode && !capturing) {
           capturing = true
@@ -382,7 +384,6 @@ export function applyBatch(room: Room, batch: AdmittedUpdate[], onError: (conn: 
     if (capturing) doc.off('update', capture)
   }
   queueResult(room, outcomes, capturing ? encoded : null)
-  for (const out of outcomes) room.noteRestored(out.restored)
   for (const out of outcomes) {
     if (out.failed !== null) {
       onError(out.admitted.conn, out.failed)

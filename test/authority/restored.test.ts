@@ -11,7 +11,8 @@ import * as Y from 'yjs'
 import WebSocket from 'ws'
 import { authorityPlugin } from '../../plugins/authority/index.js'
 import { connect, type Room } from '../../src/sdk/index.js'
-import { connectProvider, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
+import { connectProvider, RawClient, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
+import type { YroomPlugin } from '../../server/index.js'
 import { createModel } from './trio.js'
 
 let s: TestServer | null = null
@@ -218,4 +219,47 @@ describe('a stale reference after the rollback arrived', () => {
     await until(() => serverDoc.getMap('models').get('after') === 1 && offender.doc.getMap('models').get('after') === 1)
     for (const d of [serverDoc, owner.doc, offender.doc]) expect(copy(d)).toEqual({ x: 1 })
   })
+})
+
+describe('a rollback and the owner’s write in one batch', () => {
+  // The fuzzer's open class of issue 19: the offender removes the owner's model and the
+  // owner writes into it before the removal was judged; both are applied in one batch, the
+  // owner's write second. It must land in the copy the rollback re-created, not be lost.
+  for (const removal of ['overwrite with a map', 'overwrite with a value', 'delete the key'] as const) {
+    for (const edit of ['insert', 'delete'] as const) {
+      it(`${removal}, then the owner's ${edit} in the same batch: the ${edit} lands in the copy`, async () => {
+        const arrived: number[] = []
+        // Updates that write (sync answers without structs do not count).
+        const order: YroomPlugin = { name: 'arrival-order', beforeUpdate: ({ connection, update }) => void (update.byteLength > 2 && arrived.push(connection.id)) }
+        // Long enough that both updates wait for one batch; the test waits on arrivals, not time.
+        s = await startServer({ plugins: [authorityPlugin(), order], tickMs: 10_000, applyDelayMs: 10_000, logger: 'silent' })
+        const room = 'same-batch'
+        const owner = await new RawClient(s.url, room).sync()
+        const offender = await new RawClient(s.url, room).sync()
+        cleanups.push(() => owner.close(), () => offender.close())
+        createModel(owner.doc, 'a', { text: new Y.Text('abc') }, { ownerID: owner.doc.clientID, preventOwnershipTakeover: true })
+        const serverRoom = s.server.rooms.get(room)!
+        await until(() => arrived.length === 1, { message: "the owner's model arrived" })
+        await serverRoom.flush()
+        await until(() => str(offender.doc) === 'abc', { message: 'the offender has the model' })
+        arrived.length = 0
+
+        const models = offender.doc.getMap('models')
+        if (removal === 'overwrite with a map') models.set('a', new Y.Map())
+        else if (removal === 'overwrite with a value') models.set('a', 'x')
+        else models.delete('a')
+        await until(() => arrived.length === 1, { message: "the offender's update arrived" })
+        if (edit === 'insert') textOf(owner.doc)!.insert(3, 'd')
+        else textOf(owner.doc)!.delete(1, 1)
+        await until(() => arrived.length === 2, { message: "the owner's update arrived" })
+        await serverRoom.flush()
+
+        const want = edit === 'insert' ? 'abcd' : 'ac'
+        expect(str(serverRoom.doc)).toBe(want)
+        const late = await stock(s.url, room)
+        expect(str(late.doc)).toBe(want)
+        await until(() => str(owner.doc) === want && str(offender.doc) === want, { message: `owner ${str(owner.doc)}, offender ${str(offender.doc)}` })
+      })
+    }
+  }
 })
