@@ -61,6 +61,12 @@ const NO_ITEMS: { has(item: Y.Item): boolean } = { has: () => false }
 export class TransactionView {
   /** Items that existed before and were deleted by this update. */
   readonly deletedBefore = new Set<Y.Item>()
+  /**
+   * Their lengths when the update was applied. Judging may split one (mapping a deletion
+   * onto part of a copy): the item then holds only its first part, and the rest is a new
+   * item no set names, which a rollback must restore as well (deletedLength).
+   */
+  private readonly lengths = new Map<Y.Item, number>()
   private changesCache: Change[] | null = null
 
   constructor(
@@ -84,8 +90,16 @@ export class TransactionView {
   ) {
     typeRootMaps(transaction.doc)
     Y.iterateDeletedStructs(transaction, deleteSet, (s) => {
-      if (s instanceof Y.Item && !this.isNew(s)) this.deletedBefore.add(s)
+      if (s instanceof Y.Item && !this.isNew(s)) {
+        this.deletedBefore.add(s)
+        this.lengths.set(s, s.length)
+      }
     })
+  }
+
+  /** How many clocks from `item` on this update deleted: its length when it was applied. */
+  deletedLength(item: Y.Item): number {
+    return this.lengths.get(item) ?? item.length
   }
 
   /** True when the item was created by this update (or by the server while judging it). */

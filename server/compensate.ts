@@ -17,14 +17,17 @@ interface DeleteRange {
   len: number
 }
 
-/** Builds a sorted DeleteSet-shaped structure from items (what UndoManager stack items hold). */
-function deleteSetOf(items: Iterable<Y.Item>): ReturnType<typeof Y.createDeleteSet> {
+/**
+ * Builds a sorted DeleteSet-shaped structure from items (what UndoManager stack items hold),
+ * each `lengthOf(item)` clocks long (an item split since it was recorded covers its parts).
+ */
+function deleteSetOf(items: Iterable<Y.Item>, lengthOf: (item: Y.Item) => number = (item) => item.length): ReturnType<typeof Y.createDeleteSet> {
   const ds = Y.createDeleteSet()
   const clients = ds.clients as Map<number, DeleteRange[]>
   for (const item of items) {
     let ranges = clients.get(item.id.client)
     if (!ranges) clients.set(item.id.client, (ranges = []))
-    ranges.push({ clock: item.id.clock, len: item.length })
+    ranges.push({ clock: item.id.clock, len: lengthOf(item) })
   }
   for (const ranges of clients.values()) ranges.sort((a, b) => a.clock - b.clock)
   return ds
@@ -39,7 +42,7 @@ const NEVER_TRACKED = Symbol('yroom.compensation')
 export function compensate(doc: Y.Doc, view: TransactionView, changes: Change[], restored: RestoredRange[]): void {
   if (changes.length === 0) return
   const { insertions, deletions } = itemsOf(view, changes)
-  undo(doc, deleteSetOf(insertions), deletions, restored)
+  undo(doc, deleteSetOf(insertions), deletions, restored, (item) => view.deletedLength(item))
 }
 
 /**
@@ -109,7 +112,7 @@ export function compensateAll(doc: Y.Doc, view: TransactionView, written: Map<nu
     ranges.sort((a, b) => a.clock - b.clock)
   }
   if (clients.size === 0 && deletions.size === 0) return false
-  undo(doc, insertions, deletions, restored)
+  undo(doc, insertions, deletions, restored, (item) => view.deletedLength(item))
   return true
 }
 
@@ -152,17 +155,30 @@ function itemsOf(view: TransactionView, changes: Change[]): { insertions: Set<Y.
  * that writes into them that were made before their authors saw the rollback can be
  * forwarded to the copies (changes.ts); their copies are reported in `restored`.
  */
-function undo(doc: Y.Doc, insertions: ReturnType<typeof Y.createDeleteSet>, deletions: Set<Y.Item>, restored: RestoredRange[]): void {
+function undo(
+  doc: Y.Doc,
+  insertions: ReturnType<typeof Y.createDeleteSet>,
+  deletions: Set<Y.Item>,
+  restored: RestoredRange[],
+  lengthOf: (item: Y.Item) => number = (item) => item.length,
+): void {
   const um = new Y.UndoManager(doc, { trackedOrigins: new Set([NEVER_TRACKED]), captureTimeout: 0 })
   try {
-    um.undoStack.push({ insertions, deletions: deleteSetOf(deletions), meta: new Map() } as never)
+    um.undoStack.push({ insertions, deletions: deleteSetOf(deletions, lengthOf), meta: new Map() } as never)
     um.undo()
   } finally {
     um.destroy()
   }
+  const store = doc.store
   for (const d of deletions) {
-    if (d.redone === null) continue
-    d.keep = true
-    restored.push({ client: d.id.client, clock: d.id.clock, length: d.length, toClient: d.redone.client, toClock: d.redone.clock })
+    // Every part of it: UndoManager splits items at the ranges' ends.
+    const structs = store.clients.get(d.id.client)!
+    const end = d.id.clock + lengthOf(d)
+    for (let i = Y.findIndexSS(structs, d.id.clock); i < structs.length && structs[i].id.clock < end; i++) {
+      const piece = structs[i]
+      if (!(piece instanceof Y.Item) || piece.redone === null) continue
+      piece.keep = true
+      restored.push({ client: piece.id.client, clock: piece.id.clock, length: piece.length, toClient: piece.redone.client, toClock: piece.redone.clock })
+    }
   }
 }

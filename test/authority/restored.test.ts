@@ -263,3 +263,42 @@ describe('a rollback and the owner’s write in one batch', () => {
     }
   }
 })
+
+describe('a copy split while an update is judged', () => {
+  it('a refused removal restores all of a re-created run, though mapping a deletion onto it split it', async () => {
+    s = await server()
+    const room = 'split-copy'
+    const owner = await stock(s.url, room)
+    const offender = await stock(s.url, room)
+    createModel(owner.doc, 'a', { text: new Y.Text('bc') }, { ownerID: owner.doc.clientID, preventOwnershipTakeover: true })
+    await until(() => str(offender.doc) === 'bc', { message: 'the offender has the model' })
+    // The deletion of the original "b" alone (a delete set, no structs).
+    const before = new Y.Doc()
+    Y.applyUpdate(before, Y.encodeStateAsUpdate(offender.doc))
+    let deleteB: Uint8Array | null = null
+    before.once('update', (u: Uint8Array) => (deleteB = u))
+    textOf(before)!.delete(0, 1)
+    const serverDoc = () => s!.server.rooms.get(room)!.doc
+
+    // Refused: the model comes back as a copy, its text "bc" one run of the server's.
+    offender.doc.getMap('models').set('a', 'x')
+    await until(() => str(serverDoc()) === 'bc' && textOf(serverDoc())!._start?.id.client === serverDoc().clientID, { message: 'the model was re-created' })
+    await until(() => str(offender.doc) === 'bc' && textOf(offender.doc)!._start?.id.client === serverDoc().clientID, { message: 'the offender saw the copy' })
+    // One crafted update overwrites the copy (refused: restored again) and deletes the
+    // original "b", which the server maps onto the first character of the copy's run,
+    // splitting it after the overwrite removed it whole.
+    const crafted = new Y.Doc()
+    Y.applyUpdate(crafted, Y.encodeStateAsUpdate(offender.doc))
+    let overwrite: Uint8Array | null = null
+    crafted.once('update', (u: Uint8Array) => (overwrite = u))
+    crafted.getMap('models').set('a', 'y')
+    const raw = await new RawClient(s.url, room).open()
+    cleanups.push(() => raw.close())
+    raw.sendUpdate(Y.mergeUpdates([overwrite!, deleteB!]))
+    await until(() => Y.getState(serverDoc().store, crafted.clientID) > 0, { message: 'the update was applied' })
+    expect(str(serverDoc())).toBe('bc')
+    const late = await stock(s.url, room)
+    expect(str(late.doc)).toBe('bc')
+    await until(() => str(owner.doc) === 'bc', { message: `the owner holds ${str(owner.doc)}` })
+  })
+})
