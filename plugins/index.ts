@@ -2,8 +2,8 @@
 import type { YroomPlugin } from '../server/plugin.js'
 import { authorityPlugin } from './authority/index.js'
 import { lifetimePlugin } from './lifetime/index.js'
-import { stringKeyDictionaryPlugin } from './string-key-dictionary.js'
-import { datastoreSkeletonPlugin } from './datastore-skeleton.js'
+import { stringKeyDictionaryPlugin } from './datastore/string-key-dictionary.js'
+import { datastoreSkeletonPlugin } from './datastore/skeleton.js'
 
 export interface DefaultPluginOptions {
   /** Enforce ownership rules (SPEC §3, §4). Default true. */

@@ -15,7 +15,7 @@ import { defaultPlugins } from '../plugins/index.js'
 import { actionsPlugin } from '../plugins/actions/index.js'
 import type { YroomPlugin } from './plugin.js'
 import { REPAIR_USAGE, repairCommand } from './storage/repair.js'
-import { otherYjsCopies, YJS_COPIES_HELP } from '../src/yjs-copies.js'
+import { otherYjsCopies, YJS_COPIES_HELP } from '../src/shared/yjs-copies.js'
 
 /** Loads `--actions MODULE`: `export const actionSets = [...]`, optional `export const migrations = [...]`. */
 async function loadActions(file: string | undefined): Promise<YroomPlugin[]> {

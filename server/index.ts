@@ -1,14 +1,14 @@
 /** yroom server: public entry point (`import { createServer } from 'yroom/server'`). */
 import { createServer as createServerCore, type YroomServer } from './server.js'
 import type { ServerOptions } from './options.js'
-import { warnYjsCopies } from '../src/yjs-copies.js'
+import { warnYjsCopies } from '../src/shared/yjs-copies.js'
 
 export type { YroomServer }
-export { YjsCopyError, otherYjsCopies } from '../src/yjs-copies.js'
+export { YjsCopyError, otherYjsCopies } from '../src/shared/yjs-copies.js'
 
 /**
  * Creates a server (see server.ts). Logs an error when another copy of Yjs is loaded in the
- * process: its Y.Doc / Y.Map objects do not work with the server's (src/yjs-copies.ts).
+ * process: its Y.Doc / Y.Map objects do not work with the server's (src/shared/yjs-copies.ts).
  */
 export async function createServer(options: ServerOptions = {}): Promise<YroomServer> {
   const server = await createServerCore(options)
@@ -30,10 +30,10 @@ export {
   type RequestContext,
   type RequestHandler,
 } from './plugin.js'
-export type { Change, TransactionView } from './changes.js'
-export { Room, SERVER_ORIGIN } from './room.js'
-export type { Rooms } from './rooms.js'
-export type { Connection } from './connection.js'
+export type { Change, TransactionView } from './room/transaction-view.js'
+export { Room, SERVER_ORIGIN } from './room/room.js'
+export type { Rooms } from './room/rooms.js'
+export type { Connection } from './transport/connection.js'
 export type { Storage, StoredDocument } from './storage/storage.js'
 export { MemoryStorage } from './storage/memory.js'
 export { LevelStorage, openStorage } from './storage/leveldb.js'
@@ -51,4 +51,4 @@ export {
   type ActionOutcome,
   type Migration,
 } from '../plugins/actions/index.js'
-export { defineActions, ActionRefused, type ActionSet, type ActionSetOptions, type ActionCaller } from '../src/actions/define.js'
+export { defineActions, ActionRefused, type ActionSet, type ActionSetOptions, type ActionCaller } from '../src/shared/actions/define.js'

@@ -9,10 +9,10 @@
  */
 import type * as Y from 'yjs'
 import type { IncomingMessage } from 'node:http'
-import type { AnyValue } from '../src/protocol/extension.js'
-import type { Change, TransactionView } from './changes.js'
-import type { Connection } from './connection.js'
-import type { Room } from './room.js'
+import type { AnyValue } from '../src/shared/protocol/extension.js'
+import type { Change, TransactionView } from './room/transaction-view.js'
+import type { Connection } from './transport/connection.js'
+import type { Room } from './room/room.js'
 
 /** Who a connection acts for. Returned by the `authenticate` hook. */
 export interface Principal {

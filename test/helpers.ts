@@ -10,8 +10,8 @@ import * as awarenessProtocol from 'y-protocols/awareness'
 import { WebsocketProvider } from 'y-websocket'
 import WebSocket from 'ws'
 import { createServer, type ServerOptions, type YroomServer } from '../server/index.js'
-import { MESSAGE_AWARENESS, MESSAGE_SYNC, MESSAGE_YROOM } from '../src/protocol/message-types.js'
-import { decodeExtension, encodeHello, PROTOCOL_VERSION, type ExtMessage } from '../src/protocol/extension.js'
+import { MESSAGE_AWARENESS, MESSAGE_SYNC, MESSAGE_YROOM } from '../src/shared/protocol/message-types.js'
+import { decodeExtension, encodeHello, PROTOCOL_VERSION, type ExtMessage } from '../src/shared/protocol/extension.js'
 
 export interface TestServer {
   server: YroomServer

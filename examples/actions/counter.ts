@@ -4,7 +4,7 @@
  * CRDT merging is right for text and shapes, wrong for a balance: two clients incrementing
  * 10 both write 11. With actions the server applies each increment on its latest state.
  */
-import { ActionRefused, defineActions } from '../../src/actions/define.js'
+import { ActionRefused, defineActions } from '../../src/shared/actions/define.js'
 
 export interface CounterData {
   [key: string]: number

@@ -5,7 +5,7 @@
  * Built to examples/whiteboard/dist/server-actions.mjs by build.ts.
  */
 import * as Y from 'yjs'
-import { META_KEY, OWNER_ID, SERVER_OWNER } from '../../src/layout.js'
+import { META_KEY, OWNER_ID, SERVER_OWNER } from '../../src/shared/layout.js'
 import type { Migration } from '../../plugins/actions/migrations.js'
 import { counterActions } from './src/votes.js'
 

@@ -4,12 +4,12 @@
  * so effect and "applied" mark are stored atomically and an action id applies at most once.
  */
 import * as Y from 'yjs'
-import { META_KEY, OWNER_ID, ROOM_MAP, UNOWNED } from '../../src/layout.js'
-import { resolvePath } from '../../src/paths.js'
-import type { ModelPath } from '../../src/protocol/extension.js'
-import { ActionRefused, checkSchema, runAction, type ActionCaller, type ActionSet } from '../../src/actions/define.js'
-import { entryHas, entryOf, LEDGER_KEY, ledgerOf, withApplied } from '../../src/actions/ledger.js'
-import { canonical, plainOf, type JsonObject, type JsonValue } from '../../src/actions/snapshot.js'
+import { META_KEY, OWNER_ID, ROOM_MAP, UNOWNED } from '../../src/shared/layout.js'
+import { resolvePath } from '../../src/shared/paths.js'
+import type { ModelPath } from '../../src/shared/protocol/extension.js'
+import { ActionRefused, checkSchema, runAction, type ActionCaller, type ActionSet } from '../../src/shared/actions/define.js'
+import { entryHas, entryOf, LEDGER_KEY, ledgerOf, withApplied } from '../../src/shared/actions/ledger.js'
+import { canonical, plainOf, type JsonObject, type JsonValue } from '../../src/shared/actions/snapshot.js'
 
 /** `$meta` field naming a model's action set. */
 export const ACTIONS_META_KEY = 'actions'
@@ -25,7 +25,7 @@ export interface ActionRequest {
   args: JsonValue[]
   /**
    * Optional: every id of this client up to `settled` has been answered, so the client will
-   * never send it again. Lets the ledger forget refused ids (see src/actions/ledger.ts).
+   * never send it again. Lets the ledger forget refused ids (see src/shared/actions/ledger.ts).
    */
   settled?: number
 }

@@ -4,13 +4,13 @@
  * action-only sets, and runs migrations when a room loads.
  */
 import * as Y from 'yjs'
-import { META_KEY } from '../../src/layout.js'
-import { ActionRefused, type ActionSet } from '../../src/actions/define.js'
-import type { JsonValue } from '../../src/actions/snapshot.js'
-import type { ModelPath } from '../../src/protocol/extension.js'
+import { META_KEY } from '../../src/shared/layout.js'
+import { ActionRefused, type ActionSet } from '../../src/shared/actions/define.js'
+import type { JsonValue } from '../../src/shared/actions/snapshot.js'
+import type { ModelPath } from '../../src/shared/protocol/extension.js'
 import { Refusal, type YroomPlugin } from '../../server/plugin.js'
-import type { Room } from '../../server/room.js'
-import type { Rooms } from '../../server/rooms.js'
+import type { Room } from '../../server/room/room.js'
+import type { Rooms } from '../../server/room/rooms.js'
 import { modelOf, parentOf } from '../authority/hierarchy.js'
 import { ACTIONS_META_KEY, actionOnlySet, applyAction, type ActionOutcome, type ActionRequest, type DocAccess } from './apply.js'
 import { runMigrations, type Migration } from './migrations.js'
@@ -74,7 +74,7 @@ export function actionsPlugin(options: ActionsPluginOptions): ActionsPlugin {
   const backendClient = `$server:${process.pid}:${Date.now().toString(36)}`
 
   /** The action set name a model had before the update (`$meta.actions`). */
-  function actionsBefore(model: Y.Map<unknown>, view: import('../../server/changes.js').TransactionView): unknown {
+  function actionsBefore(model: Y.Map<unknown>, view: import('../../server/room/transaction-view.js').TransactionView): unknown {
     const metaItem = view.itemBefore(model, META_KEY)
     const meta = metaItem?.content instanceof Y.ContentType ? metaItem.content.type : null
     return meta instanceof Y.Map ? view.valueBefore(meta, ACTIONS_META_KEY) : undefined

@@ -4,8 +4,8 @@
  * the step's changes, so a step never runs twice, even across crashes.
  */
 import * as Y from 'yjs'
-import { ROOM_MAP } from '../../src/layout.js'
-import type { Room } from '../../server/room.js'
+import { ROOM_MAP } from '../../src/shared/layout.js'
+import type { Room } from '../../server/room/room.js'
 
 export interface Migration {
   /** Unique, stable name: the record that it ran. */

@@ -5,8 +5,8 @@
  * view, past what it wrote, and kept for the rest of the update.
  */
 import * as Y from 'yjs'
-import { COLLECTION, META_KEY, OWNER_ID, PREVENT_OWNERSHIP_TAKEOVER } from '../../src/layout.js'
-import type { TransactionView } from '../../server/changes.js'
+import { COLLECTION, META_KEY, OWNER_ID, PREVENT_OWNERSHIP_TAKEOVER } from '../../src/shared/layout.js'
+import type { TransactionView } from '../../server/room/transaction-view.js'
 import { metaBefore, metaMapOf, metaOf, NO_META, type MetaBefore } from './meta-cache.js'
 
 export type { MetaBefore } from './meta-cache.js'

@@ -4,9 +4,9 @@
  * so persistent ownership outlives the session that created it.
  */
 import { Refusal, SERVER_PRINCIPAL, type Principal } from '../../server/plugin.js'
-import type { Connection } from '../../server/connection.js'
-import type { Room } from '../../server/room.js'
-import { CloseCode } from '../../src/protocol/close-codes.js'
+import type { Connection } from '../../server/transport/connection.js'
+import type { Room } from '../../server/room/room.js'
+import { CloseCode } from '../../src/shared/protocol/close-codes.js'
 
 export interface Binding {
   principalId: string

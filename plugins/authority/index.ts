@@ -3,7 +3,7 @@
  * refuses updates written under someone else's id, and rejects (with compensation) every
  * change the ownership rules forbid. Enabled by default by `yroom serve`.
  */
-import type { Room } from '../../server/room.js'
+import type { Room } from '../../server/room/room.js'
 import type { YroomPlugin } from '../../server/plugin.js'
 import { IdentityTable } from './identity.js'
 import { Judge } from './rules.js'

@@ -19,8 +19,8 @@
  * the update and the state now.
  */
 import * as Y from 'yjs'
-import { COLLECTION, META_KEY, OWNER_ID, PREVENT_OWNERSHIP_TAKEOVER, UNOWNED } from '../../src/layout.js'
-import type { TransactionView } from '../../server/changes.js'
+import { COLLECTION, META_KEY, OWNER_ID, PREVENT_OWNERSHIP_TAKEOVER, UNOWNED } from '../../src/shared/layout.js'
+import type { TransactionView } from '../../server/room/transaction-view.js'
 
 export interface MetaBefore {
   ownerID: number

@@ -15,8 +15,8 @@ import {
   ROOM_MAP,
   SERVER_OWNER,
   UNOWNED,
-} from '../../src/layout.js'
-import type { Change } from '../../server/changes.js'
+} from '../../src/shared/layout.js'
+import type { Change } from '../../server/room/transaction-view.js'
 import type { UpdateContext } from '../../server/plugin.js'
 import { Before, isUnderRoot, metaOwner, modelOf, parentOf } from './hierarchy.js'
 import type { IdentityTable } from './identity.js'

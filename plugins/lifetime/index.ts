@@ -13,9 +13,9 @@
  * Needs the authority plugin (registered before this one) for client-id → connection bindings.
  */
 import * as Y from 'yjs'
-import { OWNER_ID, UNOWNED } from '../../src/layout.js'
+import { OWNER_ID, UNOWNED } from '../../src/shared/layout.js'
 import type { YroomPlugin } from '../../server/plugin.js'
-import type { Room } from '../../server/room.js'
+import type { Room } from '../../server/room/room.js'
 import { identityOf } from '../authority/index.js'
 import { walkModels } from './models.js'
 

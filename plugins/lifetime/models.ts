@@ -3,8 +3,8 @@
  * every Y.Map below the roots.
  */
 import * as Y from 'yjs'
-import { DESTROY_WHEN_OWNER_LEAVES, META_KEY, OWNER_ID, UNOWNED } from '../../src/layout.js'
-import { typeRootMaps } from '../../server/changes.js'
+import { DESTROY_WHEN_OWNER_LEAVES, META_KEY, OWNER_ID, UNOWNED } from '../../src/shared/layout.js'
+import { typeRootMaps } from '../../server/room/transaction-view.js'
 
 export interface ModelEntry {
   model: Y.Map<unknown>

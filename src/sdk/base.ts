@@ -15,9 +15,9 @@ import {
   PREVENT_OWNERSHIP_TAKEOVER,
   SERVER_OWNER,
   UNOWNED,
-} from '../layout.js'
-import type { ModelPath } from '../protocol/extension.js'
-import { pathOfType } from '../paths.js'
+} from '../shared/layout.js'
+import type { ModelPath } from '../shared/protocol/extension.js'
+import { pathOfType } from '../shared/paths.js'
 import { Emitter, type EventMap } from './emitter.js'
 import type { Fields, PropValue } from './schema.js'
 import type { Datastore } from './datastore.js'

@@ -14,9 +14,9 @@ import {
   OWNER_ID,
   PREVENT_OWNERSHIP_TAKEOVER,
   UNOWNED,
-} from '../layout.js'
-import { pathOfType } from '../paths.js'
-import type { AnyValue, ModelPath, Response } from '../protocol/extension.js'
+} from '../shared/layout.js'
+import { pathOfType } from '../shared/paths.js'
+import type { AnyValue, ModelPath, Response } from '../shared/protocol/extension.js'
 import { RealtimeModel, type ChangeSource, type PropertyChange } from './base.js'
 import { Collection, type SharedType, type SourceOf } from './collections/collection.js'
 import { RealtimeSet } from './collections/set.js'
@@ -24,7 +24,7 @@ import { RealtimeDictionary } from './collections/dictionary.js'
 import { RealtimeArray } from './collections/array.js'
 import { modelTypeByName, slotView } from './model.js'
 import { buildModel, buildProp } from './populate.js'
-import { SKELETON_ROOT } from './skeleton-protocol.js'
+import { SKELETON_ROOT } from '../shared/protocol/skeleton.js'
 import { RejectionTracker } from './rollback.js'
 import { isCollectionProp, type InitOf, type InstanceOf, type ModelType, type Prop } from './schema.js'
 

@@ -35,7 +35,7 @@ export {
 export { RealtimeArray, type ArrayEvents, type ArrayElementEvent } from './collections/array.js'
 export { applyRestored } from './restored.js'
 export { StringKeyDictionary } from './collections/string-key-dictionary.js'
-export * as skdProtocol from './collections/skd-protocol.js'
+export * as skdProtocol from '../shared/protocol/string-key-dictionary.js'
 export {
   RequestInterruptedError,
   type ConnectionStatus,
@@ -43,7 +43,7 @@ export {
   type WebSocketConstructor,
   type WebSocketLike,
 } from './transport.js'
-export { ActionClient, type ActionChannel, type ActionTarget, type Snapshot } from '../actions/client.js'
-export { defineActions, ActionRefused, runAction, type ActionSet, type ActionFn, type ActionSetOptions, type ActionCaller, type StandardSchema } from '../actions/define.js'
-export { plainOf, deepFreeze, type JsonValue, type JsonObject } from '../actions/snapshot.js'
-export { YjsCopyError, otherYjsCopies } from '../yjs-copies.js'
+export { ActionClient, type ActionChannel, type ActionTarget, type Snapshot } from './actions.js'
+export { defineActions, ActionRefused, runAction, type ActionSet, type ActionFn, type ActionSetOptions, type ActionCaller, type StandardSchema } from '../shared/actions/define.js'
+export { plainOf, deepFreeze, type JsonValue, type JsonObject } from '../shared/actions/snapshot.js'
+export { YjsCopyError, otherYjsCopies } from '../shared/yjs-copies.js'

@@ -3,7 +3,7 @@
  * read goes to the Y.Map, every write is a Yjs transaction on it (no copies of the data).
  */
 import * as Y from 'yjs'
-import { META_KEY } from '../layout.js'
+import { META_KEY } from '../shared/layout.js'
 import { RealtimeModel, type Binding } from './base.js'
 import type { Datastore } from './datastore.js'
 import { buildCollection, buildModel } from './populate.js'

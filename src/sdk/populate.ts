@@ -5,7 +5,7 @@
  * Y.Map: inserting it into the document creates the whole subtree in one transaction.
  */
 import * as Y from 'yjs'
-import { ARRAY_ITEMS_KEY, COLLECTION, META_KEY } from '../layout.js'
+import { ARRAY_ITEMS_KEY, COLLECTION, META_KEY } from '../shared/layout.js'
 import { isCollectionProp, isValueProp, type Fields, type ModelType, type Prop } from './schema.js'
 
 export type MetaInit = Record<string, number | boolean | string>

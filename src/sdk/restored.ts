@@ -7,7 +7,7 @@
  * content re-created by a local undo.
  */
 import * as Y from 'yjs'
-import type { RestoredRange } from '../protocol/extension.js'
+import type { RestoredRange } from '../shared/protocol/extension.js'
 
 /** Origin of the transaction that only splits items (no change: no update, no undo step). */
 export const RESTORED_ORIGIN = Symbol('yroom.restored')

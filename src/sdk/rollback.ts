@@ -9,7 +9,7 @@
  * that matched it. Entries nothing matched expire after `ttlMs` (a compensation that
  * changed nothing visible, e.g. when a later change already overwrote the value).
  */
-import type { ModelPath, RejectedChange } from '../protocol/extension.js'
+import type { ModelPath, RejectedChange } from '../shared/protocol/extension.js'
 
 interface Entry {
   path: ModelPath

@@ -4,16 +4,16 @@
  */
 import * as Y from 'yjs'
 import { Awareness } from 'y-protocols/awareness'
-import type { AnyValue, ErrorNotice, RejectedChange, Response, Welcome } from '../protocol/extension.js'
+import type { AnyValue, ErrorNotice, RejectedChange, Response, Welcome } from '../shared/protocol/extension.js'
 import { Datastore, ROOT_MAP } from './datastore.js'
-import { DATASTORE_ENSURE } from './skeleton-protocol.js'
+import { DATASTORE_ENSURE } from '../shared/protocol/skeleton.js'
 import { Emitter } from './emitter.js'
 import type { ModelType } from './schema.js'
 import { Transport, type ConnectionStatus, type StatusEvent, type WebSocketConstructor } from './transport.js'
-import { ActionClient, type ActionTarget, type Snapshot } from '../actions/client.js'
-import { assertOwnYjs, warnYjsCopies } from '../yjs-copies.js'
-import type { ActionSet } from '../actions/define.js'
-import type { JsonValue } from '../actions/snapshot.js'
+import { ActionClient, type ActionTarget, type Snapshot } from './actions.js'
+import { assertOwnYjs, warnYjsCopies } from '../shared/yjs-copies.js'
+import type { ActionSet } from '../shared/actions/define.js'
+import type { JsonValue } from '../shared/actions/snapshot.js'
 
 export interface ConnectOptions<R extends ModelType = ModelType> {
   /** Server URL, e.g. `ws://localhost:1234`. */
@@ -100,7 +100,7 @@ export class Room<R extends ModelType = ModelType> {
 
   constructor(opts: ConnectOptions<R>) {
     this.name = opts.room
-    // Two Yjs copies break instanceof checks silently: say so (src/yjs-copies.ts).
+    // Two Yjs copies break instanceof checks silently: say so (src/shared/yjs-copies.ts).
     assertOwnYjs(opts.doc, 'connect({ doc }): the Y.Doc')
     assertOwnYjs(opts.awareness?.doc, 'connect({ awareness }): its Y.Doc')
     warnYjsCopies()
@@ -151,7 +151,7 @@ export class Room<R extends ModelType = ModelType> {
 
   /**
    * Synced with the server: first make sure the root model's skeleton exists, created by
-   * the server (see skeleton-protocol.ts), then report 'synced'.
+   * the server (see src/shared/protocol/skeleton.ts), then report 'synced'.
    */
   private async onTransportSynced(): Promise<void> {
     const skeleton = this.datastore.skeletonUpdate()

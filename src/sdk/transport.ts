@@ -27,7 +27,7 @@ import {
   MESSAGE_QUERY_AWARENESS,
   MESSAGE_SYNC,
   MESSAGE_YROOM,
-} from '../protocol/message-types.js'
+} from '../shared/protocol/message-types.js'
 import {
   decodeExtension,
   encodeHello,
@@ -39,8 +39,8 @@ import {
   type RejectedChange,
   type Response,
   type Welcome,
-} from '../protocol/extension.js'
-import { CloseCode } from '../protocol/close-codes.js'
+} from '../shared/protocol/extension.js'
+import { CloseCode } from '../shared/protocol/close-codes.js'
 import { Emitter } from './emitter.js'
 
 /** The subset of the WHATWG WebSocket that the transport uses (browsers, `ws`, undici). */

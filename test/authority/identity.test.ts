@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { authorityPlugin } from '../../plugins/authority/index.js'
-import { ExtKind } from '../../src/protocol/extension.js'
-import { MESSAGE_YROOM } from '../../src/protocol/message-types.js'
+import { ExtKind } from '../../src/shared/protocol/extension.js'
+import { MESSAGE_YROOM } from '../../src/shared/protocol/message-types.js'
 import { connectProvider, RawClient, startServer, until, type TestServer } from '../helpers.js'
 import { createModel, model } from './trio.js'
 

@@ -11,9 +11,9 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { authorityPlugin, identityOf } from '../../plugins/authority/index.js'
-import type { Change } from '../../server/changes.js'
+import type { Change } from '../../server/room/transaction-view.js'
 import type { Principal, UpdateContext, YroomPlugin } from '../../server/plugin.js'
-import { pathOfItem, pathOfType } from '../../src/paths.js'
+import { pathOfItem, pathOfType } from '../../src/shared/paths.js'
 import { connectProvider, mulberry32, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
 import { createModel, meta, model, trio, type Trio } from './trio.js'
 

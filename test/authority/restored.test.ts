@@ -41,7 +41,11 @@ async function sdk(url: string, room: string): Promise<Room> {
   return r
 }
 
-const textOf = (doc: Y.Doc, key = 'a'): Y.Text | undefined => (doc.getMap('models').get(key) as Y.Map<unknown> | undefined)?.get('text') as Y.Text | undefined
+const textOf = (doc: Y.Doc, key = 'a'): Y.Text | undefined => {
+  // Not a model while an overwrite waits for its rollback.
+  const model = doc.getMap('models').get(key)
+  return model instanceof Y.Map ? (model.get('text') as Y.Text | undefined) : undefined
+}
 const str = (doc: Y.Doc, key = 'a'): string | undefined => textOf(doc, key)?.toString()
 
 /** True once some deleted item of `text` knows the copy that continues it (the server told us). */

@@ -9,7 +9,7 @@ import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import WebSocket from 'ws'
 import { defaultPlugins } from '../../plugins/index.js'
-import { MESSAGE_SYNC } from '../../src/protocol/message-types.js'
+import { MESSAGE_SYNC } from '../../src/shared/protocol/message-types.js'
 import { connectProvider, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
 import { content, encodeUpdate, type Section, type Struct } from './v1.js'
 

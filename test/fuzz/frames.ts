@@ -1,13 +1,13 @@
 /**
  * y-websocket frames around the generated payloads (SPEC §7): sync step 1 / step 2 /
  * update, awareness, query-awareness, auth, and yroom's extension messages
- * (src/protocol/extension.ts), each valid or malformed in a chosen way.
+ * (src/shared/protocol/extension.ts), each valid or malformed in a chosen way.
  */
 import * as encoding from 'lib0/encoding'
-import { ExtKind, PROTOCOL_VERSION } from '../../src/protocol/extension.js'
-import { MESSAGE_AUTH, MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, MESSAGE_YROOM } from '../../src/protocol/message-types.js'
-import { DATASTORE_ENSURE } from '../../src/sdk/skeleton-protocol.js'
-import { SKD_CLEAR, SKD_INSERT, SKD_REMOVE } from '../../src/sdk/collections/skd-protocol.js'
+import { ExtKind, PROTOCOL_VERSION } from '../../src/shared/protocol/extension.js'
+import { MESSAGE_AUTH, MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, MESSAGE_YROOM } from '../../src/shared/protocol/message-types.js'
+import { DATASTORE_ENSURE } from '../../src/shared/protocol/skeleton.js'
+import { SKD_CLEAR, SKD_INSERT, SKD_REMOVE } from '../../src/shared/protocol/string-key-dictionary.js'
 import { chance, int, pick, pickClient, pickClock, randomPrimitive, randomString, weighted, type IdPool, type Rng } from './gen.js'
 import { Writer } from './v1.js'
 

@@ -27,7 +27,7 @@ const SECONDS = Number(process.env.YROOM_FUZZ_SECONDS ?? 40)
  *   clients and on reload, and integrates an item next to a collected one as a GC.
  */
 const openClass = (f: { kind: string; message: string }): string | null =>
-  f.kind === 'owned-model-changed' && /, quiet: /.test(f.message) ? 'lost owner write after a rollback' : f.kind === 'divergence' ? 'divergence' : null
+  f.kind === 'owned-model-changed' && /, quiet: |observed: owner's replica: /.test(f.message) ? 'lost owner write after a rollback' : f.kind === 'divergence' ? 'divergence' : null
 
 describe('fuzzer (issue 19)', () => {
   it(`a seeded ${SECONDS} s campaign against yroom serve finds nothing (seed ${SEED})`, async () => {

@@ -1,6 +1,6 @@
 /**
  * Valid Yjs V1 updates produced by random edits on real Y.Docs: fresh content (maps, arrays,
- * text, XML, nested models with `$meta` ownership as in src/layout.ts), edits made on an
+ * text, XML, nested models with `$meta` ownership as in src/shared/layout.ts), edits made on an
  * attacker's view of the room (legal writes mixed with writes into honest owners' models,
  * claims, removals of containers that hold owned models), deep nesting and large values.
  * Every choice comes from the caller's seeded PRNG.
@@ -92,7 +92,7 @@ export function randomPrimitive(rng: Rng, pool: IdPool): unknown {
 // ---------------------------------------------------------------------------------------
 // Fresh content: a new doc under a chosen client id
 
-/** A new model with a `$meta` as src/layout.ts describes (sometimes odd). */
+/** A new model with a `$meta` as src/shared/layout.ts describes (sometimes odd). */
 export function newModel(rng: Rng, pool: IdPool, depth = 0): Y.Map<unknown> {
   const m = new Y.Map<unknown>()
   if (chance(rng, 0.8)) {

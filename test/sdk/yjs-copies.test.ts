@@ -14,7 +14,7 @@ import pino from 'pino'
 import * as Y from 'yjs'
 import { connect, otherYjsCopies, YjsCopyError } from '../../src/index.js'
 import { createServer } from '../../server/index.js'
-import { resetYjsCopiesWarning } from '../../src/yjs-copies.js'
+import { resetYjsCopiesWarning } from '../../src/shared/yjs-copies.js'
 import { startChildServer } from '../child-server.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))

@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import { Refusal, type AuthenticateContext, type Principal } from '../../server/index.js'
-import { CloseCode } from '../../src/protocol/close-codes.js'
+import { CloseCode } from '../../src/shared/protocol/close-codes.js'
 import { connectProvider, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
 
 let s: TestServer

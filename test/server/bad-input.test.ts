@@ -7,8 +7,8 @@ import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import WebSocket from 'ws'
 import { pino } from 'pino'
-import { CloseCode } from '../../src/protocol/close-codes.js'
-import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC } from '../../src/protocol/message-types.js'
+import { CloseCode } from '../../src/shared/protocol/close-codes.js'
+import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC } from '../../src/shared/protocol/message-types.js'
 import { connectProvider, mulberry32, RawClient, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
 
 const MAX = 4096

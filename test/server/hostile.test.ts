@@ -8,11 +8,11 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
-import { CloseCode } from '../../src/protocol/close-codes.js'
-import { encodeRequest, ExtKind } from '../../src/protocol/extension.js'
-import { DATASTORE_ENSURE, SKELETON_ROOT } from '../../src/sdk/skeleton-protocol.js'
-import { datastoreSkeletonPlugin } from '../../plugins/datastore-skeleton.js'
-import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS } from '../../src/protocol/message-types.js'
+import { CloseCode } from '../../src/shared/protocol/close-codes.js'
+import { encodeRequest, ExtKind } from '../../src/shared/protocol/extension.js'
+import { DATASTORE_ENSURE, SKELETON_ROOT } from '../../src/shared/protocol/skeleton.js'
+import { datastoreSkeletonPlugin } from '../../plugins/datastore/skeleton.js'
+import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS } from '../../src/shared/protocol/message-types.js'
 import { authorityPlugin, identityOf } from '../../plugins/authority/index.js'
 import type { ServerOptions } from '../../server/index.js'
 import { connectProvider, RawClient, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
@@ -642,7 +642,7 @@ describe('content the server could not encode again, or that costs it far more t
     const a = await join(s.url, 'deep-embed')
     const bad = await raw(s.url, 'deep-embed').sync()
     // A Y.Text embed is ContentEmbed, held as JSON text. Yjs cannot even encode one this
-    // deep, so the update is written by hand (UpdateEncoderV1: see server/update-layout.ts).
+    // deep, so the update is written by hand (UpdateEncoderV1: see server/codec/update-layout.ts).
     const u = encoding.createEncoder()
     encoding.writeVarUint(u, 1) // one section
     encoding.writeVarUint(u, 1) // of one struct

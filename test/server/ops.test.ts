@@ -5,7 +5,7 @@ import * as syncProtocol from 'y-protocols/sync'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
-import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC } from '../../src/protocol/message-types.js'
+import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC } from '../../src/shared/protocol/message-types.js'
 import { providerPool, RawClient, startServer, until, type TestServer } from '../helpers.js'
 
 let s: TestServer

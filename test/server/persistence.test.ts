@@ -1,7 +1,7 @@
 /** Persistence: LevelDB across server restarts, kill -9, SIGTERM flush, idle unload. */
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS } from '../../src/protocol/message-types.js'
+import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS } from '../../src/shared/protocol/message-types.js'
 import { connectProvider, RawClient, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
 import { killAll, startCli, tempDir } from './fixtures/cli.js'
 

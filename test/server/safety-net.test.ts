@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { CloseCode } from '../../src/protocol/close-codes.js'
+import { CloseCode } from '../../src/shared/protocol/close-codes.js'
 import type { YroomPlugin } from '../../server/index.js'
 import { authorityPlugin } from '../../plugins/authority/index.js'
 import { connectProvider, RawClient, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as encoding from 'lib0/encoding'
-import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS } from '../../src/protocol/message-types.js'
+import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS } from '../../src/shared/protocol/message-types.js'
 import { providerPool, RawClient, startServer, until, type TestServer } from '../helpers.js'
 
 let s: TestServer

@@ -1,13 +1,13 @@
 /**
- * The update layout reader (server/update-layout.ts) and the tick's concatenating merge
- * (server/tick-merge.ts), against Yjs itself: the layout must agree with Y.parseUpdateMeta
+ * The update layout reader (server/codec/update-layout.ts) and the tick's concatenating merge
+ * (server/codec/tick-merge.ts), against Yjs itself: the layout must agree with Y.parseUpdateMeta
  * on every update, refuse every truncation, and the merge must produce exactly the state
  * Y.mergeUpdates produces, however the tick's updates share clients.
  */
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { readUpdateLayout, MalformedUpdate } from '../../server/update-layout.js'
-import { mergeTick } from '../../server/tick-merge.js'
+import { readUpdateLayout, MalformedUpdate } from '../../server/codec/update-layout.js'
+import { mergeTick } from '../../server/codec/tick-merge.js'
 import { mulberry32 as rng } from '../helpers.js'
 
 

@@ -4,7 +4,7 @@ import * as Y from 'yjs'
 import * as decoding from 'lib0/decoding'
 import * as syncProtocol from 'y-protocols/sync'
 import * as awarenessProtocol from 'y-protocols/awareness'
-import { MESSAGE_AWARENESS, MESSAGE_SYNC } from '../../src/protocol/message-types.js'
+import { MESSAGE_AWARENESS, MESSAGE_SYNC } from '../../src/shared/protocol/message-types.js'
 import { MemoryStorage } from '../../server/index.js'
 import { RawClient, startServer, until, type TestServer } from '../helpers.js'
 

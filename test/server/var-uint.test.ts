@@ -1,7 +1,7 @@
 /** The in-place varUint writer (server/var-uint.ts) writes exactly what lib0's encoder writes. */
 import { describe, expect, it } from 'vitest'
 import * as encoding from 'lib0/encoding'
-import { varUintLength, writeVarUintAt } from '../../server/var-uint.js'
+import { varUintLength, writeVarUintAt } from '../../server/codec/var-uint.js'
 
 describe('varUint in place', () => {
   it('matches lib0 byte for byte, up to the largest safe integer', () => {

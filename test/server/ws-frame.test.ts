@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { createRequire } from 'node:module'
 import type { Writable } from 'node:stream'
-import { binaryFrame, frameHeaderLength, OPCODE_BINARY, writeFrameHeader } from '../../server/ws-frame.js'
+import { binaryFrame, frameHeaderLength, OPCODE_BINARY, writeFrameHeader } from '../../server/transport/ws-frame.js'
 
 // ws's CommonJS entry exports its frame reader and writer (its ESM wrapper and @types/ws
 // do not).

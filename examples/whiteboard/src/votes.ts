@@ -14,7 +14,7 @@
  * the sum. No two tabs ever write the same key, so nothing is lost.
  */
 import * as Y from 'yjs'
-import { defineActions } from '../../../src/actions/define.js'
+import { defineActions } from '../../../src/shared/actions/define.js'
 import { META_KEY, type Room } from '../../../src/index.js'
 
 /** The action set the server side would register under the same name. */

@@ -4,7 +4,7 @@
  * (made by other Yjs code), and the rollback fires `modelAdded` / `modelRemoved` again.
  */
 import * as Y from 'yjs'
-import { ARRAY_ITEMS_KEY } from '../../layout.js'
+import { ARRAY_ITEMS_KEY } from '../../shared/layout.js'
 import type { ChangeSource } from '../base.js'
 import { buildModel } from '../populate.js'
 import type { InitOf, InstanceOf, ModelType } from '../schema.js'

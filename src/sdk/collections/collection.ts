@@ -3,7 +3,7 @@
  * `$meta.collection`, ownable like any model) whose elements are models of one type.
  */
 import * as Y from 'yjs'
-import { META_KEY } from '../../layout.js'
+import { META_KEY } from '../../shared/layout.js'
 import { RealtimeModel, type Binding, type ChangeSource, type ModelEvents } from '../base.js'
 import type { Datastore } from '../datastore.js'
 import type { EventMap } from '../emitter.js'

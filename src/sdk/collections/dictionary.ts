@@ -3,7 +3,7 @@
  * strings). Add, replace, remove; events `modelAdded`, `modelReplaced`, `modelRemoved`.
  */
 import * as Y from 'yjs'
-import { META_KEY } from '../../layout.js'
+import { META_KEY } from '../../shared/layout.js'
 import type { ChangeSource, RealtimeModel } from '../base.js'
 import { buildModel } from '../populate.js'
 import type { InitOf, InstanceOf, ModelType } from '../schema.js'

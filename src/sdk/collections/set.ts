@@ -5,7 +5,7 @@
  */
 import * as Y from 'yjs'
 import { uuidv4 } from 'lib0/random'
-import { META_KEY } from '../../layout.js'
+import { META_KEY } from '../../shared/layout.js'
 import type { ChangeSource, RealtimeModel } from '../base.js'
 import { buildModel } from '../populate.js'
 import type { InitOf, InstanceOf, ModelType } from '../schema.js'

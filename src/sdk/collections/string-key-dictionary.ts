@@ -6,7 +6,7 @@
  * promise resolves true, the change is already in the local document.
  */
 import * as Y from 'yjs'
-import { META_KEY } from '../../layout.js'
+import { META_KEY } from '../../shared/layout.js'
 import { buildModel } from '../populate.js'
 import type { InitOf, InstanceOf, ModelType } from '../schema.js'
 import { Collection, modelEntries, type SourceOf } from './collection.js'
@@ -19,7 +19,7 @@ import {
   SKD_REMOVE,
   SKD_VALUE_KEY,
   SKD_VALUE_ROOT,
-} from './skd-protocol.js'
+} from '../../shared/protocol/string-key-dictionary.js'
 
 function stringKey(raw: string): string | null {
   return raw === META_KEY ? null : raw

@@ -6,7 +6,7 @@
  */
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
-import { MESSAGE_AUTH, MESSAGE_SYNC } from '../../../src/protocol/message-types.js'
+import { MESSAGE_AUTH, MESSAGE_SYNC } from '../../../src/shared/protocol/message-types.js'
 
 export type Flavor = 'y-websocket' | 'hocuspocus'
 

@@ -10,7 +10,7 @@
  */
 import { connect, type Socket } from 'node:net'
 import { createHash, randomBytes } from 'node:crypto'
-import { frameHeaderLength, writeFrameHeader } from '../../../server/ws-frame.js'
+import { frameHeaderLength, writeFrameHeader } from '../../../server/transport/ws-frame.js'
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 const OP_CONT = 0x0

@@ -19,7 +19,7 @@ import { join } from 'node:path'
 import { createServer } from '../../../server/index.js'
 import { LevelStorage } from '../../../server/storage/leveldb.js'
 import { resolveOptions } from '../../../server/options.js'
-import { mergeTick } from '../../../server/tick-merge.js'
+import { mergeTick } from '../../../server/codec/tick-merge.js'
 import { defaultPlugins } from '../../../plugins/index.js'
 import { makeHistory, stateOf } from './history.js'
 import { profiled } from '../lib/inspector-profile.js'
@@ -60,7 +60,7 @@ async function storeAsServer(dir: string, updates: Uint8Array[]): Promise<number
   const limit = resolveOptions({}).compactAfterEntries
   let entries = 0
   for (let i = 0; i < updates.length; i += TICK_UPDATES) {
-    // The server's own tick merge (server/tick-merge.ts), so the log is what a room writes.
+    // The server's own tick merge (server/codec/tick-merge.ts), so the log is what a room writes.
     const merged = mergeTick(updates.slice(i, i + TICK_UPDATES).map((update) => ({ update, layout: null })))
     const seq = await s.append(ROOM, [merged])
     entries++

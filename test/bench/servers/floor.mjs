@@ -12,8 +12,8 @@ import * as Y from 'yjs'
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import * as syncProtocol from 'y-protocols/sync'
-import { MESSAGE_SYNC } from '../../../dist/src/protocol/message-types.js'
-import { encodeSyncUpdate } from '../../../dist/server/messages.js'
+import { MESSAGE_SYNC } from '../../../dist/src/shared/protocol/message-types.js'
+import { encodeSyncUpdate } from '../../../dist/server/codec/sync-messages.js'
 import { binaryFrame } from '../../../dist/server/ws-frame.js'
 
 const TICK_MS = 50

@@ -22,8 +22,8 @@
  * cannot escape the limit by cycling through the addresses of its own prefix.
  */
 import { isIPv4, isIPv6, type Socket } from 'node:net'
-import type { Logger } from './logger.js'
-import type { Metrics } from './metrics.js'
+import type { Logger } from '../logger.js'
+import type { Metrics } from '../metrics.js'
 
 export interface ConnectionLimitOptions {
   /** Admitted WebSocket connections in all; 0: no limit. */

@@ -7,16 +7,16 @@
  * an element model follows the ordinary rules, and a dictionary created with entries in one
  * update is accepted as created (no one else can have changed a key of a new dictionary).
  *
- * Wire format and layout: src/sdk/collections/skd-protocol.ts. Each request answers
+ * Wire format and layout: src/shared/protocol/string-key-dictionary.ts. Each request answers
  * `true` (applied; the change was broadcast before the answer, so the caller's document
  * already holds it) or `false` (the key, or for clear the dictionary, changed since the
  * version the caller saw; or a remove of an absent key). Malformed requests and requests
  * from clients that may not write the dictionary (rule 1) are refused with a reason.
  */
 import * as Y from 'yjs'
-import { COLLECTION, META_KEY, OWNER_ID, ROOM_MAP, UNOWNED } from '../src/layout.js'
-import { resolvePath } from '../src/paths.js'
-import type { AnyValue, ModelPath } from '../src/protocol/extension.js'
+import { COLLECTION, META_KEY, OWNER_ID, ROOM_MAP, UNOWNED } from '../../src/shared/layout.js'
+import { resolvePath } from '../../src/shared/paths.js'
+import type { AnyValue, ModelPath } from '../../src/shared/protocol/extension.js'
 import {
   dictionaryVersion,
   keyVersion,
@@ -30,13 +30,13 @@ import {
   SKD_VALUE_ROOT,
   SKD_VERSION,
   SKD_VERSIONS,
-} from '../src/sdk/collections/skd-protocol.js'
-import type { Change } from '../server/changes.js'
-import type { Connection } from '../server/connection.js'
-import { Refusal, type RequestContext, type UpdateContext, type YroomPlugin } from '../server/plugin.js'
-import type { Room } from '../server/room.js'
-import { decodeRequestUpdate } from '../server/nesting.js'
-import { metaBefore } from './authority/meta-cache.js'
+} from '../../src/shared/protocol/string-key-dictionary.js'
+import type { Change } from '../../server/room/transaction-view.js'
+import type { Connection } from '../../server/transport/connection.js'
+import { Refusal, type RequestContext, type UpdateContext, type YroomPlugin } from '../../server/plugin.js'
+import type { Room } from '../../server/room/room.js'
+import { decodeRequestUpdate } from '../../server/room/nesting.js'
+import { metaBefore } from '../authority/meta-cache.js'
 
 const KIND = 'stringKeyDictionary'
 export const SKD_REJECT_REASON = 'string-key-dictionary'

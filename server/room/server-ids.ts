@@ -4,7 +4,7 @@
  * without this list an id the server wrote under earlier would look unclaimed after a
  * reload, and a client could write under it. Loaded rooms bind every one to the server.
  */
-import type { Storage } from './storage/storage.js'
+import type { Storage } from '../storage/storage.js'
 
 const META_KEY = 'yroom-server-ids'
 

@@ -17,8 +17,8 @@
  */
 import * as decoding from 'lib0/decoding'
 import * as Y from 'yjs'
-import { jsonBytesTooDeep, MAX_JSON_DEPTH } from '../src/protocol/json-depth.js'
-import { skipAny } from '../src/protocol/any-value.js'
+import { jsonBytesTooDeep, MAX_JSON_DEPTH } from '../../src/shared/protocol/json-depth.js'
+import { skipAny } from '../../src/shared/protocol/any-value.js'
 
 export interface UpdateLayout {
   /** Clients that author structs in the update, mapped to their first clock. */

@@ -3,9 +3,9 @@
  * close for protocol errors or persistent offence) or, for anything malformed, an error and
  * a protocol-error close. Only that connection is affected; the room carries on.
  */
-import { CloseCode } from '../src/protocol/close-codes.js'
-import type { Connection } from './connection.js'
-import { Refusal } from './plugin.js'
+import { CloseCode } from '../../src/shared/protocol/close-codes.js'
+import type { Connection } from '../transport/connection.js'
+import { Refusal } from '../plugin.js'
 import type { Room } from './room.js'
 
 /** After this many refused updates in a row, the connection is closed (SPEC §3). */

@@ -12,7 +12,7 @@
  * while it was applied and judged.
  */
 import * as Y from 'yjs'
-import { META_KEY } from '../src/layout.js'
+import { META_KEY } from '../../src/shared/layout.js'
 import { copyOf, MAX_REDONE_HOPS } from './redone.js'
 
 export type Change =

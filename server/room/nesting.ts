@@ -15,8 +15,8 @@
  * and deletions never pay for it.
  */
 import * as Y from 'yjs'
-import { Refusal } from './plugin.js'
-import { readUpdateLayout, type UpdateLayout } from './update-layout.js'
+import { Refusal } from '../plugin.js'
+import { readUpdateLayout, type UpdateLayout } from '../codec/update-layout.js'
 
 /** Items of the update by client, in clock order (each section is one run of clocks). */
 export type UpdateItems = Map<number, Y.Item[]>

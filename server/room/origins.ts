@@ -14,7 +14,7 @@
  */
 import * as Y from 'yjs'
 import { findInUpdate, indexItems, type UpdateItems } from './nesting.js'
-import { MalformedUpdate, type UpdateLayout } from './update-layout.js'
+import { MalformedUpdate, type UpdateLayout } from '../codec/update-layout.js'
 
 /** Where an item lies: its parent (a type, or a type the update creates, by its item) and map key. */
 interface Place {

@@ -4,11 +4,11 @@
  */
 import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
-import { encodeError, encodeRejected, type RejectedChange } from '../src/protocol/extension.js'
-import { CloseCode } from '../src/protocol/close-codes.js'
-import type { Principal } from './plugin.js'
-import type { Logger } from './logger.js'
-import type { Metrics } from './metrics.js'
+import { encodeError, encodeRejected, type RejectedChange } from '../../src/shared/protocol/extension.js'
+import { CloseCode } from '../../src/shared/protocol/close-codes.js'
+import type { Principal } from '../plugin.js'
+import type { Logger } from '../logger.js'
+import type { Metrics } from '../metrics.js'
 import { frameHeaderLength } from './ws-frame.js'
 import type { InboundFlow } from './inbound-flow.js'
 

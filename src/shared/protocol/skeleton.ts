@@ -1,5 +1,5 @@
 /**
- * Request `datastore.ensure` (server: plugins/datastore-skeleton.ts): after syncing, the SDK
+ * Request `datastore.ensure` (server: plugins/datastore/skeleton.ts): after syncing, the SDK
  * asks the server to create the child models and collections of the root model that are
  * missing, so two clients never create the same nested map concurrently (Yjs would keep
  * one and drop what was written into the other).

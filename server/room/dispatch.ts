@@ -10,7 +10,7 @@ import {
   MESSAGE_QUERY_AWARENESS,
   MESSAGE_SYNC,
   MESSAGE_YROOM,
-} from '../src/protocol/message-types.js'
+} from '../../src/shared/protocol/message-types.js'
 import {
   decodeExtension,
   encodeResponse,
@@ -18,13 +18,13 @@ import {
   ExtKind,
   PROTOCOL_VERSION,
   type Request,
-} from '../src/protocol/extension.js'
+} from '../../src/shared/protocol/extension.js'
 import { admitUpdate } from './apply-update.js'
 import { handleAwareness } from './awareness.js'
-import type { Connection } from './connection.js'
-import { Refusal } from './plugin.js'
-import { encodeAwarenessChunks, encodeSyncStep2, readStateVector } from './messages.js'
-import { failMessage } from './refuse.js'
+import type { Connection } from '../transport/connection.js'
+import { Refusal } from '../plugin.js'
+import { encodeAwarenessChunks, encodeSyncStep2, readStateVector } from '../codec/sync-messages.js'
+import { failMessage } from './message-errors.js'
 import type { Room } from './room.js'
 
 export function handleMessage(room: Room, conn: Connection, data: Uint8Array): void {

@@ -20,8 +20,8 @@
  * Anything that must see a connection's earlier updates (its requests and hello, a late
  * joiner's sync answer, server edits, a departure) applies the inbox first (Room.applyInbox).
  */
-import type { Connection } from './connection.js'
-import type { UpdateLayout } from './update-layout.js'
+import type { Connection } from '../transport/connection.js'
+import type { UpdateLayout } from '../codec/update-layout.js'
 
 /** An update that passed the checks made on arrival (size, layout, beforeUpdate hooks). */
 export interface AdmittedUpdate {

@@ -14,12 +14,12 @@
  *   the overlay in the same step: a snapshot never shows an action applied twice.
  */
 import * as Y from 'yjs'
-import type { AnyValue, ModelPath, Response } from '../protocol/extension.js'
-import { pathOfType } from '../paths.js'
-import { ActionRefused, runAction, type ActionSet } from './define.js'
-import { canonical, deepFreeze, plainOf, type JsonObject, type JsonValue } from './snapshot.js'
-import { META_KEY, ROOM_MAP } from '../layout.js'
-import { entryHas, entryOf, ledgerOf } from './ledger.js'
+import type { AnyValue, ModelPath, Response } from '../shared/protocol/extension.js'
+import { pathOfType } from '../shared/paths.js'
+import { ActionRefused, runAction, type ActionSet } from '../shared/actions/define.js'
+import { canonical, deepFreeze, plainOf, type JsonObject, type JsonValue } from '../shared/actions/snapshot.js'
+import { META_KEY, ROOM_MAP } from '../shared/layout.js'
+import { entryHas, entryOf, ledgerOf } from '../shared/actions/ledger.js'
 
 /** What the client needs from its connection. */
 export interface ActionChannel {

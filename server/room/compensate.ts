@@ -8,8 +8,8 @@
  * that holds exactly the rejected items and pop it.
  */
 import * as Y from 'yjs'
-import type { RestoredRange } from '../src/protocol/extension.js'
-import type { Change, TransactionView } from './changes.js'
+import type { RestoredRange } from '../../src/shared/protocol/extension.js'
+import type { Change, TransactionView } from './transaction-view.js'
 import { copyOf } from './redone.js'
 
 interface DeleteRange {

@@ -1,6 +1,6 @@
 /**
  * Server side of the SDK's root model skeleton (request `datastore.ensure`, wire format in
- * src/sdk/skeleton-protocol.ts).
+ * src/shared/protocol/skeleton.ts).
  *
  * Why: the child models and collections a root model's schema declares are Y.Maps nested
  * in the root map. If two clients create the same missing child concurrently, Yjs keeps one
@@ -12,13 +12,13 @@
  * after they were broadcast.
  */
 import * as Y from 'yjs'
-import { ROOM_MAP } from '../src/layout.js'
-import type { AnyValue } from '../src/protocol/extension.js'
-import type { Connection } from '../server/connection.js'
-import { Refusal, type RequestContext, type YroomPlugin } from '../server/plugin.js'
-import type { Room } from '../server/room.js'
-import { decodeRequestUpdate } from '../server/nesting.js'
-import { DATASTORE_ENSURE, SKELETON_ROOT } from '../src/sdk/skeleton-protocol.js'
+import { ROOM_MAP } from '../../src/shared/layout.js'
+import type { AnyValue } from '../../src/shared/protocol/extension.js'
+import type { Connection } from '../../server/transport/connection.js'
+import { Refusal, type RequestContext, type YroomPlugin } from '../../server/plugin.js'
+import type { Room } from '../../server/room/room.js'
+import { decodeRequestUpdate } from '../../server/room/nesting.js'
+import { DATASTORE_ENSURE, SKELETON_ROOT } from '../../src/shared/protocol/skeleton.js'
 import { ownedByAnother } from './string-key-dictionary.js'
 
 function parseParams(params: AnyValue): { root: string; value: Uint8Array } {

@@ -8,8 +8,8 @@
  * client could fill the room's awareness (and every client's) with fresh ids.
  */
 import * as awarenessProtocol from 'y-protocols/awareness'
-import { encodeAwarenessEntries, readAwarenessEntries } from '../src/protocol/awareness-ids.js'
-import type { Connection } from './connection.js'
+import { encodeAwarenessEntries, readAwarenessEntries } from '../../src/shared/protocol/awareness-ids.js'
+import type { Connection } from '../transport/connection.js'
 import type { Room } from './room.js'
 
 /** Every id each connection has published under (at most the cap). */

@@ -7,7 +7,7 @@ import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import * as syncProtocol from 'y-protocols/sync'
 import * as awarenessProtocol from 'y-protocols/awareness'
-import { MESSAGE_AWARENESS, MESSAGE_SYNC } from '../src/protocol/message-types.js'
+import { MESSAGE_AWARENESS, MESSAGE_SYNC } from '../../src/shared/protocol/message-types.js'
 
 export function encodeSyncUpdate(update: Uint8Array): Uint8Array {
   const enc = encoding.createEncoder()

@@ -1,6 +1,6 @@
 /**
  * StringKeyDictionary wire and layout details, shared by the SDK and the server plugin
- * (plugins/string-key-dictionary.ts).
+ * (plugins/datastore/string-key-dictionary.ts).
  *
  * Layout: a Y.Map with `$meta.collection = 'stringKeyDictionary'`; elements are its entries.
  * The server keeps versions in the meta-model: `$meta.version` counts accepted changes of
@@ -15,8 +15,8 @@
  *   skd.clear  { path, version }
  */
 import * as Y from 'yjs'
-import { META_KEY } from '../../layout.js'
-import type { AnyValue, ModelPath } from '../../protocol/extension.js'
+import { META_KEY } from '../layout.js'
+import type { AnyValue, ModelPath } from './extension.js'
 
 export const SKD_INSERT = 'skd.insert'
 export const SKD_REMOVE = 'skd.remove'

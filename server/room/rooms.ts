@@ -6,7 +6,7 @@
  * an unloaded room's direct append can never slip between a load and that room's compaction.
  */
 import * as Y from 'yjs'
-import type { Connection } from './connection.js'
+import type { Connection } from '../transport/connection.js'
 import { applyStored, Room, SERVER_ORIGIN, uniqueServerClientId, type RoomContext } from './room.js'
 import { loadServerIds, storeServerId } from './server-ids.js'
 
