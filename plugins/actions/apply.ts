@@ -4,8 +4,9 @@
  * so effect and "applied" mark are stored atomically and an action id applies at most once.
  */
 import * as Y from 'yjs'
-import { META_KEY, OWNER_ID, ROOM_MAP, UNOWNED } from '../../src/shared/layout.js'
+import { META_KEY, ROOM_MAP } from '../../src/shared/layout.js'
 import { resolvePath } from '../../src/shared/paths.js'
+import { ownerOf } from '../../src/shared/model-tree.js'
 import type { ModelPath } from '../../src/shared/protocol/extension.js'
 import { ActionRefused, checkSchema, runAction, type ActionCaller, type ActionSet } from '../../src/shared/actions/define.js'
 import { entryHas, entryOf, LEDGER_KEY, ledgerOf, withApplied } from '../../src/shared/actions/ledger.js'
@@ -54,12 +55,6 @@ function setOf(model: Y.Map<unknown>, sets: ReadonlyMap<string, ActionSet>): Act
   const set = typeof name === 'string' ? sets.get(name) : undefined
   if (!set) throw new ActionRefused('no-actions', `the model has no registered action set (${String(name)})`)
   return set
-}
-
-function ownerOf(model: Y.Map<unknown>): number {
-  const meta = model.get(META_KEY)
-  const owner = meta instanceof Y.Map ? meta.get(OWNER_ID) : undefined
-  return typeof owner === 'number' ? owner : UNOWNED
 }
 
 const ledger = ledgerOf

@@ -11,7 +11,7 @@ import type { ModelPath } from '../../src/shared/protocol/extension.js'
 import { Refusal, type YroomPlugin } from '../../server/plugin.js'
 import type { Room } from '../../server/room/room.js'
 import type { Rooms } from '../../server/room/rooms.js'
-import { modelOf, parentOf } from '../authority/hierarchy.js'
+import { modelOf, parentModelOf } from '../../src/shared/model-tree.js'
 import { ACTIONS_META_KEY, actionOnlySet, applyAction, type ActionOutcome, type ActionRequest, type DocAccess } from './apply.js'
 import { runMigrations, type Migration } from './migrations.js'
 
@@ -88,7 +88,7 @@ export function actionsPlugin(options: ActionsPluginOptions): ActionsPlugin {
     onUpdate(ctx) {
       for (const c of ctx.view.changes) {
         if (ctx.isRejected(c)) continue
-        for (let m = modelOf(c.parent); m !== null; m = modelOf(parentOf(m))) {
+        for (let m = modelOf(c.parent); m !== null; m = parentModelOf(m)) {
           if (actionOnlySet(actionsBefore(m, ctx.view), sets)) {
             ctx.reject(c, 'action-only', 'this model changes only through its actions')
             break

@@ -7,38 +7,10 @@
 import * as Y from 'yjs'
 import { COLLECTION, META_KEY, OWNER_ID, PREVENT_OWNERSHIP_TAKEOVER } from '../../src/shared/layout.js'
 import type { TransactionView } from '../../server/room/transaction-view.js'
-import { metaBefore, metaMapOf, metaOf, NO_META, type MetaBefore } from './meta-cache.js'
+import { parentModelOf } from '../../src/shared/model-tree.js'
+import { metaBefore, metaFromFields, metaModelOfItem, NO_META, type MetaBefore } from './meta-cache.js'
 
 export type { MetaBefore } from './meta-cache.js'
-
-/** The Y.Map holding `type` (the type itself when it is a map), or null at the root. */
-export function parentOf(type: Y.AbstractType<any>): Y.AbstractType<any> | null {
-  return type._item === null ? null : (type._item.parent as Y.AbstractType<any>)
-}
-
-/** The model a type's content belongs to: the nearest Y.Map at or above it. */
-export function modelOf(type: Y.AbstractType<any> | null): Y.Map<unknown> | null {
-  for (let t = type; t !== null; t = parentOf(t)) if (t instanceof Y.Map) return t
-  return null
-}
-
-/** When `type` is some model's meta-model, that model; else null. */
-export function metaOwner(type: Y.AbstractType<any>): Y.Map<unknown> | null {
-  const item = type._item
-  if (item === null || item.parentSub !== META_KEY || !(type instanceof Y.Map)) return null
-  const parent = item.parent
-  return parent instanceof Y.Map ? parent : null
-}
-
-/**
- * True when `type` lies in the root type named `name`. Compares the root itself: its name
- * (Y.findRootTypeKey) is found by scanning every root of the document, on every change.
- */
-export function isUnderRoot(type: Y.AbstractType<any>, name: string): boolean {
-  let t = type
-  for (let p = parentOf(t); p !== null; p = parentOf(t)) t = p
-  return t.doc !== null && t.doc.share.get(name) === t
-}
 
 export class Before {
   /** Metas read through the view (models whose meta this update touched): most updates have none. */
@@ -57,10 +29,10 @@ export class Before {
     let m = this.metas?.get(model)
     if (m) return m
     m = NO_META
-    const metaMap = metaMapOf(this.view.itemBefore(model, META_KEY))
+    const metaMap = metaModelOfItem(this.view.itemBefore(model, META_KEY))
     if (metaMap !== null) {
       const v = this.view
-      m = metaOf(v.valueBefore(metaMap, OWNER_ID), v.valueBefore(metaMap, PREVENT_OWNERSHIP_TAKEOVER), v.valueBefore(metaMap, COLLECTION))
+      m = metaFromFields(v.valueBefore(metaMap, OWNER_ID), v.valueBefore(metaMap, PREVENT_OWNERSHIP_TAKEOVER), v.valueBefore(metaMap, COLLECTION))
     }
     ;(this.metas ??= new Map()).set(model, m)
     return m
@@ -68,7 +40,7 @@ export class Before {
 
   /** The first of `model` and its ancestor models (nearest first) that passes `test`, or null. */
   findInHierarchy(model: Y.Map<unknown>, test: (m: Y.Map<unknown>) => boolean): Y.Map<unknown> | null {
-    for (let m: Y.Map<unknown> | null = model; m !== null; m = modelOf(parentOf(m))) if (test(m)) return m
+    for (let m: Y.Map<unknown> | null = model; m !== null; m = parentModelOf(m)) if (test(m)) return m
     return null
   }
 }

@@ -31,7 +31,7 @@ export interface MetaBefore {
 export const NO_META: MetaBefore = { ownerID: UNOWNED, prevent: false, collection: undefined }
 
 /** A meta from the values of its three fields (anything but a number is no owner). */
-export function metaOf(ownerID: unknown, prevent: unknown, collection: unknown): MetaBefore {
+export function metaFromFields(ownerID: unknown, prevent: unknown, collection: unknown): MetaBefore {
   return {
     ownerID: typeof ownerID === 'number' ? ownerID : UNOWNED,
     prevent: prevent === true,
@@ -62,7 +62,7 @@ function lastValue(item: Y.Item | undefined): unknown {
 }
 
 /** The meta map an item of a model's `$meta` key holds, or null (unset, or not a map). */
-export function metaMapOf(item: Y.Item | null | undefined): Y.Map<unknown> | null {
+export function metaModelOfItem(item: Y.Item | null | undefined): Y.Map<unknown> | null {
   const type = item?.content instanceof Y.ContentType ? item.content.type : null
   return type instanceof Y.Map ? type : null
 }
@@ -91,14 +91,14 @@ export function metaBefore(model: Y.Map<unknown>, view: TransactionView): MetaBe
   if (hit !== null) return hit
   const metaItem = model._map.get(META_KEY)
   if (!untouched(metaItem, view)) return null
-  const metaMap = metaMapOf(metaItem)
+  const metaMap = metaModelOfItem(metaItem)
   if (metaItem !== undefined && metaMap === null) return null // $meta holds no map: rare, not cached
   const fields = metaMap?._map
   const owner = fields?.get(OWNER_ID)
   const prevent = fields?.get(PREVENT_OWNERSHIP_TAKEOVER)
   const collection = fields?.get(COLLECTION)
   if (!untouched(owner, view) || !untouched(prevent, view) || !untouched(collection, view)) return null
-  const meta = metaMap === null ? NO_META : metaOf(lastValue(owner), lastValue(prevent), lastValue(collection))
+  const meta = metaMap === null ? NO_META : metaFromFields(lastValue(owner), lastValue(prevent), lastValue(collection))
   entries.set(model, { meta, metaItem, owner, prevent, collection })
   return meta
 }

@@ -18,7 +18,8 @@ import {
 } from '../../src/shared/layout.js'
 import type { Change } from '../../server/room/transaction-view.js'
 import type { UpdateContext } from '../../server/plugin.js'
-import { Before, isUnderRoot, metaOwner, modelOf, parentOf } from './hierarchy.js'
+import { isUnderRoot, modelOf, modelOfMeta, parentModelOf } from '../../src/shared/model-tree.js'
+import { Before } from './hierarchy.js'
 import type { IdentityTable } from './identity.js'
 
 export const Reason = {
@@ -38,14 +39,14 @@ const no = (reason: string, message: string): Verdict => ({ reason, message })
 
 /** The model whose meta a change touches: a field of its $meta map, or its `$meta` key itself. */
 function metaTarget(c: Change): Y.Map<unknown> | null {
-  const owner = metaOwner(c.parent)
+  const owner = modelOfMeta(c.parent)
   if (owner) return owner
   if (c.key === META_KEY && c.parent instanceof Y.Map) return c.parent
   return null
 }
 
 function isOwnershipChange(c: Change): boolean {
-  return c.key === OWNER_ID ? metaOwner(c.parent) !== null : c.key === META_KEY && c.parent instanceof Y.Map
+  return c.key === OWNER_ID ? modelOfMeta(c.parent) !== null : c.key === META_KEY && c.parent instanceof Y.Map
 }
 
 function itemType(item: Y.Item | null): Y.AbstractType<any> | null {
@@ -103,7 +104,7 @@ export class Judge {
   /** The nearest model in `model`'s hierarchy owned by another, or null (rule 1). */
   private ownedByAnother(model: Y.Map<unknown> | null, skipSelf = false): Y.Map<unknown> | null {
     // A loop rather than findInHierarchy with a test: this runs for nearly every change.
-    for (let m = model; m !== null; m = modelOf(parentOf(m))) {
+    for (let m = model; m !== null; m = parentModelOf(m)) {
       if (skipSelf && m === model) continue
       const owner = this.ownerOf(m)
       if (owner !== UNOWNED && !this.own(owner)) return m

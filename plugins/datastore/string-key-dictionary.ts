@@ -14,8 +14,9 @@
  * from clients that may not write the dictionary (rule 1) are refused with a reason.
  */
 import * as Y from 'yjs'
-import { COLLECTION, META_KEY, OWNER_ID, ROOM_MAP, UNOWNED } from '../../src/shared/layout.js'
+import { COLLECTION, META_KEY, ROOM_MAP, UNOWNED } from '../../src/shared/layout.js'
 import { resolvePath } from '../../src/shared/paths.js'
+import { ownerOf } from '../../src/shared/model-tree.js'
 import type { AnyValue, ModelPath } from '../../src/shared/protocol/extension.js'
 import {
   dictionaryVersion,
@@ -55,12 +56,6 @@ function isOwn(room: Room, conn: Connection, clientID: number): boolean {
   const table = room.pluginState.get('authority') as { isOwnConnection?: (id: number, c: Connection) => boolean } | undefined
   if (table?.isOwnConnection) return table.isOwnConnection(clientID, conn)
   return clientID === conn.announcedClientID
-}
-
-function ownerOf(map: Y.Map<unknown>): number {
-  const meta = map.get(META_KEY)
-  const v = meta instanceof Y.Map ? meta.get(OWNER_ID) : undefined
-  return typeof v === 'number' ? v : UNOWNED
 }
 
 /** Rule 1 for server-applied requests: the model or an ancestor is owned by someone else. */

@@ -3,8 +3,9 @@
  * every Y.Map below the roots.
  */
 import * as Y from 'yjs'
-import { DESTROY_WHEN_OWNER_LEAVES, META_KEY, OWNER_ID, UNOWNED } from '../../src/shared/layout.js'
+import { DESTROY_WHEN_OWNER_LEAVES, META_KEY } from '../../src/shared/layout.js'
 import { typeRootMaps } from '../../server/room/transaction-view.js'
+import { metaModelOf, ownerOf } from '../../src/shared/model-tree.js'
 
 export interface ModelEntry {
   model: Y.Map<unknown>
@@ -23,10 +24,8 @@ export interface ModelEntry {
 }
 
 function entryOf(model: Y.Map<unknown>, root: boolean, remove: () => void): ModelEntry {
-  const meta = model.get(META_KEY)
-  const m = meta instanceof Y.Map ? (meta as Y.Map<unknown>) : null
-  const owner = m?.get(OWNER_ID)
-  return { model, root, ownerID: typeof owner === 'number' ? owner : UNOWNED, ephemeral: m?.get(DESTROY_WHEN_OWNER_LEAVES) === true, meta: m, remove }
+  const m = metaModelOf(model) ?? null
+  return { model, root, ownerID: ownerOf(model), ephemeral: m?.get(DESTROY_WHEN_OWNER_LEAVES) === true, meta: m, remove }
 }
 
 /** Deletes every key of a root map (the closest a root model comes to being removed). */

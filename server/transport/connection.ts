@@ -5,7 +5,6 @@
 import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 import { encodeError, encodeRejected, type RejectedChange } from '../../src/shared/protocol/extension.js'
-import { CloseCode } from '../../src/shared/protocol/close-codes.js'
 import type { Principal } from '../plugin.js'
 import type { Logger } from '../logger.js'
 import type { Metrics } from '../metrics.js'

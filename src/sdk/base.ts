@@ -18,6 +18,7 @@ import {
 } from '../shared/layout.js'
 import type { ModelPath } from '../shared/protocol/extension.js'
 import { pathOfType } from '../shared/paths.js'
+import { ancestorModels, metaModelOf, ownerOf } from '../shared/model-tree.js'
 import { Emitter, type EventMap } from './emitter.js'
 import type { Fields, PropValue } from './schema.js'
 import type { Datastore } from './datastore.js'
@@ -60,27 +61,6 @@ export type Binding =
   | { kind: 'map'; map: Y.Map<unknown> }
   | { kind: 'slot'; parent: RealtimeModel; key: string; create: () => Y.Map<unknown> }
 
-/** The models above `map` (nearest first), following Y.Map parents through arrays. */
-export function ancestorMaps(map: Y.Map<unknown>): Y.Map<unknown>[] {
-  const out: Y.Map<unknown>[] = []
-  let t = (map._item?.parent ?? null) as Y.AbstractType<unknown> | null
-  while (t !== null) {
-    if (t instanceof Y.Map) out.push(t)
-    t = (t._item?.parent ?? null) as Y.AbstractType<unknown> | null
-  }
-  return out
-}
-
-function metaOf(map: Y.Map<unknown> | undefined): Y.Map<unknown> | undefined {
-  const m = map?.get(META_KEY)
-  return m instanceof Y.Map ? m : undefined
-}
-
-export function ownerOfMap(map: Y.Map<unknown> | undefined): number {
-  const v = metaOf(map)?.get(OWNER_ID)
-  return typeof v === 'number' ? v : UNOWNED
-}
-
 export class RealtimeModel<F extends Fields = Fields, E extends EventMap = ModelEvents<F>> {
   /** @internal */ readonly _ds: Datastore
   /** @internal */ readonly _binding: Binding
@@ -95,7 +75,7 @@ export class RealtimeModel<F extends Fields = Fields, E extends EventMap = Model
   constructor(ds: Datastore, binding: Binding) {
     this._ds = ds
     this._binding = binding
-    this._lastOwner = ownerOfMap(this.yMap)
+    this._lastOwner = ownerOf(this.yMap)
   }
 
   // ---- the Y.Map underneath -----------------------------------------------------------
@@ -180,19 +160,19 @@ export class RealtimeModel<F extends Fields = Fields, E extends EventMap = Model
   /** Models above this one, nearest first (their Y.Maps). */
   private ancestors(): Y.Map<unknown>[] {
     const b = this._binding
-    return b.kind === 'slot' ? b.parent.selfAndAncestors() : ancestorMaps(b.map)
+    return b.kind === 'slot' ? b.parent.selfAndAncestors() : ancestorModels(b.map)
   }
 
   /** This model's map (if it exists) and the maps above it, nearest first. */
   private selfAndAncestors(): Y.Map<unknown>[] {
     const m = this.yMap
-    if (m) return [m, ...ancestorMaps(m)]
+    if (m) return [m, ...ancestorModels(m)]
     return this._binding.kind === 'slot' ? this._binding.parent.selfAndAncestors() : []
   }
 
   /** ownerID of this model: a client id, -1 (unowned) or 0 (the server). */
   get ownerIDSelf(): number {
-    return ownerOfMap(this.yMap)
+    return ownerOf(this.yMap)
   }
 
   /**
@@ -202,7 +182,7 @@ export class RealtimeModel<F extends Fields = Fields, E extends EventMap = Model
   get ownerIDInHierarchy(): number {
     let owner = this.ownerIDSelf
     for (const m of this.ancestors()) {
-      const o = ownerOfMap(m)
+      const o = ownerOf(m)
       if (o !== UNOWNED) owner = o
     }
     return owner
@@ -241,7 +221,7 @@ export class RealtimeModel<F extends Fields = Fields, E extends EventMap = Model
   /** True when some ancestor (not this model) is owned by someone else. */
   private ancestorOwnedByAnother(): boolean {
     return this.ancestors().some((m) => {
-      const o = ownerOfMap(m)
+      const o = ownerOf(m)
       return o !== UNOWNED && o !== this.me
     })
   }
@@ -273,14 +253,14 @@ export class RealtimeModel<F extends Fields = Fields, E extends EventMap = Model
 
   private takeoverPrevented(): boolean {
     if (this.preventOwnershipTakeover) return true
-    return this.ancestors().some((m) => metaOf(m)?.get(PREVENT_OWNERSHIP_TAKEOVER) === true)
+    return this.ancestors().some((m) => metaModelOf(m)?.get(PREVENT_OWNERSHIP_TAKEOVER) === true)
   }
 
   // ---- lifetime flags -----------------------------------------------------------------
 
   /** When true, only an unowned model can be claimed (in this model and below). */
   get preventOwnershipTakeover(): boolean {
-    return metaOf(this.yMap)?.get(PREVENT_OWNERSHIP_TAKEOVER) === true
+    return metaModelOf(this.yMap)?.get(PREVENT_OWNERSHIP_TAKEOVER) === true
   }
 
   set preventOwnershipTakeover(v: boolean) {
@@ -289,7 +269,7 @@ export class RealtimeModel<F extends Fields = Fields, E extends EventMap = Model
 
   /** When true, the server deletes the model when its owner (or, unowned, the last client) leaves. */
   get destroyWhenOwnerOrLastClientLeaves(): boolean {
-    return metaOf(this.yMap)?.get(DESTROY_WHEN_OWNER_LEAVES) === true
+    return metaModelOf(this.yMap)?.get(DESTROY_WHEN_OWNER_LEAVES) === true
   }
 
   set destroyWhenOwnerOrLastClientLeaves(v: boolean) {

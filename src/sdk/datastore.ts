@@ -16,7 +16,7 @@ import {
   UNOWNED,
 } from '../shared/layout.js'
 import { pathOfType } from '../shared/paths.js'
-import type { AnyValue, ModelPath, Response } from '../shared/protocol/extension.js'
+import type { AnyValue, Response } from '../shared/protocol/extension.js'
 import { RealtimeModel, type ChangeSource, type PropertyChange } from './base.js'
 import { Collection, type SharedType, type SourceOf } from './collections/collection.js'
 import { RealtimeSet } from './collections/set.js'

@@ -35,7 +35,6 @@ export {
 export { RealtimeArray, type ArrayEvents, type ArrayElementEvent } from './collections/array.js'
 export { applyRestored } from './restored.js'
 export { StringKeyDictionary } from './collections/string-key-dictionary.js'
-export * as skdProtocol from '../shared/protocol/string-key-dictionary.js'
 export {
   RequestInterruptedError,
   type ConnectionStatus,

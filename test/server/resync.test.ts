@@ -7,7 +7,7 @@ import * as Y from 'yjs'
 import * as decoding from 'lib0/decoding'
 import * as syncProtocol from 'y-protocols/sync'
 import { MESSAGE_SYNC } from '../../src/shared/protocol/message-types.js'
-import { connectProvider, RawClient, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
+import { connectProvider, RawClient, startServer, until, type TestServer } from '../helpers.js'
 
 let s: TestServer
 const clients: Array<{ destroy(): void }> = []

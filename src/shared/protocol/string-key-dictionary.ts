@@ -16,6 +16,7 @@
  */
 import * as Y from 'yjs'
 import { META_KEY } from '../layout.js'
+import { metaModelOf } from '../model-tree.js'
 import type { AnyValue, ModelPath } from './extension.js'
 
 export const SKD_INSERT = 'skd.insert'
@@ -84,20 +85,15 @@ export function parseClearParams(params: AnyValue): SkdClearParams {
   return { path: path(p.path), version: version(p.version) }
 }
 
-function metaOf(dict: Y.Map<unknown>): Y.Map<unknown> | undefined {
-  const m = dict.get(META_KEY)
-  return m instanceof Y.Map ? m : undefined
-}
-
 /** The dictionary's version (0 before any change). */
 export function dictionaryVersion(dict: Y.Map<unknown> | undefined): number {
-  const v = dict ? metaOf(dict)?.get(SKD_VERSION) : undefined
+  const v = metaModelOf(dict)?.get(SKD_VERSION)
   return typeof v === 'number' ? v : 0
 }
 
 /** The version of `key`'s last change (0 if it never changed). */
 export function keyVersion(dict: Y.Map<unknown> | undefined, k: string): number {
-  const versions = dict ? metaOf(dict)?.get(SKD_VERSIONS) : undefined
+  const versions = metaModelOf(dict)?.get(SKD_VERSIONS)
   const v = versions instanceof Y.Map ? versions.get(k) : undefined
   return typeof v === 'number' ? v : 0
 }
