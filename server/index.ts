@@ -29,9 +29,14 @@ export {
   type ConnectionContext,
   type RequestContext,
   type RequestHandler,
+  type RoomHandle,
+  type RoomMetadata,
+  type RoomServices,
+  type IdentityService,
 } from './plugin.js'
 export type { Change, TransactionView } from './room/transaction-view.js'
-export { Room, SERVER_ORIGIN } from './room/room.js'
+export { metaBefore, type MetaBefore } from './room/meta-before.js'
+export { SERVER_ORIGIN } from './room/room.js'
 export type { Rooms } from './room/rooms.js'
 export type { Connection } from './transport/connection.js'
 export type { Storage, StoredDocument } from './storage/storage.js'

@@ -12,7 +12,8 @@ import type { IncomingMessage } from 'node:http'
 import type { AnyValue } from '../src/shared/protocol/extension.js'
 import type { Change, TransactionView } from './room/transaction-view.js'
 import type { Connection } from './transport/connection.js'
-import type { Room } from './room/room.js'
+import type { Logger } from './logger.js'
+import type { ResolvedOptions } from './options.js'
 
 /** Who a connection acts for. Returned by the `authenticate` hook. */
 export interface Principal {
@@ -41,8 +42,62 @@ export class Refusal extends Error {
   }
 }
 
+/**
+ * What a plugin sees of a room. The engine (room/room.ts) implements it; its pipeline
+ * (inbox, fan-out, compensation bookkeeping) stays private to the room.
+ */
+export interface RoomHandle {
+  readonly name: string
+  /** The room's document. Write to it only through `transactAsServer` (or a hook's `serverEdit`). */
+  readonly doc: Y.Doc
+  readonly logger: Logger
+  /** The server's options, defaults applied. */
+  readonly options: Readonly<ResolvedOptions>
+  /** The room's open connections. */
+  readonly connections: ReadonlySet<Connection>
+  /** Set once the room unloaded: timers a plugin started should do nothing after it. */
+  readonly closed: boolean
+  /** Client ids the server writes under in this room (this run's and stored ones). */
+  readonly serverClientIds: ReadonlySet<number>
+  /** The room's metadata in storage (SPEC §11): bytes under a key, beside its updates. */
+  readonly metadata: RoomMetadata
+  /** Services plugins provide to each other (see RoomServices). */
+  readonly services: RoomServices
+  /** Free-form per-plugin state, keyed by plugin name. */
+  readonly pluginState: Map<string, unknown>
+  /** Runs `fn` as one server-authored change, stored and broadcast like a client's. */
+  transactAsServer<T>(fn: (doc: Y.Doc) => T): T
+  /** Resolves once everything applied so far is stored and sent. */
+  flush(): Promise<void>
+}
+
+export interface RoomMetadata {
+  get(key: string): Promise<Uint8Array | undefined>
+  set(key: string, value: Uint8Array): Promise<void>
+}
+
+/**
+ * Which connection writes under which client id (SPEC §3). Provided by the authority
+ * plugin (plugins/authority); plugins that need it read `room.services.identity`.
+ */
+export interface IdentityService {
+  /** True when `clientID` is bound to `conn`. */
+  isOwnConnection(clientID: number, conn: Connection): boolean
+  /** True while an open connection holds `clientID`. */
+  isLive(clientID: number): boolean
+  /** Whether the principal `clientID` is bound to is anonymous; undefined when unbound. */
+  isAnonymous(clientID: number): boolean | undefined
+  /** The ids a closed connection held that no open connection holds now. */
+  idsLeftBy(connId: number): number[]
+}
+
+/** Services a room's plugins provide to each other, set in their onLoad. */
+export interface RoomServices {
+  identity?: IdentityService
+}
+
 export interface BeforeUpdateContext {
-  room: Room
+  room: RoomHandle
   connection: Connection
   update: Uint8Array
   /** Client ids that author structs in the update, mapped to their first clock. */
@@ -50,7 +105,7 @@ export interface BeforeUpdateContext {
 }
 
 export interface UpdateContext {
-  room: Room
+  room: RoomHandle
   connection: Connection
   doc: Y.Doc
   /**
@@ -70,19 +125,19 @@ export interface UpdateContext {
 }
 
 export interface AfterApplyContext {
-  room: Room
+  room: RoomHandle
   connection: Connection
   /** Number of changes rejected in this update. */
   rejected: number
 }
 
 export interface ConnectionContext {
-  room: Room
+  room: RoomHandle
   connection: Connection
 }
 
 export interface RequestContext {
-  room: Room
+  room: RoomHandle
   connection: Connection
 }
 
@@ -106,7 +161,7 @@ export interface YroomPlugin {
   /** Unique name, used in logs. */
   name: string
   /** A room was loaded from storage, before any client receives its state. */
-  onLoad?(room: Room): void | Promise<void>
+  onLoad?(room: RoomHandle): void | Promise<void>
   /** A connection was authenticated and is about to join. Throw a Refusal to refuse it. */
   onConnect?(ctx: ConnectionContext): void | Promise<void>
   /** The client sent the extension hello announcing its Yjs client id. Throw a Refusal to refuse it. */
@@ -126,7 +181,7 @@ export interface YroomPlugin {
   /** A connection closed (cleanly or by heartbeat timeout). */
   onDisconnect?(ctx: ConnectionContext): void | Promise<void>
   /** The room is about to unload (its idle time after the last client passed). */
-  onUnload?(room: Room): void | Promise<void>
+  onUnload?(room: RoomHandle): void | Promise<void>
   /** Extension request methods (SPEC §7) this plugin answers. */
   requests?: Record<string, RequestHandler>
 }

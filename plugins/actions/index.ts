@@ -8,8 +8,7 @@ import { META_KEY } from '../../src/shared/layout.js'
 import { ActionRefused, type ActionSet } from '../../src/shared/actions/define.js'
 import type { JsonValue } from '../../src/shared/actions/snapshot.js'
 import type { ModelPath } from '../../src/shared/protocol/extension.js'
-import { Refusal, type YroomPlugin } from '../../server/plugin.js'
-import type { Room } from '../../server/room/room.js'
+import { Refusal, type YroomPlugin, type RoomHandle } from '../../server/plugin.js'
 import type { Rooms } from '../../server/room/rooms.js'
 import { modelOf, parentModelOf } from '../../src/shared/model-tree.js'
 import { ACTIONS_META_KEY, actionOnlySet, applyAction, type ActionOutcome, type ActionRequest, type DocAccess } from './apply.js'
@@ -28,7 +27,7 @@ export interface ActionsPluginOptions {
   migrations?: readonly Migration[]
 }
 
-function roomAccess(room: Room): DocAccess {
+function roomAccess(room: RoomHandle): DocAccess {
   return {
     read: async (fn) => fn(room.doc),
     edit: async (fn) => {

@@ -4,8 +4,8 @@
  * the step's changes, so a step never runs twice, even across crashes.
  */
 import * as Y from 'yjs'
+import type { RoomHandle } from '../../server/plugin.js'
 import { ROOM_MAP } from '../../src/shared/layout.js'
-import type { Room } from '../../server/room/room.js'
 
 export interface Migration {
   /** Unique, stable name: the record that it ran. */
@@ -21,7 +21,7 @@ export function appliedMigrations(doc: Y.Doc): string[] {
   return a instanceof Y.Array ? (a.toArray() as string[]) : []
 }
 
-export function runMigrations(room: Room, migrations: readonly Migration[]): void {
+export function runMigrations(room: RoomHandle, migrations: readonly Migration[]): void {
   const done = new Set(appliedMigrations(room.doc))
   for (const m of migrations) {
     if (done.has(m.name)) continue

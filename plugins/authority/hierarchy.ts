@@ -1,16 +1,16 @@
 /**
  * Models and their meta as they were before the update being judged (SPEC §2, §4).
  * One Before per judged update. A meta the update did not touch is the document's current
- * one, kept across updates (meta-cache.ts); one it touched is read through the update's
+ * one, kept across updates (server/room/meta-before.ts); one it touched is read through the update's
  * view, past what it wrote, and kept for the rest of the update.
  */
 import * as Y from 'yjs'
 import { COLLECTION, META_KEY, OWNER_ID, PREVENT_OWNERSHIP_TAKEOVER } from '../../src/shared/layout.js'
 import type { TransactionView } from '../../server/room/transaction-view.js'
 import { parentModelOf } from '../../src/shared/model-tree.js'
-import { metaBefore, metaFromFields, metaModelOfItem, NO_META, type MetaBefore } from './meta-cache.js'
+import { metaBefore, metaFromFields, metaModelOfItem, NO_META, type MetaBefore } from '../../server/room/meta-before.js'
 
-export type { MetaBefore } from './meta-cache.js'
+export type { MetaBefore } from '../../server/room/meta-before.js'
 
 export class Before {
   /** Metas read through the view (models whose meta this update touched): most updates have none. */

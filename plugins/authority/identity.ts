@@ -3,9 +3,8 @@
  * connection and its principal. The table lives with the room and is stored beside its log,
  * so persistent ownership outlives the session that created it.
  */
-import { Refusal, SERVER_PRINCIPAL, type Principal } from '../../server/plugin.js'
+import { Refusal, SERVER_PRINCIPAL, type IdentityService, type Principal, type RoomHandle } from '../../server/plugin.js'
 import type { Connection } from '../../server/transport/connection.js'
-import type { Room } from '../../server/room/room.js'
 import { CloseCode } from '../../src/shared/protocol/close-codes.js'
 
 export interface Binding {
@@ -29,16 +28,16 @@ interface StoredBinding {
   a: boolean
 }
 
-export class IdentityTable {
+export class IdentityTable implements IdentityService {
   private bindings = new Map<number, Binding>()
   private saving: Promise<void> = Promise.resolve()
   private dirty = false
 
-  constructor(private room: Room) {}
+  constructor(private room: RoomHandle) {}
 
   /** Loads the stored table (called from onLoad) and binds this process's server ids. */
   async load(): Promise<void> {
-    const raw = await this.room.ctx.storage.getMeta(this.room.name, STORAGE_KEY)
+    const raw = await this.room.metadata.get(STORAGE_KEY)
     if (raw) {
       const stored = JSON.parse(Buffer.from(raw).toString('utf8')) as Record<string, StoredBinding>
       for (const [id, b] of Object.entries(stored)) this.bindings.set(Number(id), { principalId: b.p, anonymous: b.a, conn: null, connId: 0 })
@@ -55,6 +54,11 @@ export class IdentityTable {
   bindServer(clientID: number): void {
     this.bindings.set(clientID, { principalId: SERVER_PRINCIPAL.id, anonymous: false, conn: null, connId: 0 })
     this.scheduleSave()
+  }
+
+  /** Whether the principal `clientID` is bound to is anonymous; undefined when unbound. */
+  isAnonymous(clientID: number): boolean | undefined {
+    return this.bindings.get(clientID)?.anonymous
   }
 
   /** True when `clientID` is bound to this very connection. */
@@ -183,7 +187,7 @@ export class IdentityTable {
       const out: Record<string, StoredBinding> = {}
       for (const [id, b] of this.bindings) if (!b.awarenessOnly) out[id] = { p: b.principalId, a: b.anonymous }
       try {
-        await this.room.ctx.storage.setMeta(this.room.name, STORAGE_KEY, Buffer.from(JSON.stringify(out)))
+        await this.room.metadata.set(STORAGE_KEY, Buffer.from(JSON.stringify(out)))
       } catch (err) {
         this.room.logger.error({ err, room: this.room.name }, 'saving identity bindings failed')
       }

@@ -3,8 +3,7 @@
  * refuses updates written under someone else's id, and rejects (with compensation) every
  * change the ownership rules forbid. Enabled by default by `yroom serve`.
  */
-import type { Room } from '../../server/room/room.js'
-import type { YroomPlugin } from '../../server/plugin.js'
+import type { YroomPlugin, RoomHandle } from '../../server/plugin.js'
 import { IdentityTable } from './identity.js'
 import { Judge } from './rules.js'
 
@@ -14,7 +13,7 @@ export { IdentityTable } from './identity.js'
 const NAME = 'authority'
 
 /** The identity table of a room loaded with the authority plugin. */
-export function identityOf(room: Room): IdentityTable {
+export function identityOf(room: RoomHandle): IdentityTable {
   const t = room.pluginState.get(NAME)
   if (!(t instanceof IdentityTable)) throw new Error(`room ${room.name} was not loaded with the authority plugin`)
   return t
@@ -27,6 +26,8 @@ export function authorityPlugin(): YroomPlugin {
       const table = new IdentityTable(room)
       await table.load()
       room.pluginState.set(NAME, table)
+      // For the plugins that need to know whose ids are whose (lifetime, the datastore's).
+      room.services.identity = table
     },
     onHello({ room, connection, clientID }) {
       // Held in memory like an awareness id: it is stored once the connection writes under it.

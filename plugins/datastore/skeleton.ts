@@ -15,11 +15,10 @@ import * as Y from 'yjs'
 import { ROOM_MAP } from '../../src/shared/layout.js'
 import type { AnyValue } from '../../src/shared/protocol/extension.js'
 import type { Connection } from '../../server/transport/connection.js'
-import { Refusal, type RequestContext, type YroomPlugin } from '../../server/plugin.js'
-import type { Room } from '../../server/room/room.js'
+import { Refusal, type RequestContext, type YroomPlugin, type RoomHandle } from '../../server/plugin.js'
 import { decodeRequestUpdate } from '../../server/room/nesting.js'
 import { DATASTORE_ENSURE, SKELETON_ROOT } from '../../src/shared/protocol/skeleton.js'
-import { ownedByAnother } from './string-key-dictionary.js'
+import { ownedByAnother } from './ownership.js'
 
 function parseParams(params: AnyValue): { root: string; value: Uint8Array } {
   const p = params as Record<string, AnyValue> | null
@@ -31,7 +30,7 @@ function parseParams(params: AnyValue): { root: string; value: Uint8Array } {
 }
 
 /** Creates in `target` the shared types of `want` that are missing; returns how many. */
-function merge(room: Room, conn: Connection, target: Y.Map<unknown>, want: Y.Map<unknown>): number {
+function merge(room: RoomHandle, conn: Connection, target: Y.Map<unknown>, want: Y.Map<unknown>): number {
   if (ownedByAnother(room, conn, target)) return 0
   let created = 0
   for (const [key, value] of want.entries()) {
@@ -50,7 +49,7 @@ function merge(room: Room, conn: Connection, target: Y.Map<unknown>, want: Y.Map
 async function ensure({ room, connection }: RequestContext, params: AnyValue): Promise<number> {
   const { root, value } = parseParams(params)
   if (connection.readOnly) return 0 // a viewer reads missing parts as defaults
-  const scratch = decodeRequestUpdate(value, room.doc.getMap(root), room.ctx.options.maxNestingDepth)
+  const scratch = decodeRequestUpdate(value, room.doc.getMap(root), room.options.maxNestingDepth)
   const want = scratch.getMap<unknown>(SKELETON_ROOT)
   const created = room.transactAsServer((doc) => merge(room, connection, doc.getMap(root), want))
   scratch.destroy()

@@ -34,10 +34,10 @@ import {
 } from '../../src/shared/protocol/string-key-dictionary.js'
 import type { Change } from '../../server/room/transaction-view.js'
 import type { Connection } from '../../server/transport/connection.js'
-import { Refusal, type RequestContext, type UpdateContext, type YroomPlugin } from '../../server/plugin.js'
-import type { Room } from '../../server/room/room.js'
+import { Refusal, type RequestContext, type UpdateContext, type YroomPlugin, type RoomHandle } from '../../server/plugin.js'
 import { decodeRequestUpdate } from '../../server/room/nesting.js'
-import { metaBefore } from '../authority/meta-cache.js'
+import { metaBefore } from '../../server/room/meta-before.js'
+import { isOwn, ownedByAnother } from './ownership.js'
 
 const KIND = 'stringKeyDictionary'
 export const SKD_REJECT_REASON = 'string-key-dictionary'
@@ -51,32 +51,12 @@ function parse<T>(fn: (p: AnyValue) => T, params: AnyValue): T {
   }
 }
 
-/** True when `clientID` is the connection's own (via the authority plugin's bindings when loaded). */
-function isOwn(room: Room, conn: Connection, clientID: number): boolean {
-  const table = room.pluginState.get('authority') as { isOwnConnection?: (id: number, c: Connection) => boolean } | undefined
-  if (table?.isOwnConnection) return table.isOwnConnection(clientID, conn)
-  return clientID === conn.announcedClientID
-}
-
-/** Rule 1 for server-applied requests: the model or an ancestor is owned by someone else. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyType = Y.AbstractType<any>
-
-export function ownedByAnother(room: Room, conn: Connection, type: AnyType): boolean {
-  for (let t: AnyType | null = type; t !== null; t = (t._item?.parent ?? null) as AnyType | null) {
-    if (!(t instanceof Y.Map)) continue
-    const owner = ownerOf(t)
-    if (owner !== UNOWNED && !isOwn(room, conn, owner)) return true
-  }
-  return false
-}
-
 function isSkd(map: Y.Map<unknown>): boolean {
   const meta = map.get(META_KEY)
   return meta instanceof Y.Map && meta.get(COLLECTION) === KIND
 }
 
-function dictionaryAt(room: Room, conn: Connection, path: ModelPath): Y.Map<unknown> {
+function dictionaryAt(room: RoomHandle, conn: Connection, path: ModelPath): Y.Map<unknown> {
   if (conn.readOnly) throw new Refusal('read-only', 'this connection is read-only')
   if (path[0] === ROOM_MAP) throw new Refusal('server-only', `${ROOM_MAP} is written only by the server`)
   const dict = resolvePath(room.doc, path)
@@ -99,9 +79,9 @@ function bump(dict: Y.Map<unknown>, keys: string[]): void {
 }
 
 /** The model carried by an insert request, checked: a Y.Map whose claims are -1 or the caller's. */
-function decodeValue(room: Room, conn: Connection, update: Uint8Array, dict: Y.Map<unknown>): Y.Map<unknown> {
+function decodeValue(room: RoomHandle, conn: Connection, update: Uint8Array, dict: Y.Map<unknown>): Y.Map<unknown> {
   // The value sits one level below the scratch root, as it will below the dictionary.
-  const scratch = decodeRequestUpdate(update, dict, room.ctx.options.maxNestingDepth)
+  const scratch = decodeRequestUpdate(update, dict, room.options.maxNestingDepth)
   const value = scratch.getMap(SKD_VALUE_ROOT).get(SKD_VALUE_KEY)
   if (!(value instanceof Y.Map)) throw new Refusal('invalid-value', 'value holds no model')
   const bad = foreignClaim(room, conn, value)
@@ -109,7 +89,8 @@ function decodeValue(room: Room, conn: Connection, update: Uint8Array, dict: Y.M
   return value as Y.Map<unknown>
 }
 
-function foreignClaim(room: Room, conn: Connection, type: AnyType): number | null {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function foreignClaim(room: RoomHandle, conn: Connection, type: Y.AbstractType<any>): number | null {
   if (type instanceof Y.Map) {
     const owner = ownerOf(type)
     if (owner !== UNOWNED && !isOwn(room, conn, owner)) return owner
@@ -131,7 +112,7 @@ function foreignClaim(room: Room, conn: Connection, type: AnyType): number | nul
 }
 
 /** Applies a server edit and waits until it was broadcast, so the answer arrives after the change. */
-async function edit(room: Room, fn: () => void): Promise<true> {
+async function edit(room: RoomHandle, fn: () => void): Promise<true> {
   room.transactAsServer(fn)
   await room.flush()
   return true

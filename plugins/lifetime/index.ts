@@ -14,9 +14,7 @@
  */
 import * as Y from 'yjs'
 import { OWNER_ID, UNOWNED } from '../../src/shared/layout.js'
-import type { YroomPlugin } from '../../server/plugin.js'
-import type { Room } from '../../server/room/room.js'
-import { identityOf } from '../authority/index.js'
+import type { YroomPlugin, RoomHandle, IdentityService } from '../../server/plugin.js'
 import { walkModels } from './models.js'
 
 export interface LifetimeOptions {
@@ -30,14 +28,21 @@ interface LifetimeState {
   timers: Set<NodeJS.Timeout>
 }
 
-function stateOf(room: Room): LifetimeState {
+function stateOf(room: RoomHandle): LifetimeState {
   let s = room.pluginState.get(NAME) as LifetimeState | undefined
   if (!s) room.pluginState.set(NAME, (s = { timers: new Set() }))
   return s
 }
 
+/** The authority plugin's identity service: who holds which client id. */
+function identityOf(room: RoomHandle): IdentityService {
+  const identity = room.services.identity
+  if (identity === undefined) throw new Error(`the lifetime plugin needs the authority plugin (registered before it) in room ${room.name}`)
+  return identity
+}
+
 /** Deletes the ephemeral models `doomed` selects, as one server update (skipped when none). */
-function destroy(room: Room, doomed: (ownerID: number) => boolean): number {
+function destroy(room: RoomHandle, doomed: (ownerID: number) => boolean): number {
   let count = 0
   const removals: Array<() => void> = []
   walkModels(room.doc, (e) => {
@@ -57,7 +62,7 @@ function destroy(room: Room, doomed: (ownerID: number) => boolean): number {
 }
 
 /** The final leave of client ids: their ephemeral models go; if nobody is left, unowned ones too. */
-function leave(room: Room, ids: number[]): void {
+function leave(room: RoomHandle, ids: number[]): void {
   const table = identityOf(room)
   const gone = new Set(ids.filter((id) => !table.isLive(id)))
   const empty = room.connections.size === 0
@@ -69,11 +74,11 @@ function leave(room: Room, ids: number[]): void {
  * At shutdown, persistent models owned by anonymous clients are released (ownerID -1):
  * an anonymous client can never prove it is the same user again once the room reloads.
  */
-function releaseAnonymous(room: Room): void {
+function releaseAnonymous(room: RoomHandle): void {
   const table = identityOf(room)
   const metas: Y.Map<unknown>[] = []
   walkModels(room.doc, (e) => {
-    if (!e.ephemeral && e.meta && e.ownerID !== UNOWNED && table.get(e.ownerID)?.anonymous === true) metas.push(e.meta)
+    if (!e.ephemeral && e.meta && e.ownerID !== UNOWNED && table.isAnonymous(e.ownerID) === true) metas.push(e.meta)
   })
   if (metas.length > 0) room.transactAsServer(() => metas.forEach((m) => m.set(OWNER_ID, UNOWNED)))
 }

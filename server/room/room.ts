@@ -23,7 +23,7 @@ import type { UpdateLayout } from '../codec/update-layout.js'
 import type { Logger } from '../logger.js'
 import type { Metrics } from '../metrics.js'
 import type { ResolvedOptions } from '../options.js'
-import type { YroomPlugin } from '../plugin.js'
+import type { RoomHandle, RoomMetadata, RoomServices, YroomPlugin } from '../plugin.js'
 import type { Storage, StoredDocument } from '../storage/storage.js'
 
 /** Transaction origin of every server-authored change (compensations, lifetime, backend edits). */
@@ -84,7 +84,11 @@ interface Batch {
   restored: RestoredRange[]
 }
 
-export class Room {
+/**
+ * One loaded room: its document, connections and the pipeline that applies, judges, stores
+ * and fans out updates. Plugins see it as a RoomHandle (plugin.ts).
+ */
+export class Room implements RoomHandle {
   readonly doc: Y.Doc
   readonly awareness: awarenessProtocol.Awareness
   readonly connections = new Set<Connection>()
@@ -94,6 +98,8 @@ export class Room {
   private serverIdStored = false
   /** Free-form per-plugin state, keyed by plugin name. */
   readonly pluginState = new Map<string, unknown>()
+  readonly services: RoomServices = {}
+  readonly metadata: RoomMetadata
   /** Items the server created to compensate rejections (they yield to concurrent writes). */
   readonly compensationItems = new WeakSet<Y.Item>()
   /**
@@ -132,6 +138,7 @@ export class Room {
     readonly ctx: RoomContext,
     stored: StoredDocument,
   ) {
+    this.metadata = { get: (key) => ctx.storage.getMeta(name, key), set: (key, value) => ctx.storage.setMeta(name, key, value) }
     this.judging = ctx.plugins.some((p) => p.onUpdate)
     const { applyDelayMs, tickMs } = ctx.options
     this.inbox = new Inbox(
@@ -154,6 +161,10 @@ export class Room {
 
   get plugins(): YroomPlugin[] {
     return this.ctx.plugins
+  }
+
+  get options(): ResolvedOptions {
+    return this.ctx.options
   }
 
   get logger(): Logger {

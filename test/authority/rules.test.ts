@@ -203,7 +203,7 @@ describe('authority rules (SPEC §4): owner, offender and observer', () => {
   })
 
   it('each write is judged by the meta as it stands when it arrives, however the meta changed since the last write', async () => {
-    // Metas are cached across updates (plugins/authority/meta-cache.ts): every step writes
+    // Metas are cached across updates (server/room/meta-before.ts): every step writes
     // into the same model after its meta was changed by someone else.
     t = await trio()
     createModel(t.owner.doc, 'a', { x: 0 }, { ownerID: -1 })

@@ -20,7 +20,7 @@
  */
 import * as Y from 'yjs'
 import { COLLECTION, META_KEY, OWNER_ID, PREVENT_OWNERSHIP_TAKEOVER, UNOWNED } from '../../src/shared/layout.js'
-import type { TransactionView } from '../../server/room/transaction-view.js'
+import type { TransactionView } from './transaction-view.js'
 
 export interface MetaBefore {
   ownerID: number
