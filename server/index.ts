@@ -30,6 +30,7 @@ export {
   type RequestContext,
   type RequestHandler,
   type RoomHandle,
+  type RoomLimits,
   type RoomMetadata,
   type RoomServices,
   type IdentityService,

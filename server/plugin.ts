@@ -12,23 +12,10 @@ import type { IncomingMessage } from 'node:http'
 import type { AnyValue } from '../src/shared/protocol/extension.js'
 import type { Change, TransactionView } from './room/transaction-view.js'
 import type { Connection } from './transport/connection.js'
+import type { Principal } from './transport/principal.js'
 import type { Logger } from './logger.js'
-import type { ResolvedOptions } from './options.js'
 
-/** Who a connection acts for. Returned by the `authenticate` hook. */
-export interface Principal {
-  /** Stable id of the user; anonymous principals get a per-connection id. */
-  id: string
-  /** True when no authenticate hook vouched for this principal. */
-  anonymous: boolean
-  /** Read-only connections have every change rejected (and rolled back). */
-  readOnly?: boolean
-  /** Anything the application wants to carry along. */
-  data?: unknown
-}
-
-/** The server's own principal: authors compensations, lifetime deletions, backend edits. */
-export const SERVER_PRINCIPAL: Principal = Object.freeze({ id: '$server', anonymous: false })
+export { SERVER_PRINCIPAL, type Principal } from './transport/principal.js'
 
 /** Thrown by a hook to refuse something with a reason the peer is told. */
 export class Refusal extends Error {
@@ -51,8 +38,8 @@ export interface RoomHandle {
   /** The room's document. Write to it only through `transactAsServer` (or a hook's `serverEdit`). */
   readonly doc: Y.Doc
   readonly logger: Logger
-  /** The server's options, defaults applied. */
-  readonly options: Readonly<ResolvedOptions>
+  /** The limits the room enforces (the server's options). */
+  readonly limits: RoomLimits
   /** The room's open connections. */
   readonly connections: ReadonlySet<Connection>
   /** Set once the room unloaded: timers a plugin started should do nothing after it. */
@@ -69,6 +56,13 @@ export interface RoomHandle {
   transactAsServer<T>(fn: (doc: Y.Doc) => T): T
   /** Resolves once everything applied so far is stored and sent. */
   flush(): Promise<void>
+}
+
+export interface RoomLimits {
+  /** How deep shared types may nest (SPEC §12): decode request updates with it. */
+  readonly maxNestingDepth: number
+  /** The document size cap in bytes (SPEC §12). */
+  readonly maxDocumentBytes: number
 }
 
 export interface RoomMetadata {

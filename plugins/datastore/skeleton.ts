@@ -49,7 +49,7 @@ function merge(room: RoomHandle, conn: Connection, target: Y.Map<unknown>, want:
 async function ensure({ room, connection }: RequestContext, params: AnyValue): Promise<number> {
   const { root, value } = parseParams(params)
   if (connection.readOnly) return 0 // a viewer reads missing parts as defaults
-  const scratch = decodeRequestUpdate(value, room.doc.getMap(root), room.options.maxNestingDepth)
+  const scratch = decodeRequestUpdate(value, room.doc.getMap(root), room.limits.maxNestingDepth)
   const want = scratch.getMap<unknown>(SKELETON_ROOT)
   const created = room.transactAsServer((doc) => merge(room, connection, doc.getMap(root), want))
   scratch.destroy()

@@ -81,7 +81,7 @@ function bump(dict: Y.Map<unknown>, keys: string[]): void {
 /** The model carried by an insert request, checked: a Y.Map whose claims are -1 or the caller's. */
 function decodeValue(room: RoomHandle, conn: Connection, update: Uint8Array, dict: Y.Map<unknown>): Y.Map<unknown> {
   // The value sits one level below the scratch root, as it will below the dictionary.
-  const scratch = decodeRequestUpdate(update, dict, room.options.maxNestingDepth)
+  const scratch = decodeRequestUpdate(update, dict, room.limits.maxNestingDepth)
   const value = scratch.getMap(SKD_VALUE_ROOT).get(SKD_VALUE_KEY)
   if (!(value instanceof Y.Map)) throw new Refusal('invalid-value', 'value holds no model')
   const bad = foreignClaim(room, conn, value)

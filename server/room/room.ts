@@ -23,7 +23,7 @@ import type { UpdateLayout } from '../codec/update-layout.js'
 import type { Logger } from '../logger.js'
 import type { Metrics } from '../metrics.js'
 import type { ResolvedOptions } from '../options.js'
-import type { RoomHandle, RoomMetadata, RoomServices, YroomPlugin } from '../plugin.js'
+import type { RoomHandle, RoomLimits, RoomMetadata, RoomServices, YroomPlugin } from '../plugin.js'
 import type { Storage, StoredDocument } from '../storage/storage.js'
 
 /** Transaction origin of every server-authored change (compensations, lifetime, backend edits). */
@@ -163,7 +163,7 @@ export class Room implements RoomHandle {
     return this.ctx.plugins
   }
 
-  get options(): ResolvedOptions {
+  get limits(): RoomLimits {
     return this.ctx.options
   }
 

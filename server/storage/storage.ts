@@ -21,7 +21,7 @@ export interface Storage {
    * Entries appended after `through` are untouched.
    */
   compact(room: string, merged: Uint8Array, through: number): Promise<void>
-  /** Number of log entries of a room (used to decide when to compact). */
+  /** Number of log entries of a room (for inspection and tests; the room counts its own). */
   size(room: string): Promise<number>
   /** Names of all stored rooms. */
   list(): Promise<string[]>

@@ -4,8 +4,8 @@
  */
 import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
-import { encodeError, encodeRejected, type RejectedChange } from '../../src/shared/protocol/extension.js'
-import type { Principal } from '../plugin.js'
+import { encodeError } from '../../src/shared/protocol/extension.js'
+import type { Principal } from './principal.js'
 import type { Logger } from '../logger.js'
 import type { Metrics } from '../metrics.js'
 import { frameHeaderLength } from './ws-frame.js'
@@ -212,10 +212,6 @@ export class Connection {
 
   sendError(code: string, message: string): void {
     this.sendExtension(encodeError({ code, message }))
-  }
-
-  sendRejected(changes: RejectedChange[]): void {
-    if (changes.length > 0) this.sendExtension(encodeRejected(changes))
   }
 
   close(code: number, reason: string): void {

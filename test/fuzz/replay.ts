@@ -207,16 +207,6 @@ export async function replay(server: ServerProcess, frames: ReplayFrame[], tag: 
   }
 }
 
-function varUint(n: number): number[] {
-  const out: number[] = []
-  while (n > 0x7f) {
-    out.push(0x80 | (n & 0x7f))
-    n = Math.floor(n / 128)
-  }
-  out.push(n)
-  return out
-}
-
 /** ddmin over the attackers' frames (honest updates always kept). */
 export async function minimize(server: ServerProcess, frames: ReplayFrame[], kind: string, match: string | null, log: (s: string) => void, restart: () => Promise<void>, gapMs = 1): Promise<ReplayFrame[]> {
   const honest = frames.map((f, i) => (f.slot === -1 ? i : -1)).filter((i) => i >= 0)
