@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 /**
- * `yroom serve [--port 1234] [--data ./data] [--tick-ms 50] [--apply-delay-ms 10] [--idle-shutdown-ms 30000]
- *              [--heartbeat-ms 30000] [--max-message-bytes N] [--reconnect-grace-ms 0]
- *              [--no-authority] [--no-process-metrics] [--static DIR] [--actions MODULE] [--log-level info]`
+ * `yroom serve [options]`: the flags and their help come from SETTINGS (options.ts), so this
+ * file only maps the parsed values onto createServer's options.
  * Loads no example code by itself (SPEC §10): `npm start` passes --static and --actions.
  * `yroom repair [--data ./data] [--room NAME] [--dry-run]` (damaged storage, see storage/repair.ts)
  */
@@ -14,6 +13,7 @@ import { createServer } from './server.js'
 import { defaultPlugins } from '../plugins/index.js'
 import { actionsPlugin } from '../plugins/actions/index.js'
 import type { YroomPlugin } from './plugin.js'
+import { DEFAULTS, SETTINGS, shownDefault, type Setting } from './options.js'
 import { REPAIR_USAGE, repairCommand } from './storage/repair.js'
 import { otherYjsCopies, YJS_COPIES_HELP } from '../src/shared/yjs-copies.js'
 
@@ -28,45 +28,32 @@ async function loadActions(file: string | undefined): Promise<YroomPlugin[]> {
   return [actionsPlugin({ sets: mod.actionSets, migrations: mod.migrations })]
 }
 
-const USAGE = `usage: yroom serve [options]
-  --port N                 port to listen on (default 1234; 0 = any free port)
-  --host H                 interface to bind (default 0.0.0.0)
-  --data DIR|:memory:      LevelDB directory (default ./data) or in-memory storage
-  --tick-ms N              fan-out tick in ms; 0 = send after each message (default 50)
-  --apply-delay-ms N       updates that might be rejected are applied within N ms, others at the
-                           tick (default 10)
-  --idle-shutdown-ms N     unload a room N ms after its last client leaves (default 30000)
-  --heartbeat-ms N         ping interval; silent connections are closed (default 30000)
-  --max-message-bytes N    largest accepted message; larger: close 1009 (default: the
-                           document cap)
-  --max-document-bytes N   largest a room's document may grow; past it: close 4413 (default 67108864)
-  --max-nesting-depth N    deepest nesting of shared types; deeper: close 4422 (default 128)
-  --max-awareness-ids N    awareness client ids one connection may publish under (default 4)
-  --max-connections N      WebSocket connections in all; more: close 1013 (default 10000; 0 = no limit)
-  --max-connections-per-address N
-                           WebSocket connections per address (IPv6: per /64); more: close 1013
-                           (default 256; 0 = no limit). Behind a reverse proxy every client has
-                           the proxy's address: raise it and limit per client in the proxy
-  --headers-timeout-ms N   time a client has to send its HTTP request headers (default 10000;
-                           0 = no limit)
-  --max-buffered-bytes N   slow consumers: unsent data allowed beyond the largest queued message
-                           (default 4194304)
-  --messages-per-second N  incoming messages per connection and second; a faster sender is
-                           slowed by backpressure (default 1000)...
-  --message-burst N        ...with this burst (default 2000)
-  --bytes-per-second N     incoming bytes per connection and second, enforced the same way
-                           (default 8388608)
-  --max-pending-bytes N    memory for large messages still arriving, in all; over it senders
-                           wait (default 268435456)
-  --reconnect-grace-ms N   a leave is final after N ms (default 0)
-  --no-authority           run without the authority plugin (plain Yjs relay)
-  --no-process-metrics     leave Node's process metrics out of /metrics (their event-loop
-                           sampler wakes an idle server every 10 ms)
-  --static DIR             serve static files from DIR (default: none; npm start serves the
-                           built examples, examples/whiteboard/dist)
-  --actions MODULE         enable actions: an ES module exporting \`actionSets\` (and optional
-                           \`migrations\`); default: none (npm start names the whiteboard's)
-  --log-level LEVEL        pino level: fatal|error|warn|info|debug|trace|silent (default info)`
+const HELP_COLUMN = 27
+const HELP_WIDTH = 100
+
+/** `  --flag VALUE   help (default X)`, wrapped at HELP_WIDTH; Markdown code spans become plain text. */
+function usageEntry(s: Setting & { flag: string }): string {
+  const def = s.value === undefined ? undefined : shownDefault(s) // a switch has no default to show
+  const words = `${s.help}${def === undefined ? '' : ` (default ${def})`}`.replaceAll('`', '').split(' ')
+  const lines = ['']
+  for (const w of words) {
+    const line = lines[lines.length - 1]
+    if (line && HELP_COLUMN + line.length + 1 + w.length > HELP_WIDTH) lines.push(w)
+    else lines[lines.length - 1] = line ? `${line} ${w}` : w
+  }
+  const head = `  --${s.flag}${s.value === undefined ? '' : ` ${s.value}`}`
+  const indent = ' '.repeat(HELP_COLUMN)
+  const first = head.length < HELP_COLUMN ? head.padEnd(HELP_COLUMN) + lines.shift() : head
+  return [first, ...lines.map((l) => indent + l)].join('\n')
+}
+
+const FLAGS = SETTINGS.filter((s): s is Setting & { flag: string } => s.flag !== undefined)
+
+const USAGE = [
+  'usage: yroom serve [options]',
+  ...FLAGS.map(usageEntry),
+  `${'  -h, --help'.padEnd(HELP_COLUMN)}print this help`,
+].join('\n')
 
 function int(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined
@@ -83,78 +70,53 @@ async function main(): Promise<void> {
     process.exitCode = await repairCommand(process.argv.slice(3))
     return
   }
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      port: { type: 'string' },
-      host: { type: 'string' },
-      data: { type: 'string' },
-      'tick-ms': { type: 'string' },
-      'apply-delay-ms': { type: 'string' },
-      'idle-shutdown-ms': { type: 'string' },
-      'heartbeat-ms': { type: 'string' },
-      'max-message-bytes': { type: 'string' },
-      'max-document-bytes': { type: 'string' },
-      'max-nesting-depth': { type: 'string' },
-      'max-awareness-ids': { type: 'string' },
-      'max-connections': { type: 'string' },
-      'max-connections-per-address': { type: 'string' },
-      'headers-timeout-ms': { type: 'string' },
-      'max-buffered-bytes': { type: 'string' },
-      'messages-per-second': { type: 'string' },
-      'message-burst': { type: 'string' },
-      'bytes-per-second': { type: 'string' },
-      'max-pending-bytes': { type: 'string' },
-      'reconnect-grace-ms': { type: 'string' },
-      'no-authority': { type: 'boolean' },
-      'no-process-metrics': { type: 'boolean' },
-      static: { type: 'string' },
-      actions: { type: 'string' },
-      'log-level': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  })
+  const flags: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } }
+  for (const s of FLAGS) flags[s.flag] = { type: s.value === undefined ? 'boolean' : 'string' }
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: flags })
+  // The flags are data, so parseArgs cannot type them: read each as what SETTINGS declares.
+  const text = (flag: string): string | undefined => {
+    const v = values[flag]
+    return typeof v === 'string' ? v : undefined
+  }
+  const on = (flag: string): boolean => values[flag] === true
+  const num = (flag: string): number | undefined => int(text(flag), flag)
   if (values.help || positionals[0] !== 'serve') {
     console.log(`${USAGE}\n\n${REPAIR_USAGE}`)
     process.exit(values.help ? 0 : 2)
   }
   // SPEC §10: what runs is what the flags name. No example code (action sets, migrations,
   // static pages) is loaded unless asked for; `npm start` names the examples explicitly.
-  const actions = await loadActions(values.actions)
+  const actions = await loadActions(text('actions'))
   // An --actions module that brings its own Yjs (bundled, or CommonJS) would build
   // migrations' Y.Map objects the server's Yjs does not recognise: refuse to start.
   const copies = otherYjsCopies()
   if (copies.length > 0) throw new Error(`two copies of Yjs are loaded (${copies.join('; ')}). ${YJS_COPIES_HELP}`)
+  // Each `option: num(…)` pair must match SETTINGS (test/server/docs-reference.test.ts checks it).
   const server = await createServer({
-    port: int(values.port, 'port') ?? 1234,
-    host: values.host ?? '0.0.0.0',
-    storage: values.data ?? './data',
-    tickMs: int(values['tick-ms'], 'tick-ms'),
-    applyDelayMs: int(values['apply-delay-ms'], 'apply-delay-ms'),
-    idleShutdownMs: int(values['idle-shutdown-ms'], 'idle-shutdown-ms'),
-    heartbeatMs: int(values['heartbeat-ms'], 'heartbeat-ms'),
-    maxMessageBytes: int(values['max-message-bytes'], 'max-message-bytes'),
-    maxDocumentBytes: int(values['max-document-bytes'], 'max-document-bytes'),
-    maxNestingDepth: int(values['max-nesting-depth'], 'max-nesting-depth'),
-    maxAwarenessIdsPerConnection: int(values['max-awareness-ids'], 'max-awareness-ids'),
-    maxConnections: int(values['max-connections'], 'max-connections'),
-    maxConnectionsPerAddress: int(values['max-connections-per-address'], 'max-connections-per-address'),
-    headersTimeoutMs: int(values['headers-timeout-ms'], 'headers-timeout-ms'),
-    maxBufferedBytes: int(values['max-buffered-bytes'], 'max-buffered-bytes'),
-    messagesPerSecond: int(values['messages-per-second'], 'messages-per-second'),
-    messageBurst: int(values['message-burst'], 'message-burst'),
-    bytesPerSecond: int(values['bytes-per-second'], 'bytes-per-second'),
-    maxPendingBytes: int(values['max-pending-bytes'], 'max-pending-bytes'),
-    plugins: [
-      ...defaultPlugins({
-        authority: !values['no-authority'],
-        reconnectGraceMs: int(values['reconnect-grace-ms'], 'reconnect-grace-ms') ?? 0,
-      }),
-      ...actions,
-    ],
-    processMetrics: !values['no-process-metrics'],
-    staticDir: values.static,
-    logger: values['log-level'] ?? 'info',
+    port: num('port'),
+    host: text('host'),
+    storage: text('data') ?? DEFAULTS.storage,
+    tickMs: num('tick-ms'),
+    applyDelayMs: num('apply-delay-ms'),
+    idleShutdownMs: num('idle-shutdown-ms'),
+    heartbeatMs: num('heartbeat-ms'),
+    maxMessageBytes: num('max-message-bytes'),
+    maxDocumentBytes: num('max-document-bytes'),
+    maxNestingDepth: num('max-nesting-depth'),
+    maxAwarenessIdsPerConnection: num('max-awareness-ids'),
+    maxConnections: num('max-connections'),
+    maxConnectionsPerAddress: num('max-connections-per-address'),
+    headersTimeoutMs: num('headers-timeout-ms'),
+    maxBufferedBytes: num('max-buffered-bytes'),
+    messagesPerSecond: num('messages-per-second'),
+    messageBurst: num('message-burst'),
+    bytesPerSecond: num('bytes-per-second'),
+    maxPendingBytes: num('max-pending-bytes'),
+    plugins: [...defaultPlugins({ authority: !on('no-authority'), reconnectGraceMs: num('reconnect-grace-ms') ?? 0 }), ...actions],
+    processMetrics: !on('no-process-metrics'),
+    staticDir: text('static'),
+    // Explicitly 'info': the CLI logs even when started from a test run (createServer would be silent).
+    logger: text('log-level') ?? 'info',
   })
   const port = await server.listen()
   // The test harness and scripts read this line to find the port.

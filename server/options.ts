@@ -1,136 +1,276 @@
-/** Server options and their defaults (the CLI flags map onto these one to one). */
+/**
+ * Server options, declared once: DEFAULTS are what resolveOptions applies, SETTINGS say what
+ * each option (and each `yroom serve` flag) does. `yroom serve --help` and the options table
+ * in docs/server.md are generated from them (test/docs-reference.ts), so the field comments
+ * below stay short: the descriptions live in SETTINGS, not here.
+ */
 import type { Logger } from './logger.js'
 import type { AuthenticateHook, YroomPlugin } from './plugin.js'
 import type { Storage } from './storage/storage.js'
 
+/** What `createServer` takes; each field is described in SETTINGS. */
 export interface ServerOptions {
-  /** Port to listen on; 0 picks a free one. Default 1234. */
   port?: number
-  /** Host to bind. Default '0.0.0.0' for the CLI, '127.0.0.1' is what tests use. */
   host?: string
-  /** Storage: a Storage instance, ':memory:', or a LevelDB directory. Default './data'. */
   storage?: Storage | string
-  /** Fan-out tick in ms; 0 sends at the end of each incoming message. Default 50. */
   tickMs?: number
-  /**
-   * Incoming updates wait for the tick to be applied together in one transaction, each
-   * judged on its own. Those that might be rejected (they touch another client's content,
-   * or their connection had a rejected write in the last 10 s, or is read-only) are applied
-   * within this long (ms) instead, so their rollbacks come quickly; 0: at the end of the
-   * event-loop turn. Capped by tickMs. Default 10.
-   */
   applyDelayMs?: number
-  /** Unload a room this long after its last client leaves. Default 30000. */
   idleShutdownMs?: number
-  /** Ping interval; a connection with no pong by the next ping is closed. Default 30000. */
   heartbeatMs?: number
-  /**
-   * Largest incoming message in bytes; larger ones close the connection with 1009, which
-   * the SDK does not retry. A legitimate message (a big paste, an offline client's catch-up
-   * sync) can be as large as the document, so the default is maxDocumentBytes.
-   */
   maxMessageBytes?: number
-  /**
-   * Largest document a room may grow to, measured on the document (its encoded state), not
-   * on the stored log. An update that would pass it is refused (close 4413). Default 64 MB.
-   */
   maxDocumentBytes?: number
-  /**
-   * Deepest nesting of shared types (a root type is depth 1). An update that would nest
-   * deeper is refused whole, nothing of it applied (close 4422). Default 128.
-   */
   maxNestingDepth?: number
-  /** Awareness client ids one connection may publish states under. Default 4. */
   maxAwarenessIdsPerConnection?: number
-  /**
-   * Open WebSocket connections in all; more are closed with 1013. Sockets that are not (yet)
-   * WebSocket connections have a cap of the same size: more are destroyed on accept.
-   * 0: no limit. Default 10000.
-   */
   maxConnections?: number
-  /**
-   * Open WebSocket connections per remote address (IPv6: per /64); more are closed with
-   * 1013. Sockets that are not (yet) WebSocket connections have a cap of the same size.
-   * Behind a reverse proxy every client has the proxy's address: raise it (or 0: no limit)
-   * and limit per client in the proxy. Default 256.
-   */
   maxConnectionsPerAddress?: number
-  /**
-   * Time a client has to send its HTTP request headers (slowloris): then 408 and the socket
-   * is closed. 0: no limit. Default 10000 ms.
-   */
   headersTimeoutMs?: number
-  /**
-   * Incoming messages per second per connection (a token bucket). A faster sender is slowed
-   * (its socket is not read until it is within the rate: TCP pushes back), never closed —
-   * unless a single read holds more messages than a minute's worth. Default 1000.
-   */
   messagesPerSecond?: number
-  /** Messages a connection may send at once before the rate applies. Default 2000. */
   messageBurst?: number
-  /**
-   * Incoming bytes per second per connection, with two seconds' worth as burst. Enforced
-   * like the message rate: any one message up to maxMessageBytes is taken, and the
-   * connection then waits until it is within the rate. Default 8 MiB.
-   */
   bytesPerSecond?: number
-  /**
-   * Memory for large messages (over 256 KiB) still arriving, across all connections. A
-   * connection that would pass it waits (is not read) until earlier ones have arrived; the
-   * oldest always goes on. Default 256 MiB.
-   */
   maxPendingBytes?: number
-  /**
-   * Slow consumers: a connection is dropped when the data queued for it passes the largest
-   * message in its queue by more than this (the one big message, e.g. a late joiner's whole
-   * document, is always delivered to a client that reads it), or when queued data has not
-   * moved for a whole heartbeat interval. Also caps what a client may send before its
-   * connection is set up. Default 4 MiB.
-   */
   maxBufferedBytes?: number
-  /** Compact a room's stored log when it has more entries than this. Default 200 (one entry per tick). */
   compactAfterEntries?: number
-  /** Authentication hook; default: every connection is an anonymous principal. */
   authenticate?: AuthenticateHook
-  /** Plugins, in order. `createServer` adds none by itself; the CLI adds authority. */
   plugins?: YroomPlugin[]
-  /** Directory of static files served on GET (the example app). */
   staticDir?: string
-  /** A pino logger, or a level name. Default: 'info', 'silent' under tests. */
   logger?: Logger | string
-  /** Also collect Node's default process metrics. Default true. */
   processMetrics?: boolean
 }
 
 export type ResolvedOptions = Required<Omit<ServerOptions, 'authenticate' | 'staticDir' | 'logger' | 'storage'>> &
   Pick<ServerOptions, 'authenticate' | 'staticDir'>
 
-const DEFAULT_MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+const MiB = 1024 * 1024
+
+/** The defaults that are plain values (the docs and --help show them from here). */
+export const DEFAULTS = {
+  port: 1234,
+  host: '0.0.0.0',
+  // createServer (server.ts) and the CLI open this when no storage is given.
+  storage: './data',
+  tickMs: 50,
+  applyDelayMs: 10,
+  idleShutdownMs: 30_000,
+  heartbeatMs: 30_000,
+  maxDocumentBytes: 64 * MiB,
+  maxNestingDepth: 128,
+  maxAwarenessIdsPerConnection: 4,
+  maxConnections: 10_000,
+  maxConnectionsPerAddress: 256,
+  headersTimeoutMs: 10_000,
+  messagesPerSecond: 1000,
+  messageBurst: 2000,
+  bytesPerSecond: 8 * MiB,
+  maxPendingBytes: 256 * MiB,
+  maxBufferedBytes: 4 * MiB,
+  compactAfterEntries: 200,
+  processMetrics: true,
+} satisfies { [K in keyof ServerOptions]?: ServerOptions[K] & (number | string | boolean) }
 
 export function resolveOptions(o: ServerOptions): ResolvedOptions {
+  const d = DEFAULTS
   return {
-    port: o.port ?? 1234,
-    host: o.host ?? '0.0.0.0',
-    tickMs: o.tickMs ?? 50,
-    applyDelayMs: o.applyDelayMs ?? 10,
-    idleShutdownMs: o.idleShutdownMs ?? 30_000,
-    heartbeatMs: o.heartbeatMs ?? 30_000,
-    maxMessageBytes: o.maxMessageBytes ?? o.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES,
-    maxDocumentBytes: o.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES,
-    maxNestingDepth: o.maxNestingDepth ?? 128,
-    maxAwarenessIdsPerConnection: o.maxAwarenessIdsPerConnection ?? 4,
-    maxConnections: o.maxConnections ?? 10_000,
-    maxConnectionsPerAddress: o.maxConnectionsPerAddress ?? 256,
-    headersTimeoutMs: o.headersTimeoutMs ?? 10_000,
-    messagesPerSecond: o.messagesPerSecond ?? 1000,
-    messageBurst: o.messageBurst ?? 2000,
-    bytesPerSecond: o.bytesPerSecond ?? 8 * 1024 * 1024,
-    maxPendingBytes: o.maxPendingBytes ?? 256 * 1024 * 1024,
-    maxBufferedBytes: o.maxBufferedBytes ?? 4 * 1024 * 1024,
-    compactAfterEntries: o.compactAfterEntries ?? 200,
+    port: o.port ?? d.port,
+    host: o.host ?? d.host,
+    tickMs: o.tickMs ?? d.tickMs,
+    applyDelayMs: o.applyDelayMs ?? d.applyDelayMs,
+    idleShutdownMs: o.idleShutdownMs ?? d.idleShutdownMs,
+    heartbeatMs: o.heartbeatMs ?? d.heartbeatMs,
+    // A legitimate message (a big paste, an offline client's catch-up) can be as large as the document.
+    maxMessageBytes: o.maxMessageBytes ?? o.maxDocumentBytes ?? d.maxDocumentBytes,
+    maxDocumentBytes: o.maxDocumentBytes ?? d.maxDocumentBytes,
+    maxNestingDepth: o.maxNestingDepth ?? d.maxNestingDepth,
+    maxAwarenessIdsPerConnection: o.maxAwarenessIdsPerConnection ?? d.maxAwarenessIdsPerConnection,
+    maxConnections: o.maxConnections ?? d.maxConnections,
+    maxConnectionsPerAddress: o.maxConnectionsPerAddress ?? d.maxConnectionsPerAddress,
+    headersTimeoutMs: o.headersTimeoutMs ?? d.headersTimeoutMs,
+    messagesPerSecond: o.messagesPerSecond ?? d.messagesPerSecond,
+    messageBurst: o.messageBurst ?? d.messageBurst,
+    bytesPerSecond: o.bytesPerSecond ?? d.bytesPerSecond,
+    maxPendingBytes: o.maxPendingBytes ?? d.maxPendingBytes,
+    maxBufferedBytes: o.maxBufferedBytes ?? d.maxBufferedBytes,
+    compactAfterEntries: o.compactAfterEntries ?? d.compactAfterEntries,
     plugins: o.plugins ?? [],
-    processMetrics: o.processMetrics ?? true,
+    processMetrics: o.processMetrics ?? d.processMetrics,
     authenticate: o.authenticate,
     staticDir: o.staticDir,
   }
+}
+
+/** One row of the options table in docs/server.md and, if it has a flag, one entry of `yroom serve --help`. */
+export interface Setting {
+  /** The ServerOptions field; a flag that configures a plugin names the plugin instead. */
+  option: keyof ServerOptions | `(${string} plugin)`
+  /** The `yroom serve` flag without its dashes, and the value it takes (none: a switch). */
+  flag?: string
+  value?: string
+  /** The default as shown (Markdown), where DEFAULTS has no plain value for it. */
+  default?: string
+  /** The first sentence: --help prints it, the docs table starts with it. Markdown code spans only, no links. */
+  help: string
+  /** The rest of the docs table's text (Markdown). */
+  more?: string
+}
+
+/** Every option and flag, in the order the docs and --help list them. */
+export const SETTINGS: readonly Setting[] = [
+  { option: 'port', flag: 'port', value: 'N', help: 'TCP port to listen on; `0` picks a free one.', more: '`listen()` resolves with the bound port.' },
+  { option: 'host', flag: 'host', value: 'H', help: 'Interface to bind.', more: 'Tests use `127.0.0.1`.' },
+  {
+    option: 'storage',
+    flag: 'data',
+    value: 'DIR|:memory:',
+    help: 'A LevelDB directory (created if missing), or `:memory:` to keep nothing on disk.',
+    more: 'The API also takes your own `Storage` object (see [Storage](#storage)).',
+  },
+  {
+    option: 'tickMs',
+    flag: 'tick-ms',
+    value: 'N',
+    help: 'Fan-out tick in ms; `0` sends after each incoming message.',
+    more: 'See [Fan-out](#fan-out-and-ticks).',
+  },
+  {
+    option: 'applyDelayMs',
+    flag: 'apply-delay-ms',
+    value: 'N',
+    help: 'Updates that might be rejected are applied within this many ms, the others at the tick.',
+    more:
+      "The others wait for the tick, to be applied together in one transaction (each judged on its own). An update might be rejected when it touches another client's content, or its connection had a rejected write in the last 10 s, or is read-only; applied early, its rollback comes quickly. `0`: at the end of the event-loop turn. Capped by `tickMs`. See [Fan-out](#fan-out-and-ticks).",
+  },
+  { option: 'idleShutdownMs', flag: 'idle-shutdown-ms', value: 'N', help: 'A room unloads this long (ms) after its last client leaves.' },
+  {
+    option: 'heartbeatMs',
+    flag: 'heartbeat-ms',
+    value: 'N',
+    help: 'Ping interval in ms; a connection that has not answered (pong or any message) by the next ping is dropped.',
+  },
+  {
+    option: 'maxMessageBytes',
+    flag: 'max-message-bytes',
+    value: 'N',
+    default: '`maxDocumentBytes`',
+    help: 'Largest incoming WebSocket message; larger: close 1009, which the SDK does not retry.',
+    more: "The SDK keeps the local edits. A legitimate message (a big paste, an offline client's catch-up) can be as large as the document.",
+  },
+  {
+    option: 'maxDocumentBytes',
+    flag: 'max-document-bytes',
+    value: 'N',
+    help: "Largest a room's document may grow to; an update that would pass it is refused: close 4413.",
+    more: 'Measured on the document (its encoded state), not on the stored log. Deletions and empty sync answers are always accepted.',
+  },
+  {
+    option: 'maxNestingDepth',
+    flag: 'max-nesting-depth',
+    value: 'N',
+    help: 'Deepest nesting of shared types (a root type is depth 1); a deeper update is refused whole: close 4422.',
+    more: 'Nothing of it is applied.',
+  },
+  {
+    option: 'maxAwarenessIdsPerConnection',
+    flag: 'max-awareness-ids',
+    value: 'N',
+    help: 'Awareness client ids one connection may publish states under in its lifetime.',
+    more: 'A stock client uses one. Entries under further ids are dropped; the rest of the message is applied.',
+  },
+  {
+    option: 'maxConnections',
+    flag: 'max-connections',
+    value: 'N',
+    help: 'Open WebSocket connections in all; a new one over it is closed with 1013. `0`: no limit.',
+    more: 'The reason is `server at its connection limit`; open ones are untouched. Sockets that are not (yet) WebSocket connections have a cap of the same size: more are destroyed on accept. See [Connections](#connections).',
+  },
+  {
+    option: 'maxConnectionsPerAddress',
+    flag: 'max-connections-per-address',
+    value: 'N',
+    help: "The same per remote address (IPv6: per /64). Behind a reverse proxy every client has the proxy's address: raise it (or `0`: no limit) and limit per client in the proxy.",
+    more: 'Close 1013 `too many connections from this address`. See [Connections](#connections).',
+  },
+  {
+    option: 'headersTimeoutMs',
+    flag: 'headers-timeout-ms',
+    value: 'N',
+    help: 'Time (ms) a client has, from connecting, to send its HTTP request headers; then HTTP 408. `0`: no limit.',
+    more: 'Against slowloris. Checked every quarter of it, at least every second.',
+  },
+  {
+    option: 'messagesPerSecond',
+    flag: 'messages-per-second',
+    value: 'N',
+    help: 'Incoming messages per connection and second (a token bucket); a faster sender is slowed, not closed.',
+    more: 'Its socket is not read until it is within the rate (backpressure). Only a single read holding more than a minute\'s worth is closed (1008). See [security: flow control](security.md#flow-control).',
+  },
+  { option: 'messageBurst', flag: 'message-burst', value: 'N', help: 'Messages a connection may send at once before the message rate applies.' },
+  {
+    option: 'bytesPerSecond',
+    flag: 'bytes-per-second',
+    value: 'N',
+    help: "Incoming bytes per connection and second, two seconds' worth as burst, enforced the same way.",
+    more: 'Any one message up to `maxMessageBytes` is taken, then the connection waits.',
+  },
+  {
+    option: 'maxPendingBytes',
+    flag: 'max-pending-bytes',
+    value: 'N',
+    help: 'Memory for large messages (over 256 KiB) still arriving, all connections together; over it senders wait.',
+    more: 'A sender that would pass it is not read until earlier ones have arrived; the oldest always goes on.',
+  },
+  {
+    option: 'maxBufferedBytes',
+    flag: 'max-buffered-bytes',
+    value: 'N',
+    help: 'Slow consumers: a connection is dropped when the data queued for it passes its largest queued message by more than this.',
+    more: 'It is also dropped when queued data has not moved for a whole `heartbeatMs`; the client sees 1006. See [Slow consumers](#slow-consumers). Also caps what a client may send before its connection is set up (authentication, room load): 1008. Stock clients and the SDK send only a few small messages then.',
+  },
+  { option: 'compactAfterEntries', help: "Compact a room's stored log once it has more entries than this (one entry per tick)." },
+  { option: 'authenticate', default: 'anonymous', help: 'Authentication hook; without one each connection is its own anonymous principal.', more: 'See [Authentication](#authentication).' },
+  { option: 'plugins', default: 'none', help: 'Plugins, in order; `createServer` adds none by itself, `yroom serve` runs `defaultPlugins()`.' },
+  { option: '(authority plugin)', flag: 'no-authority', default: 'on in the CLI', help: 'Run without the authority plugin (a plain Yjs relay).' },
+  {
+    option: '(lifetime plugin)',
+    flag: 'reconnect-grace-ms',
+    value: 'N',
+    default: '`0`',
+    help: 'A leave becomes final after this many ms; reconnects of the same principal within it keep ownership.',
+  },
+  {
+    option: 'staticDir',
+    flag: 'static',
+    value: 'DIR',
+    default: 'none',
+    help: 'Serve static files from DIR on GET.',
+    more: '`npm start` passes `--static examples/whiteboard/dist` (the whiteboard at `/`, the editor at `/editor/`).',
+  },
+  {
+    option: '(actions plugin)',
+    flag: 'actions',
+    value: 'MODULE',
+    default: 'none',
+    help: 'Enable actions: an ES module exporting `actionSets` and optionally `migrations`.',
+    more: "See [actions](sdk.md#actions). `npm start` passes the whiteboard's, `examples/whiteboard/dist/server-actions.mjs`.",
+  },
+  {
+    option: 'logger',
+    flag: 'log-level',
+    value: 'LEVEL',
+    default: '`info`',
+    help: 'Pino log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.',
+    more: 'The option also takes a pino logger; without either, `createServer` logs at `YROOM_LOG_LEVEL`, else `info` (`silent` under tests). See [Logs](#logs).',
+  },
+  {
+    option: 'processMetrics',
+    flag: 'no-process-metrics',
+    help: "Leave Node's process metrics out of `/metrics` (their event-loop sampler wakes an idle server every 10 ms).",
+    more: 'The flag sets the option to `false`. See [Metrics](#metrics).',
+  },
+]
+
+/** A setting's default as Markdown, from DEFAULTS where it has a plain value; undefined: none to show. */
+export function shownDefault(s: Setting): string | undefined {
+  if (s.default !== undefined) return s.default
+  const value: unknown = (DEFAULTS as Partial<Record<string, number | string | boolean>>)[s.option]
+  if (typeof value === 'number' && value >= MiB && value % MiB === 0) return `${value / MiB} MiB`
+  return value === undefined ? undefined : `\`${String(value)}\``
 }

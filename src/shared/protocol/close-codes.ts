@@ -1,33 +1,75 @@
 /**
  * WebSocket close codes the server uses, each sent with a human-readable reason.
  * 4000-4999 are application codes; 4xyy mirrors HTTP status xyy where one fits.
+ * What each means is CLOSE_CODE_DOCS below, the one description: the close-code table in
+ * docs/server.md is generated from it (test/docs-reference.ts).
  */
 export const CloseCode = {
-  /** Server shutting down or room unloading. */
   GOING_AWAY: 1001,
-  /** Malformed frame, truncated message, unknown message type. */
   PROTOCOL_ERROR: 1002,
-  /** Binary data expected, text frame received. */
   UNSUPPORTED_DATA: 1003,
-  /** Abuse: far over the message rate in one read, repeated refused updates, too many sync requests. */
   POLICY_VIOLATION: 1008,
-  /** Message larger than maxMessageBytes (by default the document cap); resending it cannot help. */
   MESSAGE_TOO_BIG: 1009,
-  /** Unexpected server error while handling this connection. */
   INTERNAL_ERROR: 1011,
-  /** Too many connections (in all, or from this address): try again later. */
   TRY_AGAIN_LATER: 1013,
-  /** The room name in the URL is invalid. */
   INVALID_ROOM: 4400,
-  /** Authentication refused the token. */
   UNAUTHORIZED: 4401,
-  /** Authentication refused the principal for this room. */
   FORBIDDEN: 4403,
-  /** No pong within the heartbeat timeout. */
   HEARTBEAT_TIMEOUT: 4408,
-  /** The room's document would exceed maxDocumentBytes. */
   DOCUMENT_TOO_LARGE: 4413,
-  /** An update breaks a structural limit (nesting deeper than maxNestingDepth); resending it cannot help. */
   UNPROCESSABLE: 4422,
 } as const
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode]
+
+/** When a code is sent (Markdown), and examples of the reasons sent with it (Markdown code spans). */
+export interface CloseCodeDoc {
+  when: string
+  reasons: string
+}
+
+/** One entry per code, so a new code cannot go undocumented. Kept apart from CloseCode: SDK bundles drop it. */
+export const CLOSE_CODE_DOCS: { readonly [K in keyof typeof CloseCode]: CloseCodeDoc } = {
+  GOING_AWAY: { when: 'the server shuts down: `close()`, SIGINT, SIGTERM', reasons: '`server shutting down`' },
+  PROTOCOL_ERROR: {
+    when: 'malformed input: garbage, a truncated message, a bad update or state vector, an unknown message type',
+    reasons: '`malformed message: …`, `malformed update: …`, `unknown message type N`, `hello sent twice`',
+  },
+  UNSUPPORTED_DATA: { when: 'a text frame', reasons: '`binary messages only`' },
+  POLICY_VIOLATION: {
+    when: 'abuse: a minute\'s worth of messages in one read, too many sync requests, 8 refused updates in a row, too much data before the connection was set up; or the same user connected again',
+    reasons:
+      '`message rate over the limit`, `too many sync requests`, `too many refused updates: …`, `too much data before the connection was set up`, `replaced by a newer connection of the same user`',
+  },
+  MESSAGE_TOO_BIG: { when: 'a message over `maxMessageBytes`; the SDK does not reconnect', reasons: '`message of N bytes over the limit of M`' },
+  INTERNAL_ERROR: {
+    when: 'a server error, logged; see [the safety net](security.md#the-safety-net) and [damaged storage](security.md#damaged-storage)',
+    reasons:
+      '`room could not be opened`, `connection setup failed`, `authentication failed`, `internal error`, `judging this update failed; it was undone`, `room reloads after an internal error`, `stored state of this room is damaged: …`',
+  },
+  TRY_AGAIN_LATER: {
+    when: 'over a [connection limit](#connections): try again later',
+    reasons: '`too many connections from this address`, `server at its connection limit`',
+  },
+  INVALID_ROOM: {
+    when: 'an invalid room name in the URL',
+    reasons: '`room name is empty`, `room name longer than 512 characters`, `room name contains control characters`, `room name is not valid URL encoding`',
+  },
+  UNAUTHORIZED: { when: '`authenticate` refused the connection (unauthorized)', reasons: "the hook's message, else `unauthorized`" },
+  FORBIDDEN: { when: '`authenticate` or a plugin\'s `onConnect` refused the connection (forbidden)', reasons: "the hook's or plugin's message" },
+  HEARTBEAT_TIMEOUT: {
+    when: '**never sent**: a connection silent for a heartbeat interval is dropped without a closing handshake (a dead peer could not answer one), so the client sees 1006. The code stays reserved',
+    reasons: '—',
+  },
+  DOCUMENT_TOO_LARGE: { when: 'the document would pass `maxDocumentBytes`', reasons: '`document would exceed N bytes`' },
+  UNPROCESSABLE: {
+    when: 'an update past a structural limit (nesting deeper than `maxNestingDepth`) or holding content the server does not serve; resending cannot help, the SDK stops reconnecting',
+    reasons: '`update nests shared types N deep, over the limit of M`, `subdocuments are not supported`',
+  },
+}
+
+/** Not a code the server sends: what a client sees when the server drops its connection. */
+export const DROPPED_CLOSE_DOC: CloseCodeDoc & { code: 1006 } = {
+  code: 1006,
+  when: 'the server dropped the connection without a closing handshake: heartbeat timeout or slow consumer',
+  reasons: '(none, set by the client)',
+}
