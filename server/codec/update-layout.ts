@@ -298,7 +298,7 @@ export function readUpdateLayout(update: Uint8Array): UpdateLayout {
 
 /**
  * The update's delete set as Yjs's DeleteSet shape (client → sorted { clock, len }), read
- * from the bytes the layout located; for the rare checks that need it (changes.ts).
+ * from the bytes the layout located; for the rare checks that need it (transaction-view.ts).
  */
 export function readDeleteSet(update: Uint8Array, layout: UpdateLayout): Y.Transaction['deleteSet'] {
   const ds = Y.createDeleteSet()

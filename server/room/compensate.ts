@@ -47,11 +47,11 @@ export function compensate(doc: Y.Doc, view: TransactionView, changes: Change[],
 
 /**
  * Re-creates deleted `items` (plain content) where their deleted parents were re-created:
- * an allowed write that landed in content whose deletion was rolled back (see changes.ts,
+ * an allowed write that landed in content whose deletion was rolled back (see transaction-view.ts,
  * `redirected`). Each goes where its neighbours' copies are.
  */
 export function forward(doc: Y.Doc, items: Iterable<Y.Item>, restored: RestoredRange[]): void {
-  // Plain content only (changes.ts): no subtree to carry along.
+  // Plain content only (transaction-view.ts): no subtree to carry along.
   undo(doc, Y.createDeleteSet(), new Set(items), restored)
 }
 
@@ -153,7 +153,7 @@ function itemsOf(view: TransactionView, changes: Change[]): { insertions: Set<Y.
  * Deletes `insertions` and restores `deletions` in the open transaction, through
  * UndoManager. The originals of what it re-created are kept (never garbage-collected), so
  * that writes into them that were made before their authors saw the rollback can be
- * forwarded to the copies (changes.ts); their copies are reported in `restored`.
+ * forwarded to the copies (transaction-view.ts); their copies are reported in `restored`.
  */
 function undo(
   doc: Y.Doc,

@@ -1,7 +1,7 @@
 /**
  * Following re-creations: a rollback re-creates deleted content as new items and records on
  * each original (Yjs's `item.redone`) where its copy starts; a copy may itself be deleted and
- * re-created again. Shared by the redirected writes (changes.ts) and their forwarding
+ * re-created again. Shared by the redirected writes (transaction-view.ts) and their forwarding
  * (compensate.ts).
  */
 import * as Y from 'yjs'

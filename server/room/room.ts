@@ -104,7 +104,7 @@ export class Room implements RoomHandle {
   readonly compensationItems = new WeakSet<Y.Item>()
   /**
    * Some rollback re-created deleted content since the room loaded: only then can an
-   * update's deletions refer to originals that live on as copies (changes.ts).
+   * update's deletions refer to originals that live on as copies (transaction-view.ts).
    */
   hasRestored = false
   private restored: RestoredRange[] = []

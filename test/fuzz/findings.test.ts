@@ -151,7 +151,7 @@ describe('fuzzer findings (issue 19)', () => {
     t.sendUpdate(update([], [{ client: t.modelId.client, ranges: [[t.modelId.clock, 1]] }]))
     await sleep(150)
     // 2. A value whose right origin is the original (deleted) model item: Yjs puts it left
-    //    of it, deleted at once; changes.ts sees a write that "lost" to a compensation and
+    //    of it, deleted at once; transaction-view.ts sees a write that "lost" to a compensation and
     //    reassertLostWrites writes 'EVIL' over the restored model, as the server.
     t.sendUpdate(update([{ client: ATTACKER, clock: 0, structs: [item(content.any(['EVIL']), { rightOrigin: t.modelId })] }]))
     await sleep(300)

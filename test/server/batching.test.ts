@@ -1,6 +1,6 @@
 /**
  * Updates that wait in a room's inbox together are applied in one Yjs transaction
- * (server/inbox.ts), each judged on its own. Clients here send in one synchronous block, so
+ * (server/room/inbox.ts), each judged on its own. Clients here send in one synchronous block, so
  * the server reads their messages together and applies them as one batch; each test checks
  * that a batch of that size really happened (yroom_update_batch_size). Updates wait for the
  * tick, except those that might be rejected (they touch others' content, or their connection

@@ -1,4 +1,4 @@
-/** The in-place varUint writer (server/var-uint.ts) writes exactly what lib0's encoder writes. */
+/** The in-place varUint writer (server/codec/var-uint.ts) writes exactly what lib0's encoder writes. */
 import { describe, expect, it } from 'vitest'
 import * as encoding from 'lib0/encoding'
 import { varUintLength, writeVarUintAt } from '../../server/codec/var-uint.js'

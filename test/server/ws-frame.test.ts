@@ -1,5 +1,5 @@
 /**
- * Frames built by server/ws-frame.ts, read back by ws's own Receiver (the decoder every ws
+ * Frames built by server/transport/ws-frame.ts, read back by ws's own Receiver (the decoder every ws
  * client runs): each length encoding, at its boundaries, and several frames in one stream.
  */
 import { describe, expect, it } from 'vitest'
