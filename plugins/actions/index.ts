@@ -4,6 +4,7 @@
  * action-only sets, and runs migrations when a room loads.
  */
 import * as Y from 'yjs'
+import { ACTION_METHOD } from '../../src/shared/protocol/actions.js'
 import { META_KEY } from '../../src/shared/layout.js'
 import { ActionRefused, type ActionSet } from '../../src/shared/actions/define.js'
 import type { JsonValue } from '../../src/shared/actions/snapshot.js'
@@ -18,7 +19,7 @@ export { ACTIONS_META_KEY, type ActionRequest, type ActionOutcome } from './appl
 export { appliedMigrations, type Migration } from './migrations.js'
 
 /** Request method name of the extension protocol. */
-export const ACTION_METHOD = 'action'
+export { ACTION_METHOD } from '../../src/shared/protocol/actions.js'
 
 export interface ActionsPluginOptions {
   sets: readonly ActionSet[]

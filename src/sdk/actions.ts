@@ -20,6 +20,7 @@ import { ActionRefused, runAction, type ActionSet } from '../shared/actions/defi
 import { canonical, deepFreeze, plainOf, type JsonObject, type JsonValue } from '../shared/actions/snapshot.js'
 import { META_KEY, ROOM_MAP } from '../shared/layout.js'
 import { entryHas, entryOf, ledgerOf } from '../shared/actions/ledger.js'
+import { ACTION_METHOD } from '../shared/protocol/actions.js'
 
 /** What the client needs from its connection. */
 export interface ActionChannel {
@@ -185,7 +186,7 @@ export class ActionClient {
     // `settled`: every id below the oldest pending one is answered and never resent.
     const settled = (this.pending[0]?.seq ?? p.seq) - 1
     const params = { client: this.clientId, seq: p.seq, path: p.path, action: p.action, args: p.args, settled }
-    this.channel.request('action', params as AnyValue).then(
+    this.channel.request(ACTION_METHOD, params as AnyValue).then(
       (res) => this.settle(p, res),
       () => {
         // Connection dropped before the answer: stays pending, re-sent on reconnect.
