@@ -21,9 +21,9 @@ import { Refusal, type Principal } from './plugin.js'
 import type { Room } from './room/room.js'
 import { Rooms } from './room/rooms.js'
 import { InboundFlow, PendingBudget } from './transport/inbound-flow.js'
-import { openStorage } from './storage/leveldb.js'
+import { openStorage } from './storage/open.js'
 import { StorageDamaged } from './storage/integrity.js'
-import type { Storage } from './storage/storage.js'
+import { RoomLeased, type Storage } from './storage/storage.js'
 
 export interface YroomServer {
   /** Starts listening; resolves with the bound port. */
@@ -209,6 +209,10 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
         // SPEC §12: a damaged room is refused (never served truncated); other rooms go on.
         logger.error({ room: target.room, damage: err.summary }, 'stored state of the room is damaged; yroom repair accepts the loss')
         closeSocket(ws, CloseCode.INTERNAL_ERROR, err.closeReason)
+      } else if (err instanceof RoomLeased) {
+        // Another server writes this room (SPEC §11): the client retries.
+        logger.warn({ room: target.room, holder: err.holder }, 'room is served by another server')
+        closeSocket(ws, CloseCode.TRY_AGAIN_LATER, 'room is served by another server; try again')
       } else {
         logger.error({ err, room: target.room }, 'join failed')
         closeSocket(ws, CloseCode.INTERNAL_ERROR, 'room could not be opened')

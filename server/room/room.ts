@@ -24,7 +24,7 @@ import type { Logger } from '../logger.js'
 import type { Metrics } from '../metrics.js'
 import type { ResolvedOptions } from '../options.js'
 import type { RoomHandle, RoomLimits, RoomMetadata, RoomServices, YroomPlugin } from '../plugin.js'
-import type { Storage, StoredDocument } from '../storage/storage.js'
+import { LeaseLost, type Storage, type StoredDocument } from '../storage/storage.js'
 
 /** Transaction origin of every server-authored change (compensations, lifetime, backend edits). */
 export const SERVER_ORIGIN = Symbol('yroom.server')
@@ -238,9 +238,29 @@ export class Room implements RoomHandle {
     if (this.failed) return
     this.failed = true
     this.ctx.metrics.roomFailures.inc()
-    this.logger.error({ err, room: this.name }, 'room failed; its connections are closed and it reloads from storage')
-    for (const conn of this.connections) conn.close(CloseCode.INTERNAL_ERROR, 'room reloads after an internal error')
+    if (err instanceof LeaseLost) {
+      // Another server writes the room now (SPEC §11): its clients reconnect and find it.
+      this.logger.warn({ room: this.name }, 'room lease lost; its connections are closed')
+      for (const conn of this.connections) conn.close(CloseCode.TRY_AGAIN_LATER, 'room moved to another server; reconnect')
+    } else {
+      this.logger.error({ err, room: this.name }, 'room failed; its connections are closed and it reloads from storage')
+      for (const conn of this.connections) conn.close(CloseCode.INTERNAL_ERROR, 'room reloads after an internal error')
+    }
     this.ctx.onFailure?.(this)
+  }
+
+  /**
+   * A storage write failed. A lost lease stops the room: nothing more is written or sent
+   * (returns true). Any other failure is logged, and what was accepted still goes out: the
+   * document holds it and stores it with the next compaction.
+   */
+  private appendFailed(err: unknown): boolean {
+    if (err instanceof LeaseLost) {
+      this.fail(err)
+      return true
+    }
+    this.logger.error({ err, room: this.name }, 'storage append failed')
+    return false
   }
 
   /** Applies the updates waiting in the inbox now (before anything that must see them). */
@@ -283,6 +303,7 @@ export class Room implements RoomHandle {
    */
   sendNow(conns: readonly Connection[], update: Uint8Array): void {
     this.writing++
+    let stopped = false
     this.ctx.storage
       .append(this.name, [update])
       .then(
@@ -290,10 +311,13 @@ export class Room implements RoomHandle {
           this.seq = Math.max(this.seq, seq)
           this.logEntries++
         },
-        (err: unknown) => this.logger.error({ err, room: this.name }, 'storage append failed'),
+        (err: unknown) => {
+          stopped = this.appendFailed(err)
+        },
       )
       .finally(() => {
         this.writing--
+        if (stopped) return
         const frame = binaryFrame(encodeSyncUpdate(update))
         for (const conn of conns) conn.sendFrame(frame)
       })
@@ -435,7 +459,7 @@ export class Room implements RoomHandle {
         await storeServerId(this.ctx.storage, this.name, this.doc.clientID)
       }
     } catch (err) {
-      this.logger.error({ err, room: this.name }, 'storage append failed')
+      if (this.appendFailed(err)) return
     } finally {
       this.writing--
     }

@@ -9,6 +9,7 @@ import * as Y from 'yjs'
 import type { Connection } from '../transport/connection.js'
 import { applyStored, Room, SERVER_ORIGIN, uniqueServerClientId, type RoomContext } from './room.js'
 import { loadServerIds, storeServerId } from './server-ids.js'
+import { LeaseLost } from '../storage/storage.js'
 
 export class Rooms {
   private loaded = new Map<string, Room>()
@@ -20,6 +21,8 @@ export class Rooms {
 
   constructor(private ctx: RoomContext) {
     this.ctx = { ...ctx, onFailure: (room) => void this.discard(room) }
+    // Shared storage: a room whose lease could not be renewed stops at once (SPEC §11).
+    ctx.storage.onLeaseLost?.((name) => this.loaded.get(name)?.fail(new LeaseLost(name)))
   }
 
   /** Runs `op` after every earlier queued operation of this room. */
@@ -61,7 +64,15 @@ export class Rooms {
   private async load(name: string): Promise<Room> {
     const existing = this.loaded.get(name)
     if (existing) return existing
-    const stored = await this.ctx.storage.load(name)
+    // Shared storage: this server becomes the room's only writer first (SPEC §11).
+    await this.ctx.storage.lease?.(name)
+    let stored
+    try {
+      stored = await this.ctx.storage.load(name)
+    } catch (err) {
+      await this.release(name)
+      throw err
+    }
     const room = new Room(name, this.ctx, stored)
     // Earlier server ids stay the server's (server-ids.ts); the authority binds them on load.
     for (const id of await loadServerIds(this.ctx.storage, name)) room.serverClientIds.add(id)
@@ -140,6 +151,7 @@ export class Rooms {
         this.loaded.delete(name)
         this.ctx.metrics.roomsLoaded.set(this.loaded.size)
         await room.close()
+        await this.release(name)
       } finally {
         this.unloading.delete(name)
       }
@@ -156,7 +168,10 @@ export class Rooms {
     this.cancelUnload(room.name)
     this.loaded.delete(room.name)
     this.ctx.metrics.roomsLoaded.set(this.loaded.size)
-    return this.queue(room.name, () => room.close()).catch((err: unknown) => {
+    return this.queue(room.name, async () => {
+      await room.close()
+      await this.release(room.name)
+    }).catch((err: unknown) => {
       this.ctx.logger.error({ err, room: room.name }, 'closing a failed room failed')
     })
   }
@@ -185,25 +200,44 @@ export class Rooms {
         await live.flush()
         return result
       }
-      const stored = await this.ctx.storage.load(name)
-      const doc = new Y.Doc({ gc: true })
-      applyStored(doc, stored.updates)
-      // A fresh server id no stored struct uses (SPEC §3).
-      doc.clientID = uniqueServerClientId(doc)
-      const updates: Uint8Array[] = []
-      doc.on('update', (u: Uint8Array) => updates.push(u))
-      const result = doc.transact(() => fn(doc), SERVER_ORIGIN)
-      if (updates.length > 0) {
-        const seq = await this.ctx.storage.append(name, updates)
-        await storeServerId(this.ctx.storage, name, doc.clientID)
-        // The doc holds every entry up to seq: compact here once the log grows long.
-        if (stored.updates.length + updates.length > this.ctx.options.compactAfterEntries) {
-          await this.ctx.storage.compact(name, Y.encodeStateAsUpdate(doc), seq)
-        }
+      await this.ctx.storage.lease?.(name)
+      try {
+        return await this.editStored(name, fn)
+      } finally {
+        await this.release(name)
       }
-      doc.destroy()
-      return result
     })
+  }
+
+  /** Edits an unloaded room's stored document (its lease held, on shared storage). */
+  private async editStored<T>(name: string, fn: (doc: Y.Doc) => T): Promise<T> {
+    const stored = await this.ctx.storage.load(name)
+    const doc = new Y.Doc({ gc: true })
+    applyStored(doc, stored.updates)
+    // A fresh server id no stored struct uses (SPEC §3).
+    doc.clientID = uniqueServerClientId(doc)
+    const updates: Uint8Array[] = []
+    doc.on('update', (u: Uint8Array) => updates.push(u))
+    const result = doc.transact(() => fn(doc), SERVER_ORIGIN)
+    if (updates.length > 0) {
+      const seq = await this.ctx.storage.append(name, updates)
+      await storeServerId(this.ctx.storage, name, doc.clientID)
+      // The doc holds every entry up to seq: compact here once the log grows long.
+      if (stored.updates.length + updates.length > this.ctx.options.compactAfterEntries) {
+        await this.ctx.storage.compact(name, Y.encodeStateAsUpdate(doc), seq)
+      }
+    }
+    doc.destroy()
+    return result
+  }
+
+  /** Gives the room's lease up (shared storage); a failure only delays the next taker. */
+  private async release(name: string): Promise<void> {
+    try {
+      await this.ctx.storage.release?.(name)
+    } catch (err) {
+      this.ctx.logger.warn({ err, room: name }, 'releasing the room lease failed; it expires on its own')
+    }
   }
 
   /** Reads a room's current document (a copy when not loaded). */

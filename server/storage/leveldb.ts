@@ -408,14 +408,3 @@ export class LevelStorage implements Storage {
     await ClassicLevel.repair(dir)
   }
 }
-
-/** Creates the storage named by a `--data` value: `:memory:` or a LevelDB directory. */
-export async function openStorage(data: string): Promise<Storage> {
-  if (data === ':memory:') {
-    const { MemoryStorage } = await import('./memory.js')
-    return new MemoryStorage()
-  }
-  const s = new LevelStorage(data)
-  await s.open()
-  return s
-}

@@ -31,4 +31,35 @@ export interface Storage {
   getMeta(room: string, key: string): Promise<Uint8Array | undefined>
   setMeta(room: string, key: string, value: Uint8Array): Promise<void>
   close(): Promise<void>
+  /**
+   * Shared backends (SPEC §11): takes the room's write lease, so that one server at a time
+   * writes it; every later append and compaction is fenced by the lease's epoch. Rejects
+   * with RoomLeased while another server holds it. Embedded backends have no leases.
+   */
+  lease?(room: string): Promise<void>
+  /** Gives the room's lease up (the room unloaded). */
+  release?(room: string): Promise<void>
+  /** `listener` is called with a room whose lease was lost: that room must stop serving. */
+  onLeaseLost?(listener: (room: string) => void): void
+}
+
+/** A write under a lease this server no longer holds: refused by the database, nothing written. */
+export class LeaseLost extends Error {
+  readonly code = 'YROOM_LEASE_LOST'
+  constructor(readonly room: string) {
+    super(`this server no longer holds the lease of room ${JSON.stringify(room)}: the write was refused`)
+    this.name = 'LeaseLost'
+  }
+}
+
+/** Another server holds the room's lease (or held it until recently and may still write). */
+export class RoomLeased extends Error {
+  readonly code = 'YROOM_ROOM_LEASED'
+  constructor(
+    readonly room: string,
+    readonly holder: string,
+  ) {
+    super(`room ${JSON.stringify(room)} is served by another server (${holder}); try again shortly`)
+    this.name = 'RoomLeased'
+  }
 }
