@@ -112,6 +112,8 @@ async function main(): Promise<void> {
     messageBurst: num('message-burst'),
     bytesPerSecond: num('bytes-per-second'),
     maxPendingBytes: num('max-pending-bytes'),
+    leaseMs: num('lease-ms'),
+    nodeId: text('node-id'),
     plugins: [...defaultPlugins({ authority: !on('no-authority'), reconnectGraceMs: num('reconnect-grace-ms') ?? 0 }), ...actions],
     processMetrics: !on('no-process-metrics'),
     staticDir: text('static'),

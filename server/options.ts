@@ -30,6 +30,8 @@ export interface ServerOptions {
   maxPendingBytes?: number
   maxBufferedBytes?: number
   compactAfterEntries?: number
+  leaseMs?: number
+  nodeId?: string
   authenticate?: AuthenticateHook
   plugins?: YroomPlugin[]
   staticDir?: string
@@ -37,8 +39,8 @@ export interface ServerOptions {
   processMetrics?: boolean
 }
 
-export type ResolvedOptions = Required<Omit<ServerOptions, 'authenticate' | 'staticDir' | 'logger' | 'storage'>> &
-  Pick<ServerOptions, 'authenticate' | 'staticDir'>
+export type ResolvedOptions = Required<Omit<ServerOptions, 'authenticate' | 'staticDir' | 'logger' | 'storage' | 'nodeId'>> &
+  Pick<ServerOptions, 'authenticate' | 'staticDir' | 'nodeId'>
 
 const MiB = 1024 * 1024
 
@@ -64,6 +66,7 @@ export const DEFAULTS = {
   maxPendingBytes: 256 * MiB,
   maxBufferedBytes: 4 * MiB,
   compactAfterEntries: 200,
+  leaseMs: 5000,
   processMetrics: true,
 } satisfies { [K in keyof ServerOptions]?: ServerOptions[K] & (number | string | boolean) }
 
@@ -90,6 +93,8 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     maxPendingBytes: o.maxPendingBytes ?? d.maxPendingBytes,
     maxBufferedBytes: o.maxBufferedBytes ?? d.maxBufferedBytes,
     compactAfterEntries: o.compactAfterEntries ?? d.compactAfterEntries,
+    leaseMs: o.leaseMs ?? d.leaseMs,
+    nodeId: o.nodeId,
     plugins: o.plugins ?? [],
     processMetrics: o.processMetrics ?? d.processMetrics,
     authenticate: o.authenticate,
@@ -119,9 +124,24 @@ export const SETTINGS: readonly Setting[] = [
   {
     option: 'storage',
     flag: 'data',
-    value: 'DIR|:memory:',
-    help: 'A LevelDB directory (created if missing), or `:memory:` to keep nothing on disk.',
-    more: 'The API also takes your own `Storage` object (see [Storage](#storage)).',
+    value: 'DIR|:memory:|URL',
+    help: 'A LevelDB directory (created if missing), `:memory:` to keep nothing on disk, or a PostgreSQL URL `postgres://USER@HOST:PORT/DB`.',
+    more: 'Other URL forms are refused. A PostgreSQL URL may name the schema (`?schema=NAME`, default `yroom`). The API also takes your own `Storage` object. See [storage.md](storage.md).',
+  },
+  {
+    option: 'leaseMs',
+    flag: 'lease-ms',
+    value: 'N',
+    help: 'PostgreSQL: how long (ms) a server\'s lease on a room lasts without renewal.',
+    more: 'Leases are renewed every third of it; a server that cannot renew gives its rooms up before they expire. See [storage.md: leases](storage.md#leases-and-epochs).',
+  },
+  {
+    option: 'nodeId',
+    flag: 'node-id',
+    value: 'NAME',
+    default: 'host:pid',
+    help: 'PostgreSQL: this server\'s name in the lease table.',
+    more: 'A restarted server takes no lease over, even under the same name.',
   },
   {
     option: 'tickMs',

@@ -16,7 +16,7 @@ import { handleMessage } from './room/dispatch.js'
 import { handleHttp } from './transport/http.js'
 import { createLogger, type Logger } from './logger.js'
 import { Metrics } from './metrics.js'
-import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js'
+import { DEFAULTS, resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js'
 import { Refusal, type Principal } from './plugin.js'
 import type { Room } from './room/room.js'
 import { Rooms } from './room/rooms.js'
@@ -71,7 +71,7 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
   const options = resolveOptions(input)
   const logger = typeof input.logger === 'object' ? input.logger : createLogger(input.logger)
   const metrics = new Metrics(options.processMetrics)
-  const storage = typeof input.storage === 'object' ? input.storage : await openStorage(input.storage ?? './data')
+  const storage = typeof input.storage === 'object' ? input.storage : await openStorage(input.storage ?? DEFAULTS.storage, { leaseMs: options.leaseMs, nodeId: options.nodeId })
   const rooms = new Rooms({ storage, options, plugins: options.plugins, metrics, logger })
   const connections = new Set<Connection>()
   let serving = false
