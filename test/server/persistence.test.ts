@@ -1,11 +1,12 @@
-/** Persistence: LevelDB across server restarts, kill -9, SIGTERM flush, idle unload. */
+/** Persistence across server restarts, kill -9, SIGTERM flush, idle unload: every backend. */
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS } from '../../src/shared/protocol/message-types.js'
 import { connectProvider, RawClient, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
-import { killAll, startCli, tempDir } from './fixtures/cli.js'
+import { killAll, startCli } from './fixtures/cli.js'
+import { backendCases, type Backend } from '../backends.js'
 
-const dirs: Array<{ remove(): Promise<void> }> = []
+const stores: Array<{ cleanup(): Promise<void> }> = []
 const clients: Array<{ destroy(): void }> = []
 const servers: TestServer[] = []
 afterEach(async () => {
@@ -14,13 +15,14 @@ afterEach(async () => {
   await killAll()
 })
 afterAll(async () => {
-  for (const d of dirs.splice(0)) await d.remove()
+  for (const d of stores.splice(0)) await d.cleanup()
 })
 
-async function dir(): Promise<string> {
-  const d = await tempDir()
-  dirs.push(d)
-  return d.path
+/** Fresh storage of `backend`: its `storage` option / `--data` value. */
+async function dir(backend: Backend): Promise<string> {
+  const d = await backend.data()
+  stores.push(d)
+  return d.data
 }
 
 async function join(url: string, room: string): Promise<ProviderClient> {
@@ -40,9 +42,9 @@ async function closeServer(s: TestServer): Promise<void> {
   await s.close()
 }
 
-describe('LevelDB persistence (in process)', () => {
+describe.each(backendCases)('%s persistence (in process)', (_name, backend) => {
   it('data survives closing the server and opening a new one on the same directory', async () => {
-    const path = await dir()
+    const path = await dir(backend)
     const s1 = await server(path)
     const a = await join(s1.url, 'doc')
     a.doc.getMap('m').set('title', 'hello')
@@ -65,7 +67,7 @@ describe('LevelDB persistence (in process)', () => {
   })
 
   it('the log is compacted past compactAfterEntries while the room is live', async () => {
-    const path = await dir()
+    const path = await dir(backend)
     const s = await server(path, { compactAfterEntries: 10, tickMs: 0 })
     const a = await join(s.url, 'big')
     for (let i = 0; i < 25; i++) {
@@ -82,9 +84,9 @@ describe('LevelDB persistence (in process)', () => {
   })
 })
 
-describe('restart with connected clients', () => {
+describe.each(backendCases)('restart with connected clients (%s)', (_name, backend) => {
   it('a stock client reconnects after a restart and its offline edits merge into the stored state', async () => {
-    const path = await dir()
+    const path = await dir(backend)
     const s1 = await server(path)
     const port = s1.port
     const a = await join(s1.url, 'offline')
@@ -103,9 +105,9 @@ describe('restart with connected clients', () => {
   })
 })
 
-describe('CLI child process', () => {
+describe.each(backendCases)('CLI child process (%s)', (_name, backend) => {
   it('kill -9 right after another client received an update: the update is there after restart', async () => {
-    const path = await dir()
+    const path = await dir(backend)
     const p1 = await startCli(['--data', path])
     const writer = await join(p1.url, 'crash')
     const reader = await join(p1.url, 'crash')
@@ -124,7 +126,7 @@ describe('CLI child process', () => {
   })
 
   it('SIGTERM flushes updates the tick has not written yet, and exits 0', async () => {
-    const path = await dir()
+    const path = await dir(backend)
     // A tick far longer than the test: only the shutdown can have written the update.
     const p1 = await startCli(['--data', path, '--tick-ms', '600000'])
     const writer = await new RawClient(p1.url, 'term').sync()

@@ -1,31 +1,30 @@
-/** The storage contract, run against both implementations (LevelDB and in-memory). */
+/** The storage contract, run against every implementation (in-memory, LevelDB, PostgreSQL). */
 import { afterAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { LevelStorage, MemoryStorage, type Storage } from '../../server/index.js'
-import { tempDir } from './fixtures/cli.js'
+import { MemoryStorage, type Storage } from '../../server/index.js'
+import { backendCases, openStorage, withLeases, type Backend } from '../backends.js'
 
 const cleanups: Array<() => Promise<void>> = []
 afterAll(async () => {
   for (const c of cleanups.splice(0)) await c()
 })
 
-async function level(): Promise<LevelStorage> {
-  const dir = await tempDir()
-  const s = new LevelStorage(dir.path)
-  await s.open()
-  cleanups.push(async () => {
-    await s.close().catch(() => undefined)
-    await dir.remove()
-  })
-  return s
+/** Fresh storage of `backend`, opened from its `--data` value. */
+function opener(backend: Backend): () => Promise<Storage> {
+  return async () => {
+    const d = await backend.data()
+    const s = withLeases(await openStorage(d.data))
+    cleanups.push(async () => {
+      await s.close().catch(() => undefined)
+      await d.cleanup()
+    })
+    return s
+  }
 }
 
 const bytes = (...b: number[]) => new Uint8Array(b)
 
-describe.each([
-  ['memory', async (): Promise<Storage> => new MemoryStorage()],
-  ['leveldb', level],
-])('%s storage', (_name, make) => {
+describe.each([['memory', async (): Promise<Storage> => new MemoryStorage()] as const, ...backendCases.map(([name, b]) => [name, opener(b)] as const)])('%s storage', (_name, make) => {
   it('an unknown room loads empty', async () => {
     const s = await make()
     expect(await s.load('nothing')).toEqual({ updates: [], seq: 0 })
@@ -93,17 +92,15 @@ describe.each([
   })
 })
 
-describe('leveldb storage across reopen', () => {
+describe.each(backendCases)('%s storage across reopen', (_name, backend) => {
   it('data and sequence numbers survive closing and reopening the directory', async () => {
-    const dir = await tempDir()
-    cleanups.push(dir.remove)
-    const s1 = new LevelStorage(dir.path)
-    await s1.open()
+    const d = await backend.data()
+    cleanups.push(d.cleanup)
+    const s1 = withLeases(await openStorage(d.data))
     await s1.append('room', [bytes(1), bytes(2)])
     await s1.setMeta('room', 'k', bytes(3))
     await s1.close()
-    const s2 = new LevelStorage(dir.path)
-    await s2.open()
+    const s2 = withLeases(await openStorage(d.data))
     expect((await s2.load('room')).seq).toBe(2)
     expect(await s2.append('room', [bytes(4)])).toBe(3)
     expect([...(await s2.getMeta('room', 'k'))!]).toEqual([3])
