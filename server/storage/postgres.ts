@@ -344,7 +344,11 @@ export class PostgresStorage implements Storage {
     if (rowCount === 0) throw this.lost(room)
   }
 
+  private closed = false
+
   async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
     if (this.renewTimer) clearInterval(this.renewTimer)
     this.renewTimer = null
     await Promise.all([...this.held.keys()].map((room) => this.release(room).catch(() => {})))
