@@ -75,7 +75,7 @@ export function reanchor(doc: Y.Doc, tr: Y.Transaction, items: readonly Y.Item[]
     if (left !== null) right = left.right
     else {
       right = s.rightOrigin === null ? null : copyStartOf(tr, s.rightOrigin)
-      if (right === null) continue
+      if (right === null || !pastCopy(s, right)) continue
       left = right.left
     }
     const copy = new Y.Item(Y.createID(doc.clientID, Y.getState(store, doc.clientID)), left, left && left.lastId, right, right && right.id, s.parent, null, s.content.copy())
@@ -86,6 +86,23 @@ export function reanchor(doc: Y.Doc, tr: Y.Transaction, items: readonly Y.Item[]
     wrote = true
   }
   return wrote
+}
+
+/**
+ * True when `s`, whose right origin is an original re-created as `copy`, was placed after
+ * the copy without its author knowing of it: its origin lies before the copy. A copy goes
+ * just before its original, so an author who saw it and wrote right after it (Y.Array
+ * anchors to the visible item on the left) also has the original as its right origin; its
+ * origin is then the copy or an item after it, which is where it meant to write. Walks left
+ * from `s` to whichever comes first: no further than Yjs walked to integrate it.
+ */
+function pastCopy(s: Y.Item, copy: Y.Item): boolean {
+  const origin = s.origin
+  for (let l = s.left; l !== null; l = l.left) {
+    if (l === copy) return true
+    if (origin !== null && l.id.client === origin.client && l.id.clock <= origin.clock && origin.clock < l.id.clock + l.length) return false
+  }
+  return false
 }
 
 /** The item starting at the copy of the character `id` names (see copyOf), else null. */

@@ -168,6 +168,46 @@ describe('writes into text whose characters a rollback re-created', () => {
   })
 })
 
+describe('writes placed next to re-created content after their authors saw it', () => {
+  // A copy is placed just before its deleted original. A client that has seen the copy and
+  // types right after it has the copy as its origin and the original as its right origin:
+  // that write is where its author put it, and must stay there (issue 19's fuzzer: list
+  // items swapped on every replica).
+  for (const kind of ['text', 'list'] as const) {
+    it(`an insert right after a re-created run in a ${kind} stays after it`, async () => {
+      const { url } = await server()
+      const owner = await stock(url, `after-copy-${kind}`)
+      const offender = await stock(url, `after-copy-${kind}`)
+      const get = (d: Y.Doc) => (d.getMap('models').get('a') as Y.Map<unknown> | undefined)?.get(kind) as Y.Text | Y.Array<string> | undefined
+      const show = (d: Y.Doc) => {
+        const t = get(d)
+        return t instanceof Y.Text ? t.toString() : t?.toArray().join('')
+      }
+      createModel(owner.doc, 'a', { [kind]: kind === 'text' ? new Y.Text('abcd') : Y.Array.from(['a', 'b', 'c', 'd']) })
+      await until(() => show(offender.doc) === 'abcd', { message: 'the offender has the model' })
+      get(offender.doc)!.delete(1, 2) // refused: "bc" re-created as a server run before the originals
+      const serverDoc = s!.server.rooms.get(`after-copy-${kind}`)!.doc
+      const copied = (d: Y.Doc) => {
+        for (let i = (get(d) as Y.AbstractType<any> | undefined)?._start ?? null; i !== null; i = i.right) if (!i.deleted && i.id.client === serverDoc.clientID) return show(d) === 'abcd'
+        return false
+      }
+      await until(() => copied(owner.doc), { message: 'the owner has the copies' })
+      const t = get(owner.doc)!
+      if (t instanceof Y.Text) t.insert(3, 'X')
+      else t.insert(3, ['X'])
+      if (t instanceof Y.Array) {
+        // The case: after the copy, before the deleted original (Y.Text skips deleted items
+        // and anchors to the original instead, which is re-anchored after its copy).
+        let x = t._start
+        while (x !== null && (x.deleted || x.content.getContent()[0] !== 'X')) x = x.right
+        expect([x!.left!.id.client === serverDoc.clientID && !x!.left!.deleted, x!.right!.deleted]).toEqual([true, true])
+      }
+      await until(() => show(serverDoc) === 'abcXd', { message: `the server holds ${show(serverDoc)}` })
+      await until(() => show(owner.doc) === 'abcXd' && show(offender.doc) === 'abcXd', { message: `owner ${show(owner.doc)}, offender ${show(offender.doc)}` })
+    })
+  }
+})
+
 describe('redirected writes cannot carry what the rules would refuse', () => {
   it('a new model claiming another client, written into a re-created container, is not forwarded', async () => {
     const { url } = await server()
