@@ -31,6 +31,8 @@ export class OwnedRecord {
   readonly values = new Set<unknown>()
   /** Keys the owner ever set on the model itself. */
   readonly keys = new Set<string>(['$meta'])
+  /** When its owner last wrote into it (Date.now()). */
+  lastWriteAt = 0
 
   constructor(
     readonly owner: HonestClient,
@@ -272,6 +274,7 @@ export class HonestClient {
     const rec = pick(rng, this.records)
     const found = rec.locate(this.doc)
     if (found.length !== 1) return
+    rec.lastWriteAt = Date.now()
     const m = found[0]
     if (rec !== this.records[0]) {
       const v = this.tag('x')
