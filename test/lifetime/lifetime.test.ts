@@ -1,8 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
@@ -10,6 +7,7 @@ import { defaultPlugins } from '../../plugins/index.js'
 import type { ServerOptions } from '../../server/index.js'
 import { connectProvider, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
 import { startChildServer } from '../child-server.js'
+import { backendCases, withLeases, type Backend } from '../backends.js'
 
 const cleanups: Array<() => Promise<void> | void> = []
 afterEach(async () => {
@@ -43,10 +41,11 @@ function instantiate(doc: Y.Doc, key: string, { owned = true, ephemeral = true, 
 }
 
 const has = (doc: Y.Doc, key: string) => doc.getMap('models').has(key)
-const tmp = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'yroom-lifetime-'))
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
+/** Fresh storage of `backend` (its storage / --data value), removed after the test. */
+const tmp = async (backend: Backend) => {
+  const d = await backend.data()
+  cleanups.unshift(d.cleanup) // after the servers on it stopped (cleanups run in reverse)
+  return d.data
 }
 
 describe('lifetime flags (SPEC §6)', () => {
@@ -128,8 +127,8 @@ describe('lifetime flags (SPEC §6)', () => {
     expect(Date.now() - left).toBeGreaterThanOrEqual(250)
   })
 
-  it('persistent models survive shutdown and restart; ephemeral ones survive neither', async () => {
-    const dir = tmp()
+  it.each(backendCases)('persistent models survive shutdown and restart; ephemeral ones survive neither (%s)', async (_name, backend) => {
+    const dir = await tmp(backend)
     let s = await startServer({ storage: dir, plugins: defaultPlugins(), tickMs: 5, idleShutdownMs: 50 })
     const a = await connectProvider(s.url, 'f')
     instantiate(a.doc, 'per', { ephemeral: false })
@@ -147,8 +146,8 @@ describe('lifetime flags (SPEC §6)', () => {
     expect(has(b.doc, 'unowned-eph')).toBe(false)
   })
 
-  it('after kill -9 of the server, no client ever sees an ephemeral model of a dead session', async () => {
-    const dir = tmp()
+  it.each(backendCases)('after kill -9 of the server, no client ever sees an ephemeral model of a dead session (%s)', async (_name, backend) => {
+    const dir = await tmp(backend)
     let child = await startChildServer(['--data', dir, '--tick-ms', '5'])
     cleanups.push(() => void child.proc.kill('SIGKILL'))
     const a = await connectProvider(child.url, 'g')
@@ -197,9 +196,12 @@ describe('lifetime flags (SPEC §6)', () => {
   })
 })
 
-describe('backend edits without locks (SPEC §6)', () => {
+/** In-memory storage (the default) and every persistent backend. */
+const storages: Array<readonly [string, () => Promise<string>]> = [['memory', async () => ':memory:'], ...backendCases.map(([name, b]) => [name, () => tmp(b)] as const)]
+
+describe.each(storages)('backend edits without locks (SPEC §6), %s storage', (_name, storage) => {
   it('rooms.edit reaches live clients at once and unloaded rooms on their next load', async () => {
-    const s = await server()
+    const s = await server({ storage: await storage() })
     const c = await client(s.url, 'live')
     await s.server.rooms.edit('live', (doc) => doc.getMap('models').set('fromBackend', 1))
     await until(() => c.doc.getMap('models').get('fromBackend') === 1)
@@ -211,7 +213,7 @@ describe('backend edits without locks (SPEC §6)', () => {
   })
 
   it('interleaved backend and client writers lose nothing', async () => {
-    const s = await server()
+    const s = await server({ storage: await storage() })
     const clients = await Promise.all([0, 1, 2].map(() => client(s.url, 'busy')))
     const N = 40
     const writes: Promise<unknown>[] = []
@@ -238,7 +240,7 @@ describe('backend edits without locks (SPEC §6)', () => {
   })
 
   it('concurrent edits to an unloaded room append without locks and compaction keeps them', async () => {
-    const s = await server()
+    const s = await server({ storage: await storage() })
     await Promise.all(Array.from({ length: 30 }, (_, i) => s.server.rooms.edit('offline-room', (doc) => doc.getMap('m').set(`k${i}`, i))))
     await s.server.rooms.read('offline-room', (doc) => expect(doc.getMap('m').size).toBe(30))
     const c = await client(s.url, 'offline-room')
@@ -246,21 +248,22 @@ describe('backend edits without locks (SPEC §6)', () => {
   })
 })
 
-describe('compaction of logs written while unloaded', () => {
+describe.each(storages)('compaction of logs written while unloaded, %s storage', (_name, storage) => {
   it('backend edits to an unloaded room keep its log short', async () => {
-    const s = await server({ compactAfterEntries: 10 })
+    const s = await server({ storage: await storage(), compactAfterEntries: 10 })
     for (let i = 0; i < 35; i++) await s.server.rooms.edit('appended', (doc) => doc.getMap('m').set(`k${i}`, i))
     expect(await s.server.storage.size('appended')).toBeLessThanOrEqual(11)
     await s.server.rooms.read('appended', (doc) => expect(doc.getMap('m').size).toBe(35))
   })
 
   it('a room loaded from a long log compacts it', async () => {
-    const s = await server({ compactAfterEntries: 10 })
+    const s = await server({ storage: await storage(), compactAfterEntries: 10 })
     const d = new Y.Doc()
     const updates: Uint8Array[] = []
     d.on('update', (u: Uint8Array) => updates.push(u))
     for (let i = 0; i < 40; i++) d.getMap('m').set(`k${i}`, i)
-    await s.server.storage.append('long', updates)
+    // Written directly, under the room's lease where the backend has leases (as the server writes).
+    await withLeases(s.server.storage).append('long', updates)
     const c = await client(s.url, 'long')
     expect(c.doc.getMap('m').size).toBe(40)
     let size = Number.POSITIVE_INFINITY
