@@ -43,6 +43,8 @@ export class HotCounter {
 export class Metrics {
   readonly registry = new Registry()
   readonly roomsLoaded = new Gauge({ name: 'yroom_rooms_loaded', help: 'Rooms currently loaded', registers: [this.registry] })
+  /** Room leases held on shared storage (set by the server: see watchLeases). */
+  readonly leasesHeld = new Gauge({ name: 'yroom_room_leases_held', help: 'Rooms whose write lease this server holds (shared storage)', registers: [this.registry] })
   readonly connections = new Gauge({ name: 'yroom_connections', help: 'Open client connections', registers: [this.registry] })
   readonly updatesIn = new HotCounter('yroom_updates_in_total', 'Document updates received from clients', this.registry)
   readonly updatesOut = new Counter({ name: 'yroom_broadcasts_total', help: 'Batched update messages sent to clients', registers: [this.registry] })

@@ -79,7 +79,7 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
 
   const gate = new ConnectionGate(options, metrics, logger)
   const http = createHttpServer(httpTimeouts(options.headersTimeoutMs), (req, res) => {
-    handleHttp({ metrics, staticDir: options.staticDir, isServing: () => serving }, req, res).catch((err) => {
+    handleHttp({ metrics, staticDir: options.staticDir, isServing: () => serving, leases: storage.leases?.bind(storage) }, req, res).catch((err) => {
       logger.error({ err }, 'http handler failed')
       if (!res.headersSent) res.writeHead(500).end()
     })

@@ -25,7 +25,7 @@ import pg from 'pg'
 import { crc32 } from './crc32.js'
 import { StorageDamaged, type Damage } from './integrity.js'
 import { CHUNK_BYTES, MIGRATIONS } from './postgres-schema.js'
-import { LeaseLost, RoomLeased, type Storage, type StoredDocument } from './storage.js'
+import { LeaseLost, RoomLeased, type Leases, type Storage, type StoredDocument } from './storage.js'
 
 export interface PostgresStorageOptions {
   /** How long a lease lasts without renewal, in ms (default 5000). */
@@ -130,6 +130,10 @@ export class PostgresStorage implements Storage {
     if (epoch === undefined) return
     this.held.delete(room)
     await this.pool.query(`UPDATE ${this.s}.rooms SET holder = NULL, lease_until = NULL WHERE name = $1 AND epoch = $2`, [room, epoch])
+  }
+
+  leases(): Leases {
+    return { holder: this.holder, rooms: [...this.held].map(([name, epoch]) => ({ name, epoch })) }
   }
 
   onLeaseLost(listener: (room: string) => void): void {

@@ -41,6 +41,14 @@ export interface Storage {
   release?(room: string): Promise<void>
   /** `listener` is called with a room whose lease was lost: that room must stop serving. */
   onLeaseLost?(listener: (room: string) => void): void
+  /** The leases this server holds now (GET /cluster, /metrics). */
+  leases?(): Leases
+}
+
+export interface Leases {
+  /** This server's name in the lease table (its node id and a suffix fresh per start). */
+  holder: string
+  rooms: Array<{ name: string; epoch: number }>
 }
 
 /** A write under a lease this server no longer holds: refused by the database, nothing written. */

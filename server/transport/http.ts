@@ -4,6 +4,7 @@ import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { extname, join, normalize, sep } from 'node:path'
 import type { Metrics } from '../metrics.js'
+import type { Leases } from '../storage/storage.js'
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -20,6 +21,8 @@ export interface HttpContext {
   metrics: Metrics
   staticDir?: string
   isServing(): boolean
+  /** The leases held, on shared storage (GET /cluster); undefined: embedded storage. */
+  leases?: () => Leases
 }
 
 export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -33,7 +36,15 @@ export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: Se
     res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ok' : 'stopping' }))
     return
   }
+  if (url.pathname === '/cluster') {
+    const leases = ctx.leases?.()
+    res
+      .writeHead(leases ? 200 : 404, { 'content-type': 'application/json' })
+      .end(JSON.stringify(leases ? { node: leases.holder, rooms: leases.rooms } : { error: 'this server has no shared storage: no leases' }))
+    return
+  }
   if (url.pathname === '/metrics') {
+    if (ctx.leases) ctx.metrics.leasesHeld.set(ctx.leases().rooms.length)
     res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType }).end(await ctx.metrics.registry.metrics())
     return
   }

@@ -148,6 +148,14 @@ describe('PostgreSQL storage: the log', () => {
     await expect(openStorage('redis://127.0.0.1:6379')).rejects.toThrow(/unknown --data form.*postgres:\/\//)
   })
 
+  it('GET /cluster answers 404 on embedded storage: it has no leases', async () => {
+    const s = await startServer({ storage: ':memory:' })
+    cleanups.push(() => s.close())
+    const res = await fetch(`${s.url.replace('ws://', 'http://')}/cluster`)
+    expect(res.status).toBe(404)
+    expect(((await res.json()) as { error: string }).error).toMatch(/no shared storage/)
+  })
+
   it('tables live in the schema the URL names', async () => {
     const db = await database()
     const s = await storage(`${db.url}?schema=tenant_a`, 'a')
@@ -220,6 +228,12 @@ describe('PostgreSQL storage: servers and stock clients', () => {
     const c = await client(s.url, 'doc')
     c.doc.getText('t').insert(0, 'persisted')
     await until(() => s.server.rooms.get('doc')?.doc.getText('t').toString() === 'persisted')
+    // The leases it holds: GET /cluster and /metrics.
+    const http = s.url.replace('ws://', 'http://')
+    const cluster = (await (await fetch(`${http}/cluster`)).json()) as { node: string; rooms: Array<{ name: string; epoch: number }> }
+    expect(cluster.node).toMatch(/^node-a\//)
+    expect(cluster.rooms).toEqual([{ name: 'doc', epoch: 1 }])
+    expect(await (await fetch(`${http}/metrics`)).text()).toMatch(/^yroom_room_leases_held 1$/m)
     c.destroy()
     await s.close()
     s = await server(db.url, 'node-a')
