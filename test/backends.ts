@@ -98,5 +98,31 @@ export function withLeases<S extends Storage>(storage: S): S {
   })
 }
 
-// The worker's PostgreSQL server (if a test started one) stops when the test file is done.
-afterAll(stopSharedPostgres)
+const fileCleanups: Array<() => Promise<void>> = []
+
+/**
+ * In-memory storage (the createServer default) and every backend, as [name, fresh storage
+ * value] rows for suites that ran on `:memory:` only: `describe.each(storageCases)('… %s', (_name,
+ * storage) => … startServer({ storage: await storage() }) …)`. Removed when the file is done.
+ */
+export const storageCases: Array<readonly [string, () => Promise<string>]> = [
+  ['memory', async () => ':memory:'],
+  ...backends.map(
+    (b) =>
+      [
+        b.name,
+        async () => {
+          const d = await b.data()
+          fileCleanups.push(d.cleanup)
+          return d.data
+        },
+      ] as const,
+  ),
+]
+
+// When the test file is done: storage made by storageCases goes, then the worker's
+// PostgreSQL server (if a test started one) stops.
+afterAll(async () => {
+  for (const c of fileCleanups.splice(0)) await c()
+  await stopSharedPostgres()
+})

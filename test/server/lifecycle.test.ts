@@ -1,9 +1,10 @@
-/** Room lifecycle: idle unload and reload, backend edits with rooms.edit, unload races. */
+/** Room lifecycle: idle unload and reload, backend edits with rooms.edit, unload races; on every storage. */
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import type { YroomPlugin } from '../../server/index.js'
 import { providerPool, startServer, until, type TestServer } from '../helpers.js'
+import { storageCases } from '../backends.js'
 
 let s: TestServer
 const pool = providerPool(() => s.url)
@@ -14,11 +15,11 @@ afterEach(async () => {
   await s?.close()
 })
 
-describe('idle unload', () => {
+describe.each(storageCases)('idle unload, %s storage', (_name, storage) => {
   it('unloads a room idleShutdownMs after its last client leaves; the next join reloads it', async () => {
     const unloaded: string[] = []
     const probe: YroomPlugin = { name: 'probe', onUnload: (room) => void unloaded.push(room.name) }
-    s = await startServer({ idleShutdownMs: 50, plugins: [probe] })
+    s = await startServer({ storage: await storage(), idleShutdownMs: 50, plugins: [probe] })
     const a = await join('idle')
     const b = await join('idle')
     a.doc.getMap('m').set('kept', 'across unload')
@@ -55,7 +56,7 @@ describe('idle unload', () => {
       authenticated++
       return { id: `user-${authenticated}`, anonymous: false }
     }
-    s = await startServer({ idleShutdownMs: 20, tickMs: 5, plugins: [slow], authenticate })
+    s = await startServer({ storage: await storage(), idleShutdownMs: 20, tickMs: 5, plugins: [slow], authenticate })
     const a = await join('race')
     a.doc.getMap('m').set('a', 1)
     await until(() => s.server.rooms.get('race')?.doc.getMap('m').get('a') === 1)
@@ -93,7 +94,7 @@ describe('idle unload', () => {
         await unloadGate
       },
     }
-    s = await startServer({ idleShutdownMs: 60_000, plugins: [slow] })
+    s = await startServer({ storage: await storage(), idleShutdownMs: 60_000, plugins: [slow] })
     // The client is past authentication and waits in onConnect while the room starts to
     // unload; it then waits for the unload in attach, and disconnects there.
     const ws = new WebSocket(`${s.url}/zombie`)
@@ -111,9 +112,9 @@ describe('idle unload', () => {
   })
 })
 
-describe('rooms.edit', () => {
+describe.each(storageCases)('rooms.edit, %s storage', (_name, storage) => {
   it('on a loaded room reaches live clients, is stored, and returns the callback’s result', async () => {
-    s = await startServer({ tickMs: 20 })
+    s = await startServer({ storage: await storage(), tickMs: 20 })
     const a = await join('live')
     const result = await s.server.rooms.edit('live', (doc) => {
       doc.getMap('m').set('from', 'backend')
@@ -132,7 +133,7 @@ describe('rooms.edit', () => {
   })
 
   it('on an unloaded room is stored without loading it and is seen on the next load', async () => {
-    s = await startServer({ idleShutdownMs: 20 })
+    s = await startServer({ storage: await storage(), idleShutdownMs: 20 })
     const a = await join('cold')
     a.doc.getMap('m').set('old', 1)
     await until(() => s.server.rooms.get('cold')?.doc.getMap('m').get('old') === 1)
@@ -154,7 +155,7 @@ describe('rooms.edit', () => {
   })
 
   it('rooms.read sees loaded and stored state alike', async () => {
-    s = await startServer({ idleShutdownMs: 20 })
+    s = await startServer({ storage: await storage(), idleShutdownMs: 20 })
     await s.server.rooms.edit('r', (doc) => doc.getMap('m').set('k', 'v'))
     expect(await s.server.rooms.read('r', (doc) => doc.getMap('m').get('k'))).toBe('v')
     const a = await join('r')
