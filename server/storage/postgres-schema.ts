@@ -5,7 +5,10 @@
  *
  * Tables, in the schema named by the URL's `?schema=` (default `yroom`):
  *   rooms      one row per room: its lease (epoch, holder, until), the last seq, and the
- *              compacted snapshot's base seq and chunk count
+ *              compacted snapshot's base seq and chunk count; a room never written has
+ *              no row once its lease is given up
+ *   epochs     the sequence epochs are drawn from: they only grow, across all rooms, so a
+ *              room's row can be deleted without an epoch ever being handed out twice
  *   updates    the log after the snapshot: (room, seq) → Yjs update, with its CRC-32
  *   snapshots  the compacted state, in chunks of at most CHUNK_BYTES, each with its CRC-32
  *   meta       small per-room records (identity bindings, action ledger, server ids)
@@ -23,6 +26,7 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     sql: (s) => `
+      CREATE SEQUENCE ${s}.epochs;
       CREATE TABLE ${s}.rooms (
         name text PRIMARY KEY,
         epoch bigint NOT NULL DEFAULT 0,

@@ -107,8 +107,8 @@ export class PostgresStorage implements Storage {
     for (;;) {
       const { rows } = await this.pool.query<{ epoch: string }>(
         `INSERT INTO ${this.s}.rooms AS r (name, epoch, holder, lease_until)
-         VALUES ($1, 1, $2, now() + $3 * interval '1 millisecond')
-         ON CONFLICT (name) DO UPDATE SET epoch = r.epoch + 1, holder = EXCLUDED.holder, lease_until = EXCLUDED.lease_until
+         VALUES ($1, nextval('${this.s}.epochs'), $2, now() + $3 * interval '1 millisecond')
+         ON CONFLICT (name) DO UPDATE SET epoch = EXCLUDED.epoch, holder = EXCLUDED.holder, lease_until = EXCLUDED.lease_until
          WHERE r.holder IS NULL OR r.lease_until < now() OR r.holder = EXCLUDED.holder
          RETURNING epoch`,
         [room, this.holder, this.leaseMs],
@@ -129,7 +129,13 @@ export class PostgresStorage implements Storage {
     const epoch = this.held.get(room)
     if (epoch === undefined) return
     this.held.delete(room)
-    await this.pool.query(`UPDATE ${this.s}.rooms SET holder = NULL, lease_until = NULL WHERE name = $1 AND epoch = $2`, [room, epoch])
+    // A room nobody wrote leaves no row (clients may open any name); else the lease is freed.
+    const gone = await this.pool.query(
+      `DELETE FROM ${this.s}.rooms WHERE name = $1 AND epoch = $2 AND seq = 0 AND snapshot_chunks = 0
+         AND NOT EXISTS (SELECT 1 FROM ${this.s}.meta WHERE room = $1)`,
+      [room, epoch],
+    )
+    if (gone.rowCount === 0) await this.pool.query(`UPDATE ${this.s}.rooms SET holder = NULL, lease_until = NULL WHERE name = $1 AND epoch = $2`, [room, epoch])
   }
 
   leases(): Leases {

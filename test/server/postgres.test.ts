@@ -111,6 +111,24 @@ describe('PostgreSQL storage: fencing', () => {
   })
 })
 
+describe('PostgreSQL storage: rooms nobody wrote', () => {
+  it('leave no row once their lease is given up, and epochs never repeat', async () => {
+    const db = await database()
+    const s = await storage(db.url, 'a')
+    await s.lease('empty')
+    const first = Number((await sql(db.url, "SELECT epoch FROM yroom.rooms WHERE name = 'empty'")).rows[0].epoch)
+    await s.release('empty')
+    expect((await sql(db.url, "SELECT count(*)::int AS n FROM yroom.rooms WHERE name = 'empty'")).rows[0].n).toBe(0)
+    // Taken again: a later epoch than any before, so a writer from the first lease stays fenced.
+    await s.lease('empty')
+    expect(Number((await sql(db.url, "SELECT epoch FROM yroom.rooms WHERE name = 'empty'")).rows[0].epoch)).toBeGreaterThan(first)
+    // A written room keeps its row (and its log) when released.
+    await s.append('empty', [bytes(1)])
+    await s.release('empty')
+    expect((await sql(db.url, "SELECT holder FROM yroom.rooms WHERE name = 'empty'")).rows).toEqual([{ holder: null }])
+  })
+})
+
 describe('PostgreSQL storage: the log', () => {
   it('a snapshot larger than a chunk is stored in chunks and loads whole', async () => {
     const db = await database()
@@ -232,7 +250,8 @@ describe('PostgreSQL storage: servers and stock clients', () => {
     const http = s.url.replace('ws://', 'http://')
     const cluster = (await (await fetch(`${http}/cluster`)).json()) as { node: string; rooms: Array<{ name: string; epoch: number }> }
     expect(cluster.node).toMatch(/^node-a\//)
-    expect(cluster.rooms).toEqual([{ name: 'doc', epoch: 1 }])
+    const row = await sql(db.url, "SELECT epoch FROM yroom.rooms WHERE name = 'doc'")
+    expect(cluster.rooms).toEqual([{ name: 'doc', epoch: Number(row.rows[0].epoch) }])
     expect(await (await fetch(`${http}/metrics`)).text()).toMatch(/^yroom_room_leases_held 1$/m)
     c.destroy()
     await s.close()
