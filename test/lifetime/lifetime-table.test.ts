@@ -5,20 +5,19 @@
  * leaves, last client leaves, room shutdown (idle unload), server restart / crash.
  *
  * Real servers on real sockets, stock y-websocket clients. "Crash" is a kill -9 of a server
- * in a child process; "restart" is a graceful close and a new server on the same LevelDB
- * directory. A root model cannot be removed from a Y.Doc: "deleted" means cleared (every
+ * in a child process; "restart" is a graceful close and a new server on the same storage
+ * (a LevelDB directory, a PostgreSQL database: test/backends.ts). A root model cannot be removed from a Y.Doc: "deleted" means cleared (every
  * key, `$meta` included), see the README.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { dirname, join as joinPath } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import * as Y from 'yjs'
 import { defaultPlugins } from '../../plugins/index.js'
 import type { AuthenticateHook, ServerOptions } from '../../server/index.js'
 import { connectProvider, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
+import { backendCases, type Backend } from '../backends.js'
 
 const ROOT = joinPath(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
@@ -103,10 +102,11 @@ async function join(url: string, room: string, token?: string): Promise<Provider
   return c
 }
 
-function tmp(): string {
-  const dir = mkdtempSync(joinPath(tmpdir(), 'yroom-lifetime-table-'))
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
+/** Fresh storage of `backend`: its storage / --data value, removed after the test. */
+async function tmp(backend: Backend): Promise<string> {
+  const d = await backend.data()
+  cleanups.push(d.cleanup) // cleanups run in reverse: after the servers on it stopped
+  return d.data
 }
 
 /** Where the model under test lives. */
@@ -154,7 +154,10 @@ const KINDS: Kind[] = [
   },
 ]
 
-describe.each(KINDS)('lifetime table (README), $name', (kind) => {
+/** Every kind of model on every backend (restart and crash use the backend's storage). */
+const CASES = KINDS.flatMap((kind) => backendCases.map(([storage, backend]) => ({ ...kind, storage, backend })))
+
+describe.each(CASES)('lifetime table (README), $name, $storage storage', ({ backend, ...kind }) => {
   /** The model exists and still holds what its creator wrote (a deleted root model is empty). */
   const present = (doc: Y.Doc) => kind.model(doc)?.get('v') !== undefined
   const ownerOf = (doc: Y.Doc) => (kind.model(doc)?.get('$meta') as Y.Map<unknown> | undefined)?.get('ownerID')
@@ -167,7 +170,7 @@ describe.each(KINDS)('lifetime table (README), $name', (kind) => {
 
   /** Crash column: kill -9 with the model stored, start again; a fresh client's view at every update. */
   async function afterCrash(flags: Flags, token?: string) {
-    const dir = tmp()
+    const dir = await tmp(backend)
     let child = await crashableServer(dir)
     const creator = await join(child.url, 'crash', token)
     kind.create(creator.doc, flags)
@@ -254,7 +257,7 @@ describe.each(KINDS)('lifetime table (README), $name', (kind) => {
   })
 
   it('persistent, authenticated owner: stays owned through leaves, shutdown, restart and crash; only the same principal edits or re-takes it', async () => {
-    const dir = tmp()
+    const dir = await tmp(backend)
     let s = await server({ storage: dir, idleShutdownMs: 50 })
     const alice = await join(s.url, 'r', 'alice')
     const bob = await join(s.url, 'r', 'bob')
@@ -305,7 +308,7 @@ describe.each(KINDS)('lifetime table (README), $name', (kind) => {
   })
 
   it('persistent, anonymous owner: stays owned through leaves, released (-1) at room shutdown, unowned after a restart and after a crash', async () => {
-    const dir = tmp()
+    const dir = await tmp(backend)
     let s = await server({ storage: dir, idleShutdownMs: 200 })
     const owner = await join(s.url, 'r')
     const other = await join(s.url, 'r')
