@@ -99,8 +99,9 @@ export function reanchor(doc: Y.Doc, tr: Y.Transaction, items: readonly Y.Item[]
 function pastCopy(s: Y.Item, copy: Y.Item): boolean {
   const origin = s.origin
   for (let l = s.left; l !== null; l = l.left) {
-    if (l === copy) return true
+    // First: the origin may be the copy itself.
     if (origin !== null && l.id.client === origin.client && l.id.clock <= origin.clock && origin.clock < l.id.clock + l.length) return false
+    if (l === copy) return true
   }
   return false
 }

@@ -174,37 +174,44 @@ describe('writes placed next to re-created content after their authors saw it', 
   // that write is where its author put it, and must stay there (issue 19's fuzzer: list
   // items swapped on every replica).
   for (const kind of ['text', 'list'] as const) {
-    it(`an insert right after a re-created run in a ${kind} stays after it`, async () => {
-      const { url } = await server()
-      const owner = await stock(url, `after-copy-${kind}`)
-      const offender = await stock(url, `after-copy-${kind}`)
-      const get = (d: Y.Doc) => (d.getMap('models').get('a') as Y.Map<unknown> | undefined)?.get(kind) as Y.Text | Y.Array<string> | undefined
-      const show = (d: Y.Doc) => {
-        const t = get(d)
-        return t instanceof Y.Text ? t.toString() : t?.toArray().join('')
-      }
-      createModel(owner.doc, 'a', { [kind]: kind === 'text' ? new Y.Text('abcd') : Y.Array.from(['a', 'b', 'c', 'd']) })
-      await until(() => show(offender.doc) === 'abcd', { message: 'the offender has the model' })
-      get(offender.doc)!.delete(1, 2) // refused: "bc" re-created as a server run before the originals
-      const serverDoc = s!.server.rooms.get(`after-copy-${kind}`)!.doc
-      const copied = (d: Y.Doc) => {
-        for (let i = (get(d) as Y.AbstractType<any> | undefined)?._start ?? null; i !== null; i = i.right) if (!i.deleted && i.id.client === serverDoc.clientID) return show(d) === 'abcd'
-        return false
-      }
-      await until(() => copied(owner.doc), { message: 'the owner has the copies' })
-      const t = get(owner.doc)!
-      if (t instanceof Y.Text) t.insert(3, 'X')
-      else t.insert(3, ['X'])
-      if (t instanceof Y.Array) {
-        // The case: after the copy, before the deleted original (Y.Text skips deleted items
-        // and anchors to the original instead, which is re-anchored after its copy).
-        let x = t._start
-        while (x !== null && (x.deleted || x.content.getContent()[0] !== 'X')) x = x.right
-        expect([x!.left!.id.client === serverDoc.clientID && !x!.left!.deleted, x!.right!.deleted]).toEqual([true, true])
-      }
-      await until(() => show(serverDoc) === 'abcXd', { message: `the server holds ${show(serverDoc)}` })
-      await until(() => show(owner.doc) === 'abcXd' && show(offender.doc) === 'abcXd', { message: `owner ${show(owner.doc)}, offender ${show(offender.doc)}` })
-    })
+    // A run of two (the insert's origin is its second half, split off) or one character
+    // (the insert's origin is the very item that continues its right origin).
+    for (const run of ['bc', 'b'] as const) {
+      it(`an insert right after a re-created "${run}" in a ${kind} stays after it`, async () => {
+        const room = `after-copy-${kind}-${run}`
+        const { url } = await server()
+        const owner = await stock(url, room)
+        const offender = await stock(url, room)
+        const get = (d: Y.Doc) => (d.getMap('models').get('a') as Y.Map<unknown> | undefined)?.get(kind) as Y.Text | Y.Array<string> | undefined
+        const show = (d: Y.Doc) => {
+          const t = get(d)
+          return t instanceof Y.Text ? t.toString() : t?.toArray().join('')
+        }
+        createModel(owner.doc, 'a', { [kind]: kind === 'text' ? new Y.Text('abcd') : Y.Array.from(['a', 'b', 'c', 'd']) })
+        await until(() => show(offender.doc) === 'abcd', { message: 'the offender has the model' })
+        get(offender.doc)!.delete(1, run.length) // refused: re-created as a server run before the originals
+        const serverDoc = s!.server.rooms.get(room)!.doc
+        const copied = (d: Y.Doc) => {
+          for (let i = (get(d) as Y.AbstractType<any> | undefined)?._start ?? null; i !== null; i = i.right) if (!i.deleted && i.id.client === serverDoc.clientID) return show(d) === 'abcd'
+          return false
+        }
+        await until(() => copied(owner.doc), { message: 'the owner has the copies' })
+        const t = get(owner.doc)!
+        const at = 1 + run.length
+        if (t instanceof Y.Text) t.insert(at, 'X')
+        else t.insert(at, ['X'])
+        if (t instanceof Y.Array) {
+          // The case: after the copy, before the deleted original (Y.Text skips deleted items
+          // and anchors to the original instead, which is re-anchored after its copy).
+          let x = t._start
+          while (x !== null && (x.deleted || x.content.getContent()[0] !== 'X')) x = x.right
+          expect([x!.left!.id.client === serverDoc.clientID && !x!.left!.deleted, x!.right!.deleted]).toEqual([true, true])
+        }
+        const want = `a${run}X${run === 'b' ? 'cd' : 'd'}`
+        await until(() => show(serverDoc) === want, { message: `the server holds ${want}` })
+        await until(() => show(owner.doc) === want && show(offender.doc) === want, { message: 'everyone has it' })
+      })
+    }
   }
 })
 
