@@ -9,7 +9,7 @@ import * as Y from 'yjs'
 import type { Connection } from '../transport/connection.js'
 import { applyStored, Room, SERVER_ORIGIN, uniqueServerClientId, type RoomContext } from './room.js'
 import { loadServerIds, storeServerId } from './server-ids.js'
-import { LeaseLost } from '../storage/storage.js'
+import { LeaseLost, type StoredDocument } from '../storage/storage.js'
 
 export class Rooms {
   private loaded = new Map<string, Room>()
@@ -66,17 +66,19 @@ export class Rooms {
     if (existing) return existing
     // Shared storage: this server becomes the room's only writer first (SPEC §11).
     await this.ctx.storage.lease?.(name)
-    let stored
+    let room: Room
+    let stored: StoredDocument
     try {
       stored = await this.ctx.storage.load(name)
+      room = new Room(name, this.ctx, stored)
+      // Earlier server ids stay the server's (server-ids.ts); the authority binds them on load.
+      for (const id of await loadServerIds(this.ctx.storage, name)) room.serverClientIds.add(id)
+      for (const p of this.ctx.plugins) await p.onLoad?.(room)
     } catch (err) {
+      // Not loaded: the lease must not stay held (and renewed) for a room nobody serves.
       await this.release(name)
       throw err
     }
-    const room = new Room(name, this.ctx, stored)
-    // Earlier server ids stay the server's (server-ids.ts); the authority binds them on load.
-    for (const id of await loadServerIds(this.ctx.storage, name)) room.serverClientIds.add(id)
-    for (const p of this.ctx.plugins) await p.onLoad?.(room)
     this.loaded.set(name, room)
     this.ctx.metrics.roomsLoaded.set(this.loaded.size)
     // A long log (e.g. many backend appends while unloaded) is compacted now, not at unload.
