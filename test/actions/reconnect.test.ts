@@ -3,12 +3,11 @@
  * action id (not per "last sequence number"), and every pending action is applied exactly
  * once or fails with a reason, whatever order the client resends them in.
  * Real servers: a child process that is stalled (SIGSTOP), killed and restarted on the same
- * LevelDB directory and port; and an in-process server fed requests out of order.
+ * storage and port; and an in-process server fed requests out of order. Both on every
+ * backend of test/backends.ts (a LevelDB directory, a PostgreSQL database).
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as Y from 'yjs'
@@ -19,6 +18,7 @@ import { connect, type Room } from '../../src/sdk/index.js'
 import type { WebSocketConstructor } from '../../src/sdk/transport.js'
 import { freePort } from '../free-port.js'
 import { startServer, until } from '../helpers.js'
+import { backendCases, type Backend } from '../backends.js'
 import { counterSet } from './fixtures/sets.js'
 
 const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'action-server.ts')
@@ -67,12 +67,18 @@ function client(url: string, room: string): Room {
   return r
 }
 
+/** Fresh storage of `backend` (its storage / --data value), removed after the test. */
+async function storage(backend: Backend): Promise<string> {
+  const d = await backend.data()
+  cleanups.push(d.cleanup) // cleanups run in reverse: after the servers on it stopped
+  return d.data
+}
+
 const counterOf = (r: Room) => r.doc.getMap('models').get('counter') as Y.Map<unknown>
 
 describe('pending actions across reconnects (issue 21, defect 1)', () => {
-  it('in flight to a stalled server that is killed, plus queued offline: 100 → 155, every promise once', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'yroom-reconnect-'))
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+  it.each(backendCases)('in flight to a stalled server that is killed, plus queued offline: 100 → 155, every promise once (%s)', async (_name, backend) => {
+    const dir = await storage(backend)
     const port = await freePort()
     let server = await startChild(dir, port)
     const r = client(`ws://127.0.0.1:${port}`, 'r')
@@ -103,9 +109,8 @@ describe('pending actions across reconnects (issue 21, defect 1)', () => {
     expect(r.actions.pendingCount).toBe(0)
   }, 30_000)
 
-  it('the server applies each action id once whatever order ids arrive in, and keeps its ledger bounded', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'yroom-ledger-'))
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+  it.each(backendCases)('the server applies each action id once whatever order ids arrive in, and keeps its ledger bounded (%s)', async (_name, backend) => {
+    const dir = await storage(backend)
     const start = (port = 0) => startServer({ plugins: [...defaultPlugins(), actionsPlugin({ sets: [counterSet], strict: true })], storage: dir, port })
     let s = await start()
     cleanups.push(() => s.close())
