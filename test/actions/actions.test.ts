@@ -1,7 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import { defaultPlugins } from '../../plugins/index.js'
@@ -11,6 +8,7 @@ import { connect, type Room } from '../../src/sdk/index.js'
 import type { WebSocketConstructor } from '../../src/sdk/transport.js'
 import { counterActions, walletActions } from '../../examples/actions/counter.js'
 import { connectProvider, startServer, until, type TestServer } from '../helpers.js'
+import { backendCases, type Backend } from '../backends.js'
 
 const impure = defineActions({ roll: (d: { v: number }) => ({ v: d.v + Math.random() }) }, { name: 'dice' })
 /** A Standard Schema validator (what zod & co. expose), sync or async. */
@@ -33,6 +31,13 @@ const cleanups: Array<() => Promise<void> | void> = []
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c()
 })
+
+/** Fresh storage of `backend` (its storage / --data value), removed after the test. */
+async function storage(backend: Backend): Promise<string> {
+  const d = await backend.data()
+  cleanups.push(d.cleanup) // cleanups run in reverse: after the servers on it stopped
+  return d.data
+}
 
 async function server(opts: Parameters<typeof startServer>[0] = {}, migrations: Parameters<typeof actionsPlugin>[0]['migrations'] = []) {
   const actions = actionsPlugin({ sets, strict: true, migrations })
@@ -132,9 +137,8 @@ describe('actions (SPEC §8)', () => {
     await until(() => (p.doc.getMap('models').get('counter') as Y.Map<unknown>).get('value') === 1)
   })
 
-  it('offline patches are applied exactly once on reconnect, resends change nothing, a restart loses nothing', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'yroom-actions-'))
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+  it.each(backendCases)('offline patches are applied exactly once on reconnect, resends change nothing, a restart loses nothing (%s)', async (_name, backend) => {
+    const dir = await storage(backend)
     let { s } = await server({ storage: dir })
     const port = s.port
     await serverModel(s, 'o', 'counter', 'counter', { value: 0 })
@@ -226,9 +230,8 @@ describe('actions (SPEC §8)', () => {
     await until(() => modelIn(r, 'counter').get('value') === 7)
   })
 
-  it('a migration runs exactly once across restarts', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'yroom-migrate-'))
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+  it.each(backendCases)('a migration runs exactly once across restarts (%s)', async (_name, backend) => {
+    const dir = await storage(backend)
     let runs = 0
     const migrations = [{ name: 'add-level', up: (doc: Y.Doc) => (runs++, doc.getMap('config').set('level', 1)) }]
     for (let i = 0; i < 3; i++) {

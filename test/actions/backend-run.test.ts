@@ -1,16 +1,14 @@
 /**
  * Backend actions on a live server (issue 21): the supported way is the actions plugin's
  * `run`, called in the server's own process, while clients are connected and on rooms that
- * are not loaded. Real server, LevelDB storage, real sockets.
+ * are not loaded. Real server on every storage backend (test/backends.ts), real sockets.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import { ActionRefused, connect, defineActions, type Room, type WebSocketConstructor } from '../../src/index.js'
 import { actionsPlugin, createServer, defaultPlugins, type Migration, type YroomServer } from '../../server/index.js'
+import { backendCases, type Backend } from '../backends.js'
 
 const counterActions = defineActions(
   {
@@ -44,6 +42,13 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f()
 })
 
+/** Fresh storage of `backend` (its storage / --data value), removed after the test. */
+async function storage(backend: Backend): Promise<string> {
+  const d = await backend.data()
+  cleanup.push(d.cleanup) // cleanups run in reverse: after the servers on it stopped
+  return d.data
+}
+
 async function start(dir: string) {
   const actions = actionsPlugin({ sets: [counterActions], migrations })
   const server: YroomServer = await createServer({
@@ -75,10 +80,9 @@ async function until(check: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
-describe('backend actions on a running server (actionsPlugin().run in process)', () => {
+describe.each(backendCases)('backend actions on a running server (actionsPlugin().run in process), %s storage', (_name, backend) => {
   it('runs while clients patch the same model: every action applies exactly once', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'yroom-backend-run-'))
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }))
+    const dir = await storage(backend)
     const { server, actions, url } = await start(dir)
     cleanup.push(() => server.close())
     const a = client(url, 'shop')
@@ -99,8 +103,7 @@ describe('backend actions on a running server (actionsPlugin().run in process)',
   })
 
   it('runs on a room that is not loaded; a later client and a restarted server see it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'yroom-backend-run-'))
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }))
+    const dir = await storage(backend)
     let { server, actions, url } = await start(dir)
     // Create the room (its migration runs on load), then let it unload.
     const first = client(url, 'cold')
