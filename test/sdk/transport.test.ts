@@ -1,7 +1,4 @@
 import { describe, expect, it } from 'vitest'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join as joinPath } from 'node:path'
 import { until } from '../helpers.js'
 import { startServer } from '../helpers.js'
 import { defaultPlugins } from '../../plugins/index.js'
@@ -9,6 +6,7 @@ import { Refusal, type YroomPlugin } from '../../server/index.js'
 import type { StatusEvent } from '../../src/index.js'
 import { Game } from './models.js'
 import { join, roomName, sdkServer } from './util.js'
+import { backendCases } from '../backends.js'
 
 /** Counts the document updates the server receives, per connection. */
 function updateCounter(): { plugin: YroomPlugin; count: Map<number, number> } {
@@ -98,8 +96,8 @@ describe('sdk: connection', () => {
     expect(good.synced).toBe(true)
   })
 
-  it('reconnects after a server restart; offline edits on both sides are merged', async () => {
-    const dir = mkdtempSync(joinPath(tmpdir(), 'yroom-sdk-'))
+  it.each(backendCases)('reconnects after a server restart; offline edits on both sides are merged (%s)', async (_name, backend) => {
+    const { data: dir, cleanup } = await backend.data()
     try {
       let server = await startServer({ plugins: defaultPlugins(), storage: dir })
       const port = server.port
@@ -143,7 +141,7 @@ describe('sdk: connection', () => {
         await server.close()
       }
     } finally {
-      rmSync(dir, { recursive: true, force: true })
+      await cleanup()
     }
   })
 })

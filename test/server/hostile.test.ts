@@ -17,7 +17,8 @@ import { authorityPlugin, identityOf } from '../../plugins/authority/index.js'
 import type { ServerOptions } from '../../server/index.js'
 import { connectProvider, RawClient, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
 import { createModel, model, trio, type Trio } from '../authority/trio.js'
-import { killAll, startCli, tempDir, type CliServer } from './fixtures/cli.js'
+import { killAll, startCli, type CliServer } from './fixtures/cli.js'
+import { backendCases, type Backend } from '../backends.js'
 import {
   awarenessIds,
   awarenessMessage,
@@ -34,7 +35,7 @@ import {
 const clients: ProviderClient[] = []
 const raws: RawClient[] = []
 const servers: TestServer[] = []
-const dirs: Array<{ remove(): Promise<void> }> = []
+const dirs: Array<{ cleanup(): Promise<void> }> = []
 let t: Trio | null = null
 
 const clis: CliServer[] = []
@@ -54,7 +55,7 @@ afterEach(async () => {
   await killAll()
 })
 afterAll(async () => {
-  for (const d of dirs.splice(0)) await d.remove()
+  for (const d of dirs.splice(0)) await d.cleanup()
 })
 
 async function join(url: string, room: string, doc?: Y.Doc): Promise<ProviderClient> {
@@ -92,10 +93,11 @@ async function closeServer(s: TestServer): Promise<void> {
   await s.close()
 }
 
-async function dir(): Promise<string> {
-  const d = await tempDir('yroom-hostile-')
+/** Fresh storage of `backend` (test/backends.ts): its storage / --data value. */
+async function dir(backend: Backend): Promise<string> {
+  const d = await backend.data()
   dirs.push(d)
-  return d.path
+  return d.data
 }
 
 /** The CLI as users run it (authority and the default plugins on), in a child process. */
@@ -200,8 +202,8 @@ describe('case 2: an update that throws half way through Y.applyUpdate', () => {
     expect(attacker.closeCode === CloseCode.PROTOCOL_ERROR || (attacker.closeCode === null && notice())).toBe(true)
   }
 
-  it("its first client section's write into another's model is never kept: not for the owner, a late joiner, nor after a restart", async () => {
-    const path = await dir()
+  it.each(backendCases)("its first client section's write into another's model is never kept: not for the owner, a late joiner, nor after a restart (%s)", async (_name, backend) => {
+    const path = await dir(backend)
     let s = await server({ storage: path })
     const ownerDoc = new Y.Doc()
     const owner = await join(s.url, 'half', ownerDoc)
@@ -361,8 +363,8 @@ describe('case 4: maxDocumentBytes is measured on the document, not on the log',
     expect(writer.closeCode).toBe(null)
   })
 
-  it('a document really over the cap: growth is refused with 4413; an empty sync step 2 and deletions are accepted', async () => {
-    const path = await dir()
+  it.each(backendCases)('a document really over the cap: growth is refused with 4413; an empty sync step 2 and deletions are accepted (%s)', async (_name, backend) => {
+    const path = await dir(backend)
     // 2.5 MB of distinct values, stored under a larger cap, then reloaded under 2 MB.
     let s = await server({ storage: path, maxDocumentBytes: 2 * CAP, maxMessageBytes: 200_000 })
     {
@@ -422,8 +424,8 @@ describe('case 5: awareness under many fresh client ids', () => {
   const cursorOf = (at: ProviderClient, of: ProviderClient) =>
     (at.provider.awareness.getStates().get(of.doc.clientID) as { user?: { cursor?: number } } | undefined)?.user?.cursor
 
-  it('only a few states per connection are applied, and none of their ids is stored', async () => {
-    const path = await dir()
+  it.each(backendCases)('only a few states per connection are applied, and none of their ids is stored (%s)', async (_name, backend) => {
+    const path = await dir(backend)
     const s = await server({ storage: path, idleShutdownMs: 50 })
     const max = 4 // the default of maxAwarenessIdsPerConnection
     const observer = await join(s.url, 'aw')
@@ -584,8 +586,8 @@ describe('requests that make the server work for one client', () => {
     expect(c.closeReason).toMatch(/hello/)
   })
 
-  it('ids announced in hellos are not stored unless the connection writes under them', async () => {
-    const path = await dir()
+  it.each(backendCases)('ids announced in hellos are not stored unless the connection writes under them (%s)', async (_name, backend) => {
+    const path = await dir(backend)
     const s = await server({ storage: path, idleShutdownMs: 50 })
     const idle: RawClient[] = []
     for (let i = 0; i < 5; i++) {
@@ -960,8 +962,8 @@ describe('found by the fuzzer', () => {
 
 // ---------------------------------------------------------------------------------------
 describe('rooms opened by name', () => {
-  it('opening rooms without writing (awareness included) stores nothing', async () => {
-    const path = await dir()
+  it.each(backendCases)('opening rooms without writing (awareness included) stores nothing (%s)', async (_name, backend) => {
+    const path = await dir(backend)
     const s = await server({ storage: path, idleShutdownMs: 20 })
     const names = Array.from({ length: 20 }, (_, i) => `drive-by-${i}`)
     for (const name of names) {
