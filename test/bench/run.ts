@@ -1,6 +1,8 @@
 /**
  * `npm run bench [-- --quick] [-- --only 1,3] [-- --no-build] [-- --out FILE]`
  * `npm run bench -- --from-json test/bench/results/results.json`: re-render a report only.
+ * `npm run bench -- --only 5,6 --merge test/bench/results/results.json`: measure some scenarios
+ * again and merge them into an earlier full run's results (the report says which, and when).
  *
  * Builds yroom, then runs the scenarios of issue 7 against yroom (authority on and off),
  * @y/websocket-server and Hocuspocus, each server a separate process on loopback, the load
@@ -82,6 +84,36 @@ async function profileStandardLoad(s: Settings, dir: string): Promise<ProfileSum
   }
 }
 
+/** The parts of a report each scenario fills. */
+const SCENARIO_KEYS: Record<number, Array<keyof BenchReport>> = {
+  1: ['fanout', 'cpu'],
+  2: ['capacity', 'chartPath'],
+  3: ['fanout', 'authority'],
+  4: ['rejection', 'rejectionEarlier'],
+  5: ['cold'],
+  6: ['storage'],
+  7: ['memory'],
+}
+
+/** `base` (an earlier run) with scenarios `only` taken from `fresh`, and a note saying so. */
+function mergeInto(base: BenchReport, fresh: BenchReport, only: number[]): BenchReport {
+  const merged: BenchReport = { ...base, failures: [...base.failures], profiles: [...base.profiles] }
+  const target = merged as unknown as Record<string, unknown>
+  for (const n of only) {
+    for (const key of SCENARIO_KEYS[n] ?? []) target[key] = fresh[key]
+    merged.failures = merged.failures.filter((x) => !x.startsWith(`scenario ${n} `))
+  }
+  // Cold-load profiles belong to the cold-load run; the standard-load one stays with scenarios 1–3.
+  const redone = (p: { title: string }) => (p.title.startsWith('yroom cold load') ? only.includes(5) : only.some((n) => n <= 3))
+  merged.profiles = [...merged.profiles.filter((p) => !redone(p)), ...fresh.profiles.filter(redone)]
+  merged.failures.push(...fresh.failures)
+  merged.remeasured = [
+    ...(base.remeasured ?? []),
+    { scenarios: only, command: fresh.command, date: fresh.date, commit: fresh.commit, durationSec: fresh.durationSec, loadStart: fresh.machine.loadStart, loadEnd: fresh.machine.loadEnd },
+  ]
+  return merged
+}
+
 async function main(): Promise<void> {
   installCleanup()
   const { values } = parseArgs({
@@ -91,6 +123,7 @@ async function main(): Promise<void> {
       'no-build': { type: 'boolean', default: false },
       out: { type: 'string' },
       'from-json': { type: 'string' },
+      merge: { type: 'string' },
     },
   })
   if (values['from-json']) {
@@ -106,6 +139,9 @@ async function main(): Promise<void> {
   }
   const quick = values.quick!
   const only = values.only ? new Set(values.only.split(',').map((x) => Number(x.trim()))) : null
+  // Read first: a missing or unreadable file stops the run before anything is measured.
+  const base = values.merge ? (JSON.parse(readFileSync(resolve(values.merge), 'utf8')) as BenchReport) : null
+  if (base && (only === null || base.quick !== quick)) throw new Error('--merge needs --only (the scenarios to measure again), and the merged run must be quick or full alike')
   const want = (n: number) => only === null || only.has(n)
   const s = settings(quick)
   const started = Date.now()
@@ -117,7 +153,7 @@ async function main(): Promise<void> {
 
   if (!values['no-build']) build()
   const loadStart = loadavg()
-  const report: BenchReport = {
+  let report: BenchReport = {
     quick,
     command: `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
     date: new Date().toISOString().replace('T', ' ').slice(0, 16) + ' UTC',
@@ -180,6 +216,7 @@ async function main(): Promise<void> {
   report.machine.loadEnd = loadavg()
   report.durationSec = (Date.now() - started) / 1000
   report.quietWaitSec = quietWaited() / 1000
+  if (base && only) report = mergeInto(base, report, [...only].sort((a, b) => a - b))
   writeFileSync(outFile, renderMarkdown(report))
   writeFileSync(join(resultsDir, 'results.json'), JSON.stringify(report, null, 1))
   log(`wrote ${relative(process.cwd(), outFile)} in ${report.durationSec.toFixed(0)} s`)

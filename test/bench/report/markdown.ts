@@ -55,6 +55,8 @@ export interface BenchReport {
   profiles: ProfileSummary[]
   chartPath: string | null
   failures: string[]
+  /** Scenarios measured again later and merged into this report (`--only N --merge FILE`). */
+  remeasured?: Array<{ scenarios: number[]; command: string; date: string; commit: string; durationSec: number; loadStart: number[]; loadEnd: number[] }>
 }
 
 export interface TargetRow {
@@ -167,6 +169,12 @@ export function evaluateTargets(r: BenchReport): TargetRow[] {
     // compact; backend edits of unloaded rooms compact; the first load compacts a long log).
     row(`… the same history as ${c.updates} separately appended entries: a log no yroom writer leaves behind (ticks, backend edits and the first load compact), as a store filled by another tool would hold it (informational)`, c.log, false)
     row('… the same room after compaction (one entry, as written at unload)', c.compacted)
+    if (c.postgres) {
+      const pg = c.postgres
+      row(`Cold load from PostgreSQL ≤ 1.5 × in-memory Y.applyUpdate — history as yroom stores it (${c.serverEntries} entries)`, pg.server)
+      row(`… from PostgreSQL, ${c.updates} separately appended entries (informational, as above)`, pg.log, false)
+      row('… from PostgreSQL, after compaction (the snapshot, as written at unload)', pg.compacted)
+    }
   }
   if (r.memory) {
     const m = r.memory
@@ -233,6 +241,15 @@ export function renderMarkdown(r: BenchReport): string {
       'The machine is shared and noisy: ratios between servers measured in the same run are the figures that count; absolute times only describe this run.',
   )
   out.push('')
+  for (const m of r.remeasured ?? []) {
+    const which = m.scenarios.length === 1 ? `Scenario ${m.scenarios[0]} was` : `Scenarios ${m.scenarios.slice(0, -1).join(', ')} and ${m.scenarios[m.scenarios.length - 1]} were`
+    out.push(
+      `**${which} measured again** by \`${m.command}\` on ${m.date} at commit ${m.commit}, in ${f(m.durationSec / 60, 1)} min ` +
+        `(load average start ${m.loadStart.map((x) => x.toFixed(2)).join(' / ')}, end ${m.loadEnd.map((x) => x.toFixed(2)).join(' / ')}), and merged into this report: ` +
+        `${m.scenarios.length === 1 ? 'its' : 'their'} figures are from that run, the others' from the run above.`,
+    )
+    out.push('')
+  }
   out.push('| | |\n|---|---|')
   out.push(`| machine | ${r.machine.cpu}, ${r.machine.cores} cores, ${f(r.machine.memGB, 0)} GB RAM, ${r.machine.os} |`)
   out.push(`| Node | ${r.machine.node} |`)
@@ -386,15 +403,30 @@ export function renderMarkdown(r: BenchReport): string {
         `Median of ${s.cold.trials} trial(s), each in a fresh process after a JIT warm-up on a small room; the variants take turns, trial by trial, so drift of the shared machine moves them alike.`,
     )
     out.push('')
-    out.push('| what | time | × floor |\n|---|---|---|')
+    const pg = c.postgres
+    out.push(pg ? '| what | LevelDB | × floor | PostgreSQL | × floor |\n|---|---|---|---|---|' : '| what | time | × floor |\n|---|---|---|')
     const fl = c.floor.medianMs ?? NaN
-    const row = (label: string, t: Timing) => out.push(`| ${label} | ${timing(t)} | ${t.medianMs !== null ? f(t.medianMs / fl, 2) : '> ' + f((t.timedOutAfterMs ?? 0) / fl, 0)} |`)
+    const cells = (t: Timing | undefined) =>
+      t === undefined ? '— | —' : `${timing(t)} | ${t.medianMs !== null ? f(t.medianMs / fl, 2) : t.timedOutAfterMs !== null ? '> ' + f(t.timedOutAfterMs / fl, 0) : '—'}`
+    const row = (label: string, t: Timing, onPg?: Timing) => out.push(`| ${label} | ${cells(t)} |${pg ? ` ${cells(onPg)} |` : ''}`)
     row('floor: `Y.applyUpdate(new Y.Doc(), state)` in memory', c.floor)
-    row(`yroom, as a running server stores it: one merged entry per ${c.tickUpdates}-update tick, compacted past the limit (${c.serverEntries} entries)`, c.server)
-    row(`yroom, ${c.updates} separately appended entries (a raw log no yroom writer leaves: ticks, backend edits and the first load compact; it is compacted by this load)`, c.log)
-    row('yroom, compacted log (one entry, as stored at unload)', c.compacted)
+    row(`yroom, as a running server stores it: one merged entry per ${c.tickUpdates}-update tick, compacted past the limit (${c.serverEntries} entries)`, c.server, pg?.server)
+    row(`yroom, ${c.updates} separately appended entries (a raw log no yroom writer leaves: ticks, backend edits and the first load compact; it is compacted by this load)`, c.log, pg?.log)
+    row('yroom, compacted log (one entry, as stored at unload)', c.compacted, pg?.compacted)
     row(`in memory, no storage: \`Y.applyUpdate(doc, Y.mergeUpdates(${c.updates} updates))\``, c.mergeApply)
     out.push('')
+    if (pg) {
+      out.push(
+        `PostgreSQL: ${pg.version}, a throwaway server the scenario starts (test/postgres.ts) and stops, on loopback TCP, with PostgreSQL's durability defaults (${pg.settings}). ` +
+          'Each form is written into a database of its own as a server writes it (the room\'s lease held; the compacted state in the snapshot table, in chunks of at most 1 MB); ' +
+          'each trial loads a copy made before the clock starts (`CREATE DATABASE … TEMPLATE`, as the LevelDB directory is copied), so the load takes the room\'s lease, reads the snapshot and the log in one transaction, and applies them. ' +
+          'Both stores are read warm from the OS page cache (freshly copied).',
+      )
+      out.push('')
+    } else if (c.postgresSkipped) {
+      out.push(`PostgreSQL not measured: ${c.postgresSkipped}.`)
+      out.push('')
+    }
   }
 
   if (r.storage) {
@@ -409,14 +441,46 @@ export function renderMarkdown(r: BenchReport): string {
     out.push('')
     out.push(
       'Standard load; accepted updates/s = writes delivered to the other clients per second (a write counts once). After the window the server is killed with SIGKILL and its store reopened: ' +
-        'for every writer, the newest write any client had received must be in the store. yroom appends a tick to LevelDB before it broadcasts it.',
+        'for every writer, the newest write any client had received must be in the store. yroom appends a tick to its store (LevelDB, or PostgreSQL) before it broadcasts it.',
     )
     out.push('')
-    out.push('yroom\'s LevelDB storage layer alone (4 rooms appending concurrently, each batch awaited as the tick does):')
-    out.push('')
-    out.push('| batch | updates/s | bytes/update |\n|---|---|---|')
-    for (const a of r.storage.append) out.push(`| ${a.batch} | ${f(a.updatesPerSec, 0)} | ${f(a.bytesPerUpdate, 0)} |`)
-    out.push('')
+    const st = r.storage
+    const pgOf = (a: (typeof st.append)[number]) => a.backend === 'postgres'
+    if (st.append.some(pgOf) || st.postgres) {
+      out.push('yroom\'s storage layer alone (4 rooms appending concurrently, each batch awaited as the tick does; on PostgreSQL each room\'s lease taken first, as a server does, and a fresh database per run):')
+      out.push('')
+      out.push('| store | batch | updates/s | bytes/update | stored bytes/update |\n|---|---|---|---|---|')
+      for (const a of st.append) {
+        const store = pgOf(a) ? `PostgreSQL${a.variant ? `, ${a.variant}` : ''}` : 'LevelDB'
+        out.push(`| ${store} | ${a.batch} | ${f(a.updatesPerSec, 0)} | ${f(a.bytesPerUpdate, 0)} | ${f(a.storedBytesPerUpdate, 0)} |`)
+      }
+      out.push('')
+      out.push(
+        '"bytes/update": the Yjs update itself (one writer\'s overwrite of its model). "stored bytes/update": what the store holds per update, measured once it holds at least ' +
+          `${Math.min(...st.append.map((a) => a.updates ?? Infinity)).toLocaleString('en-US')} updates (a short timed run is topped up, untimed, with the same updates): ` +
+          'for LevelDB the size of its directory after close (write-ahead log and tables) ÷ updates; for PostgreSQL `pg_total_relation_size` of the updates table (heap, TOAST and the primary-key index) ÷ its rows, ' +
+          'so the row header, the room name and seq of every row are included.',
+      )
+      out.push('')
+      if (st.postgres) {
+        out.push(
+          `PostgreSQL: ${st.postgres.version}, a throwaway server the scenario starts (test/postgres.ts) and stops, on loopback TCP, with PostgreSQL's durability defaults (${st.postgres.settings}): ` +
+            'a commit returns once its WAL is flushed to disk. LevelDB here does not fsync each write (a killed server process loses nothing; a machine crash could, and the head record reports it): ' +
+            'the `synchronous_commit=off` rows (set per connection) give PostgreSQL the same promise, a commit returning before its WAL is flushed.',
+        )
+        out.push('')
+      }
+    } else {
+      out.push('yroom\'s LevelDB storage layer alone (4 rooms appending concurrently, each batch awaited as the tick does):')
+      out.push('')
+      out.push('| batch | updates/s | bytes/update |\n|---|---|---|')
+      for (const a of st.append) out.push(`| ${a.batch} | ${f(a.updatesPerSec, 0)} | ${f(a.bytesPerUpdate, 0)} |`)
+      out.push('')
+    }
+    if (st.postgresSkipped) {
+      out.push(`PostgreSQL not measured: ${st.postgresSkipped}.`)
+      out.push('')
+    }
   }
 
   if (r.memory) {

@@ -1,22 +1,30 @@
 /**
  * Scenario 6, storage: accepted updates per second written durably.
- *  - End to end: the standard load against yroom on LevelDB (`--data <dir>`), and against
- *    @y/websocket-server with its LevelDB persistence (y-leveldb, YPERSISTENCE). After the
- *    window the server is killed with SIGKILL and its store reopened: for every writer, the
- *    newest write that any client had received must be in the store (yroom stores a tick
- *    before it broadcasts it, SPEC §6).
- *  - The storage layer alone (storage-child.ts): LevelDB appends in tick-sized batches.
+ *  - End to end: the standard load against yroom on LevelDB (`--data <dir>`), on PostgreSQL
+ *    (`--data postgres://…`, a fresh database on the scenario's throwaway server), and
+ *    against @y/websocket-server with its LevelDB persistence (y-leveldb, YPERSISTENCE).
+ *    After the window the server is killed with SIGKILL and its store reopened: for every
+ *    writer, the newest write that any client had received must be in the store (yroom
+ *    stores a tick before it broadcasts it, SPEC §6).
+ *  - The storage layer alone (storage-child.ts): LevelDB and PostgreSQL appends in
+ *    tick-sized batches; PostgreSQL also with `synchronous_commit=off` (a commit returns
+ *    before its WAL is flushed: like LevelDB here, which does not fsync each write).
+ * PostgreSQL's rows are skipped, with a note, when it is not installed (lib/postgres.ts).
  */
 import * as Y from 'yjs'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LevelStorage } from '../../../server/storage/leveldb.js'
+import type { Storage } from '../../../server/storage/storage.js'
+import { openStorage } from '../../../server/storage/open.js'
 import { runLoadgen } from '../lib/loadgen.js'
 import { runScript } from '../lib/child-script.js'
 import type { LoadResult } from '../loadgen/types.js'
 import { startServer, type ServerId } from '../servers/servers.js'
+import { benchPgSettingsText, startBenchPostgres } from '../lib/postgres.js'
 import { brief, log, waitForQuiet, type Settings } from './common.js'
+import type { AppendJob, AppendResult } from './storage-child.js'
 
 export interface DurableRun {
   server: ServerId
@@ -30,13 +38,24 @@ export interface DurableRun {
 
 export interface StorageResult {
   runs: DurableRun[]
-  append: { updatesPerSec: number; batch: number; bytesPerUpdate: number }[]
+  append: AppendResult[]
+  /** The scenario's PostgreSQL server (absent in reports from before PostgreSQL). */
+  postgres?: { version: string; settings: string }
+  /** Why the PostgreSQL rows are missing. */
+  postgresSkipped?: string
 }
 
-/** `v` values of every model of `rooms`, read from yroom's LevelDB after the crash. */
-async function yroomStored(dir: string, rooms: string[]): Promise<Record<string, Record<string, string>>> {
-  const storage = new LevelStorage(dir)
-  await storage.open()
+/** `v` values of every model of `rooms`, read from yroom's store (a LevelDB dir or a PostgreSQL URL) after the crash. */
+async function yroomStored(data: string, rooms: string[]): Promise<Record<string, Record<string, string>>> {
+  let storage: Storage
+  if (data.startsWith('postgres://')) {
+    // Reading needs no lease (the killed server's has not expired yet).
+    storage = await openStorage(data, { nodeId: 'bench-crash-check' })
+  } else {
+    const level = new LevelStorage(data)
+    await level.open()
+    storage = level
+  }
   const out: Record<string, Record<string, string>> = {}
   for (const room of rooms) {
     const { updates } = await storage.load(room)
@@ -69,11 +88,12 @@ function crashCheck(stored: Record<string, Record<string, string>>, result: Load
   return { writers, durable }
 }
 
-async function durableRun(id: ServerId, s: Settings, prefix: string): Promise<DurableRun> {
+/** `pgUrl`: run yroom on this PostgreSQL database instead of LevelDB. */
+async function durableRun(id: ServerId, s: Settings, prefix: string, pgUrl?: string): Promise<DurableRun> {
   const dir = mkdtempSync(join(tmpdir(), 'yroom-bench-store-'))
   try {
     await waitForQuiet(s)
-    const server = await startServer(id, id === 'y-websocket-server' ? { persistenceDir: dir } : { data: dir })
+    const server = await startServer(id, id === 'y-websocket-server' ? { persistenceDir: dir } : { data: pgUrl ?? dir })
     let result: LoadResult
     try {
       result = await runLoadgen({
@@ -93,15 +113,15 @@ async function durableRun(id: ServerId, s: Settings, prefix: string): Promise<Du
     const stored =
       id === 'y-websocket-server'
         ? await runScript<Record<string, Record<string, string>>>(join(import.meta.dirname, '..', 'servers', 'yleveldb-read.mjs'), { dir, rooms })
-        : await yroomStored(dir, rooms)
+        : await yroomStored(pgUrl ?? dir, rooms)
     const run: DurableRun = {
       server: id,
-      store: id === 'y-websocket-server' ? 'y-leveldb (YPERSISTENCE)' : 'LevelDB (--data)',
+      store: id === 'y-websocket-server' ? 'y-leveldb (YPERSISTENCE)' : pgUrl ? 'PostgreSQL (--data postgres://…)' : 'LevelDB (--data)',
       result,
       acceptedPerSec: result.delivered / (s.standard.clientsPerRoom - 1) / result.windowSec,
       crashCheck: crashCheck(stored, result),
     }
-    log(`  ${id}: ${brief(result)}; after SIGKILL ${run.crashCheck.durable}/${run.crashCheck.writers} writers' last delivered write stored`)
+    log(`  ${id} on ${run.store}: ${brief(result)}; after SIGKILL ${run.crashCheck.durable}/${run.crashCheck.writers} writers' last delivered write stored`)
     return run
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -110,12 +130,36 @@ async function durableRun(id: ServerId, s: Settings, prefix: string): Promise<Du
 
 export async function storage(s: Settings): Promise<StorageResult> {
   log('scenario 6 storage')
-  const runs = [await durableRun('yroom', s, 'durable-yroom'), await durableRun('y-websocket-server', s, 'durable-yws')]
   const child = join(import.meta.dirname, 'storage-child.ts')
-  const append = []
-  for (const batch of [50, 1]) {
-    append.push(await runScript<StorageResult['append'][number]>(child, { seconds: s.storage.appendSeconds, batch }))
-    log(`  LevelDB append, batches of ${batch}: ${append[append.length - 1].updatesPerSec.toFixed(0)} updates/s`)
+  const appendRun = async (job: AppendJob, label: string, variant?: string): Promise<AppendResult> => {
+    const r = { ...(await runScript<AppendResult>(child, job)), ...(variant ? { variant } : {}) }
+    log(`  ${label} append, batches of ${job.batch}: ${r.updatesPerSec.toFixed(0)} updates/s, ${r.storedBytesPerUpdate?.toFixed(0)} bytes stored per update`)
+    return r
   }
-  return { runs, append }
+  const runs = [await durableRun('yroom', s, 'durable-yroom'), await durableRun('y-websocket-server', s, 'durable-yws')]
+  const append: AppendResult[] = []
+  for (const batch of [50, 1]) append.push(await appendRun({ seconds: s.storage.appendSeconds, batch }, 'LevelDB'))
+  const result: StorageResult = { runs, append }
+
+  const pg = await startBenchPostgres()
+  if ('skipped' in pg) return { ...result, postgresSkipped: pg.skipped }
+  try {
+    result.postgres = { version: pg.version, settings: benchPgSettingsText() }
+    const db = await pg.server.createDatabase('bench_durable')
+    runs.splice(1, 0, await durableRun('yroom', s, 'durable-yroom-pg', db.url))
+    // A fresh database for every run, so each starts from empty tables.
+    let n = 0
+    for (const [variant, options] of [
+      [undefined, ''],
+      ['synchronous_commit=off', '?options=' + encodeURIComponent('-c synchronous_commit=off')],
+    ] as const) {
+      for (const batch of [50, 1]) {
+        const fresh = await pg.server.createDatabase(`bench_append_${++n}`)
+        append.push(await appendRun({ seconds: s.storage.appendSeconds, batch, url: fresh.url + options }, `PostgreSQL${variant ? ` (${variant})` : ''}`, variant))
+      }
+    }
+    return result
+  } finally {
+    await pg.server.stop()
+  }
 }
