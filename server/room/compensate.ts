@@ -168,6 +168,34 @@ function itemsOf(view: TransactionView, changes: Change[]): { insertions: Set<Y.
 }
 
 /**
+ * Lists re-created whole (their parent is among `deletions`) may hold deleted items that an
+ * earlier rollback re-created (`redone`: their copies, in the same list). UndoManager places
+ * each re-created item next to the copies of its neighbours, and takes a deleted
+ * neighbour's copy for its copy: but a copy need not lie where its original does (a write
+ * re-anchored away from it; one written after a copy lies between it and its original), and
+ * finding it splits the item that holds it, whose tail is then never re-created (Yjs merges
+ * a copy with the server's item before it). The live items of such a list, all re-created,
+ * give its order: the deleted ones' `redone` is hidden meanwhile (returned, to be put back).
+ */
+function hideRedone(deletions: Set<Y.Item>): Array<[Y.Item, Y.ID]> {
+  const hidden: Array<[Y.Item, Y.ID]> = []
+  const lists = new Set<Y.AbstractType<any>>()
+  for (const d of deletions) {
+    const parent = d.parent as Y.AbstractType<any>
+    if (d.parentSub === null && parent._item !== null && deletions.has(parent._item)) lists.add(parent)
+  }
+  for (const list of lists) {
+    for (let i = list._start; i !== null; i = i.right) {
+      if (i.redone !== null && i.deleted && !deletions.has(i)) {
+        hidden.push([i, i.redone])
+        i.redone = null
+      }
+    }
+  }
+  return hidden
+}
+
+/**
  * Deletes `insertions` and restores `deletions` in the open transaction, through
  * UndoManager. The originals of what it re-created are kept (never garbage-collected), so
  * that writes into them that were made before their authors saw the rollback can be
@@ -181,11 +209,13 @@ function undo(
   lengthOf: (item: Y.Item) => number = (item) => item.length,
 ): void {
   const um = new Y.UndoManager(doc, { trackedOrigins: new Set([NEVER_TRACKED]), captureTimeout: 0 })
+  const hidden = hideRedone(deletions)
   try {
     um.undoStack.push({ insertions, deletions: deleteSetOf(deletions, lengthOf), meta: new Map() } as never)
     um.undo()
   } finally {
     um.destroy()
+    for (const [item, id] of hidden) item.redone = id
   }
   const store = doc.store
   for (const d of deletions) {

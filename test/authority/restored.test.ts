@@ -171,14 +171,16 @@ describe('writes into text whose characters a rollback re-created', () => {
 describe('writes placed next to re-created content after their authors saw it', () => {
   // A copy is placed just before its deleted original. A client that has seen the copy and
   // types right after it has the copy as its origin and the original as its right origin:
-  // that write is where its author put it, and must stay there (issue 19's fuzzer: list
-  // items swapped on every replica).
+  // that write is where its author put it, and must stay there, also when the model is
+  // re-created later (issue 19's fuzzer: list items and text swapped on every replica).
   for (const kind of ['text', 'list'] as const) {
     // A run of two (the insert's origin is its second half, split off) or one character
-    // (the insert's origin is the very item that continues its right origin).
-    for (const run of ['bc', 'b'] as const) {
-      it(`an insert right after a re-created "${run}" in a ${kind} stays after it`, async () => {
-        const room = `after-copy-${kind}-${run}`
+    // (the insert's origin is the very item that continues its right origin); in a model
+    // as its owner wrote it, or one the server re-created (all its items are the server's:
+    // UndoManager then re-creates the run before the insert).
+    for (const [run, model] of [['bc', 'new'], ['b', 'new'], ['bc', 're-created'], ['b', 're-created']] as const) {
+      it(`an insert right after a re-created "${run}" in a ${kind} stays after it (${model} model)`, async () => {
+        const room = `after-copy-${kind}-${run}-${model}`
         const { url } = await server()
         const owner = await stock(url, room)
         const offender = await stock(url, room)
@@ -187,15 +189,20 @@ describe('writes placed next to re-created content after their authors saw it', 
           const t = get(d)
           return t instanceof Y.Text ? t.toString() : t?.toArray().join('')
         }
+        const serverDoc = () => s!.server.rooms.get(room)!.doc
+        // Has everything the server wrote.
+        const caughtUp = (d: Y.Doc) => Y.getState(d.store, serverDoc().clientID) === Y.getState(serverDoc().store, serverDoc().clientID)
+        const rollback = async (write: () => void, message: string) => {
+          const before = Y.getState(serverDoc().store, serverDoc().clientID)
+          write()
+          await until(() => Y.getState(serverDoc().store, serverDoc().clientID) > before && caughtUp(owner.doc) && caughtUp(offender.doc), { message })
+        }
         createModel(owner.doc, 'a', { [kind]: kind === 'text' ? new Y.Text('abcd') : Y.Array.from(['a', 'b', 'c', 'd']) })
         await until(() => show(offender.doc) === 'abcd', { message: 'the offender has the model' })
-        get(offender.doc)!.delete(1, run.length) // refused: re-created as a server run before the originals
-        const serverDoc = s!.server.rooms.get(room)!.doc
-        const copied = (d: Y.Doc) => {
-          for (let i = (get(d) as Y.AbstractType<any> | undefined)?._start ?? null; i !== null; i = i.right) if (!i.deleted && i.id.client === serverDoc.clientID) return show(d) === 'abcd'
-          return false
-        }
-        await until(() => copied(owner.doc), { message: 'the owner has the copies' })
+        if (model === 're-created') await rollback(() => offender.doc.getMap('models').set('a', 'y'), 'the model was re-created')
+        // Refused: re-created as a server run before the originals.
+        await rollback(() => get(offender.doc)!.delete(1, run.length), 'the run was re-created')
+        expect(show(owner.doc)).toBe('abcd')
         const t = get(owner.doc)!
         const at = 1 + run.length
         if (t instanceof Y.Text) t.insert(at, 'X')
@@ -205,11 +212,20 @@ describe('writes placed next to re-created content after their authors saw it', 
           // and anchors to the original instead, which is re-anchored after its copy).
           let x = t._start
           while (x !== null && (x.deleted || x.content.getContent()[0] !== 'X')) x = x.right
-          expect([x!.left!.id.client === serverDoc.clientID && !x!.left!.deleted, x!.right!.deleted]).toEqual([true, true])
+          expect([x!.left!.id.client === serverDoc().clientID && !x!.left!.deleted, x!.right!.deleted]).toEqual([true, true])
         }
         const want = `a${run}X${run === 'b' ? 'cd' : 'd'}`
-        await until(() => show(serverDoc) === want, { message: `the server holds ${want}` })
+        await until(() => show(serverDoc()) === want, { message: `the server holds ${want}` })
         await until(() => show(owner.doc) === want && show(offender.doc) === want, { message: 'everyone has it' })
+
+        // Then the whole model is removed (refused): re-created from what it holds, in order.
+        // Its deleted originals still name their copies; followed while the list is
+        // re-created, they would place the insert by its original's copy.
+        await rollback(() => offender.doc.getMap('models').set('a', 'x'), 'the model was re-created')
+        expect(show(serverDoc())).toBe(want)
+        const late = await stock(url, room)
+        expect(show(late.doc)).toBe(want)
+        await until(() => show(owner.doc) === want && show(offender.doc) === want, { message: 'everyone has the re-created model' })
       })
     }
   }
