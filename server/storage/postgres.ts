@@ -162,13 +162,14 @@ export class PostgresStorage implements Storage {
     const names = [...this.held.keys()]
     const epochs = names.map((n) => this.held.get(n)!)
     try {
-      const { rows } = await this.pool.query<{ name: string }>(
-        `UPDATE ${this.s}.rooms AS r SET lease_until = now() + $3 * interval '1 millisecond'
+      const { rows } = await this.pool.query<{ name: string }>({
+        name: `yroom-renew-${this.s}`,
+        text: `UPDATE ${this.s}.rooms AS r SET lease_until = now() + $3 * interval '1 millisecond'
          FROM unnest($1::text[], $2::bigint[]) AS h(name, epoch)
          WHERE r.name = h.name AND r.epoch = h.epoch
          RETURNING r.name`,
-        [names, epochs, this.leaseMs],
-      )
+        values: [names, epochs, this.leaseMs],
+      })
       this.renewedAt = performance.now()
       const kept = new Set(rows.map((r) => r.name))
       // A room leased again meanwhile (a new epoch) was not part of this renewal.
@@ -244,13 +245,15 @@ export class PostgresStorage implements Storage {
     if (updates.length === 0) return this.seqOf(room)
     const epoch = this.epochOf(room)
     // One statement: the seq range is allocated by the fenced update, the rows follow it.
-    const { rows } = await this.pool.query<{ seq: string }>(
-      `WITH r AS (UPDATE ${this.s}.rooms SET seq = seq + $3 WHERE name = $1 AND epoch = $2 RETURNING seq)
+    // A named (prepared) statement: parsed and planned once per pooled connection.
+    const { rows } = await this.pool.query<{ seq: string }>({
+      name: `yroom-append-${this.s}`,
+      text: `WITH r AS (UPDATE ${this.s}.rooms SET seq = seq + $3 WHERE name = $1 AND epoch = $2 RETURNING seq)
        INSERT INTO ${this.s}.updates (room, seq, crc, data)
        SELECT $1, r.seq - $3 + u.ord, u.crc, u.data FROM r, unnest($4::bytea[], $5::integer[]) WITH ORDINALITY AS u(data, crc, ord)
        RETURNING seq`,
-      [room, epoch, updates.length, updates.map(asBuffer), updates.map(crcOf)],
-    )
+      values: [room, epoch, updates.length, updates.map(asBuffer), updates.map(crcOf)],
+    })
     if (rows.length !== updates.length) throw this.lost(room)
     let last = 0
     for (const r of rows) last = Math.max(last, Number(r.seq))
