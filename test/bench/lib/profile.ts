@@ -43,7 +43,9 @@ export function hotFunctions(file: string, root: string, top = 15): { totalMs: n
       continue
     }
     const url = f.url.replace(/^file:\/\//, '')
-    const where = url ? `${url.startsWith('/') ? relative(root, url) : url}:${f.lineNumber + 1}` : ''
+    // A dependency is named from node_modules/ on, wherever the tree lives (a checkout elsewhere may link to it).
+    const dep = url.indexOf('/node_modules/')
+    const where = url ? `${dep >= 0 ? url.slice(dep + 1) : url.startsWith('/') ? relative(root, url) : url}:${f.lineNumber + 1}` : ''
     const key = `${f.functionName}|${where}`
     const a = agg.get(key) ?? { name: f.functionName || '(anonymous)', where, us: 0 }
     a.us += us

@@ -398,7 +398,7 @@ export function renderMarkdown(r: BenchReport): string {
     out.push('## 5. Cold load')
     out.push('')
     out.push(
-      `A room with ${c.models} owned models and a ${c.updates}-update history (${f(c.logBytes / 2 ** 20, 1)} MB of updates; state ${f(c.stateBytes / 2 ** 20, 2)} MB) in LevelDB, ` +
+      `A room with ${c.models} owned models and a ${c.updates}-update history (${f(c.logBytes / 2 ** 20, 1)} MB of updates; state ${f(c.stateBytes / 2 ** 20, 2)} MB) in LevelDB${c.postgres ? ' and in PostgreSQL' : ''}, ` +
         'loaded by the server\'s own registry (`rooms.open`: storage read, merge, apply, plugins\' onLoad) in a fresh process, in-process rather than over a socket so the figure is the load itself. ' +
         `Median of ${s.cold.trials} trial(s), each in a fresh process after a JIT warm-up on a small room; the variants take turns, trial by trial, so drift of the shared machine moves them alike.`,
     )

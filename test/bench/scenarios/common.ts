@@ -149,11 +149,14 @@ export function log(msg: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`)
 }
 
+/** A figure for the log; 'n/a' for a missing one (NaN arrives from the generator's JSON as null: no latency samples). */
+const fx = (n: number | null | undefined, d: number) => (typeof n === 'number' && Number.isFinite(n) ? n.toFixed(d) : 'n/a')
+
 export function brief(r: LoadResult): string {
   return (
-    `${(r.deliveriesPerSec / 1000).toFixed(1)}k del/s, ratio ${(r.ratio * 100).toFixed(2)}%, ` +
-    `p50 ${r.latency.p50.toFixed(1)} p99 ${r.latency.p99.toFixed(1)} ms, cpu/1k ${(r.cpuPer1000 * 1000).toFixed(2)} ms, ` +
-    `server ${((r.serverCpuSec / r.windowSec) * 100).toFixed(0)}%, gen ${(r.genCpu * 100).toFixed(0)}% (loop p99 ${r.genLoopP99.toFixed(0)} ms), others ${r.otherCpu.toFixed(2)} cores` +
+    `${fx(r.deliveriesPerSec / 1000, 1)}k del/s, ratio ${fx(r.ratio * 100, 2)}%, ` +
+    `p50 ${fx(r.latency.p50, 1)} p99 ${fx(r.latency.p99, 1)} ms, cpu/1k ${fx(r.cpuPer1000 * 1000, 2)} ms, ` +
+    `server ${fx((r.serverCpuSec / r.windowSec) * 100, 0)}%, gen ${fx(r.genCpu * 100, 0)}% (loop p99 ${fx(r.genLoopP99, 0)} ms), others ${fx(r.otherCpu, 2)} cores` +
     (r.errors.length ? `, errors: ${r.errors.join('; ')}` : '')
   )
 }
