@@ -446,7 +446,7 @@ export function renderMarkdown(r: BenchReport): string {
     out.push('')
     const st = r.storage
     const pgOf = (a: (typeof st.append)[number]) => a.backend === 'postgres'
-    if (st.append.some(pgOf) || st.postgres) {
+    if (st.append.some((a) => pgOf(a) || a.storedBytesPerUpdate !== undefined) || st.postgres) {
       out.push('yroom\'s storage layer alone (4 rooms appending concurrently, each batch awaited as the tick does; on PostgreSQL each room\'s lease taken first, as a server does, and a fresh database per run):')
       out.push('')
       out.push('| store | batch | updates/s | bytes/update | stored bytes/update |\n|---|---|---|---|---|')
