@@ -14,7 +14,7 @@ import * as encoding from 'lib0/encoding'
 import * as syncProtocol from 'y-protocols/sync'
 import { MESSAGE_SYNC } from '../../../dist/src/shared/protocol/message-types.js'
 import { encodeSyncUpdate } from '../../../dist/server/codec/sync-messages.js'
-import { binaryFrame } from '../../../dist/server/ws-frame.js'
+import { binaryFrame } from '../../../dist/server/transport/ws-frame.js'
 
 const TICK_MS = 50
 /** Sync step 2 from an empty document: the answer to every client's sync step 1. */
