@@ -190,55 +190,46 @@ export class PostgresStorage implements Storage {
   // ---- the log ----
 
   async load(room: string): Promise<StoredDocument> {
-    const client = await this.pool.connect()
-    try {
-      // One consistent view: a compaction by the lease holder may run meanwhile.
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+    // One consistent view: a compaction by the lease holder may run meanwhile.
+    const read = await this.transaction(async (client) => {
       const head = await client.query<{ seq: string; base: string; snapshot_chunks: number }>(`SELECT seq, base, snapshot_chunks FROM ${this.s}.rooms WHERE name = $1`, [room])
-      if (head.rows.length === 0) {
-        await client.query('COMMIT')
-        return { updates: [], seq: 0 }
-      }
-      const seq = Number(head.rows[0].seq)
-      const base = Number(head.rows[0].base)
-      const chunks = head.rows[0].snapshot_chunks
+      if (head.rows.length === 0) return null
       const snap = await client.query<{ chunk: number; crc: number; data: Buffer }>(`SELECT chunk, crc, data FROM ${this.s}.snapshots WHERE room = $1 ORDER BY chunk`, [room])
       const log = await client.query<{ seq: string; crc: number; data: Buffer }>(`SELECT seq, crc, data FROM ${this.s}.updates WHERE room = $1 ORDER BY seq`, [room])
-      await client.query('COMMIT')
-      const damage: Damage[] = []
-      const updates: Uint8Array[] = []
-      if (chunks > 0) {
-        const parts: Buffer[] = []
-        let ok = snap.rows.length === chunks
-        for (let i = 0; i < snap.rows.length && ok; i++) {
-          const r = snap.rows[i]
-          if (r.chunk !== i || crcOf(r.data) !== r.crc) ok = false
-          else parts.push(r.data)
-        }
-        if (ok) updates.push(parts.length === 1 ? parts[0] : Buffer.concat(parts))
-        else damage.push({ kind: 'corrupt', seq: base, detail: `snapshot through entry ${base}: ${snap.rows.length} of ${chunks} chunks, or a chunk's checksum differs` })
+      return { head: head.rows[0], snap: snap.rows, log: log.rows }
+    }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+    if (read === null) return { updates: [], seq: 0 }
+    const seq = Number(read.head.seq)
+    const base = Number(read.head.base)
+    const chunks = read.head.snapshot_chunks
+    const damage: Damage[] = []
+    const updates: Uint8Array[] = []
+    if (chunks > 0) {
+      const parts: Buffer[] = []
+      let ok = read.snap.length === chunks
+      for (let i = 0; i < read.snap.length && ok; i++) {
+        const r = read.snap[i]
+        if (r.chunk !== i || crcOf(r.data) !== r.crc) ok = false
+        else parts.push(r.data)
       }
-      let expected = base + 1
-      for (const r of log.rows) {
-        const s = Number(r.seq)
-        if (s <= base) {
-          damage.push({ kind: 'stray', seq: s, base })
-          continue
-        }
-        if (s > expected) damage.push({ kind: 'missing', from: expected, to: s - 1 })
-        expected = s + 1
-        if (crcOf(r.data) !== r.crc) damage.push({ kind: 'corrupt', seq: s, detail: 'checksum differs' })
-        else updates.push(r.data)
-      }
-      if (expected <= seq) damage.push({ kind: 'missing', from: expected, to: seq })
-      if (damage.length > 0) throw new StorageDamaged(room, damage)
-      return { updates, seq }
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {})
-      throw err
-    } finally {
-      client.release()
+      if (ok) updates.push(parts.length === 1 ? parts[0] : Buffer.concat(parts))
+      else damage.push({ kind: 'corrupt', seq: base, detail: `snapshot through entry ${base}: ${read.snap.length} of ${chunks} chunks, or a chunk's checksum differs` })
     }
+    let expected = base + 1
+    for (const r of read.log) {
+      const s = Number(r.seq)
+      if (s <= base) {
+        damage.push({ kind: 'stray', seq: s, base })
+        continue
+      }
+      if (s > expected) damage.push({ kind: 'missing', from: expected, to: s - 1 })
+      expected = s + 1
+      if (crcOf(r.data) !== r.crc) damage.push({ kind: 'corrupt', seq: s, detail: 'checksum differs' })
+      else updates.push(r.data)
+    }
+    if (expected <= seq) damage.push({ kind: 'missing', from: expected, to: seq })
+    if (damage.length > 0) throw new StorageDamaged(room, damage)
+    return { updates, seq }
   }
 
   async append(room: string, updates: Uint8Array[]): Promise<number> {
@@ -285,17 +276,22 @@ export class PostgresStorage implements Storage {
    * Runs `fn` in a transaction that first locks the room's row under `epoch`; a stale epoch
    * writes nothing (LeaseLost).
    */
-  private async fenced(room: string, epoch: number, fn: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+  private fenced(room: string, epoch: number, fn: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+    return this.transaction(async (client) => {
+      const { rows } = await client.query(`SELECT 1 FROM ${this.s}.rooms WHERE name = $1 AND epoch = $2 FOR UPDATE`, [room, epoch])
+      if (rows.length === 0) throw this.lost(room)
+      await fn(client)
+    })
+  }
+
+  /** Runs `fn` in one transaction on a pooled connection: committed, or rolled back if it throws. */
+  private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
     const client = await this.pool.connect()
     try {
-      await client.query('BEGIN')
-      const { rows } = await client.query(`SELECT 1 FROM ${this.s}.rooms WHERE name = $1 AND epoch = $2 FOR UPDATE`, [room, epoch])
-      if (rows.length === 0) {
-        await client.query('ROLLBACK')
-        throw this.lost(room)
-      }
-      await fn(client)
+      await client.query(begin)
+      const result = await fn(client)
       await client.query('COMMIT')
+      return result
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {})
       throw err
@@ -325,18 +321,10 @@ export class PostgresStorage implements Storage {
   }
 
   async delete(room: string): Promise<void> {
-    const client = await this.pool.connect()
-    try {
-      await client.query('BEGIN')
+    await this.transaction(async (client) => {
       for (const t of ['updates', 'snapshots', 'meta']) await client.query(`DELETE FROM ${this.s}.${t} WHERE room = $1`, [room])
       await client.query(`DELETE FROM ${this.s}.rooms WHERE name = $1`, [room])
-      await client.query('COMMIT')
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {})
-      throw err
-    } finally {
-      client.release()
-    }
+    })
     this.held.delete(room)
   }
 
