@@ -176,9 +176,14 @@ export class Room implements RoomHandle {
     origin: unknown,
   ): void => {
     if (origin instanceof Connection) {
-      for (const id of added) origin.awarenessIds.add(id)
-      for (const id of updated) origin.awarenessIds.add(id)
-      for (const id of removed) origin.awarenessIds.delete(id)
+      // One message may add, update and remove the same id (y-protocols then lists it in
+      // all three): what counts is whether a state remains, not which list names it.
+      for (const list of [added, updated, removed]) {
+        for (const id of list) {
+          if (this.awareness.states.has(id)) origin.awarenessIds.add(id)
+          else origin.awarenessIds.delete(id)
+        }
+      }
     }
     for (const id of added) this.awarenessChanged.add(id)
     for (const id of updated) this.awarenessChanged.add(id)

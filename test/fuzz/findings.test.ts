@@ -159,3 +159,37 @@ describe('fuzzer findings (issue 19)', () => {
     expect(await lateView(room)).toEqual({ $meta: { ownerID: OWNER, preventOwnershipTakeover: true }, x: 1 })
   })
 })
+
+describe('fuzzer findings: awareness (issue 19)', () => {
+  it('a state added, removed and re-added in one message is removed when its connection closes', async () => {
+    const room = 'finding-awareness-readd'
+    s = await startServer({ plugins: defaultPlugins(), tickMs: 50 })
+    const observer = await join(room, OWNER)
+    // y-protocols lists such an id as added, updated and removed at once; the server must
+    // still count it as published by the connection, or it outlives the connection.
+    const entries: Array<[number, string]> = [
+      [2, JSON.stringify({ user: { name: 'EVIL' }, cursor: 97 })],
+      [2, 'null'],
+      [5, JSON.stringify({ user: { name: 'EVIL' }, cursor: 55 })],
+    ]
+    const p = encoding.createEncoder()
+    encoding.writeVarUint(p, entries.length)
+    for (const [clock, json] of entries) {
+      encoding.writeVarUint(p, ATTACKER)
+      encoding.writeVarUint(p, clock)
+      encoding.writeVarString(p, json)
+    }
+    const e = encoding.createEncoder()
+    encoding.writeVarUint(e, 1)
+    encoding.writeVarUint8Array(e, encoding.toUint8Array(p))
+    const ws = new WebSocket(`${s.url}/${room}`)
+    sockets.push(ws)
+    ws.on('error', () => {})
+    await new Promise((r) => ws.once('open', r))
+    ws.send(encoding.toUint8Array(e))
+    await until(() => observer.provider.awareness.getStates().has(ATTACKER), { message: 'the state reaches the observer' })
+    ws.close()
+    await until(() => !observer.provider.awareness.getStates().has(ATTACKER), { message: 'the state is removed with its connection' })
+    expect(s.server.rooms.get(room)!.awareness.getStates().has(ATTACKER)).toBe(false)
+  })
+})
