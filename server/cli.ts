@@ -114,6 +114,7 @@ async function main(): Promise<void> {
     maxPendingBytes: num('max-pending-bytes'),
     leaseMs: num('lease-ms'),
     nodeId: text('node-id'),
+    redis: text('redis'),
     plugins: [...defaultPlugins({ authority: !on('no-authority'), reconnectGraceMs: num('reconnect-grace-ms') ?? 0 }), ...actions],
     processMetrics: !on('no-process-metrics'),
     staticDir: text('static'),

@@ -45,6 +45,19 @@ export class Metrics {
   readonly roomsLoaded = new Gauge({ name: 'yroom_rooms_loaded', help: 'Rooms currently loaded', registers: [this.registry] })
   /** Room leases held on shared storage (set by the server: see watchLeases). */
   readonly leasesHeld = new Gauge({ name: 'yroom_room_leases_held', help: 'Rooms whose write lease this server holds (shared storage)', registers: [this.registry] })
+  readonly relayed = new Counter({
+    name: 'yroom_cluster_relayed_total',
+    help: 'Cluster mode: entries relayed between nodes (out: this node\'s clients to an authority; in: handled as authority)',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+  })
+  readonly takeoverSeconds = new Histogram({
+    name: 'yroom_cluster_takeover_seconds',
+    help: 'Cluster mode: time to take a room over (load, members, replay of unstored input)',
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  })
+  readonly leaseLosses = new Counter({ name: 'yroom_room_lease_losses_total', help: 'Rooms whose lease this server lost (another server writes them now)', registers: [this.registry] })
   readonly connections = new Gauge({ name: 'yroom_connections', help: 'Open client connections', registers: [this.registry] })
   readonly updatesIn = new HotCounter('yroom_updates_in_total', 'Document updates received from clients', this.registry)
   readonly updatesOut = new Counter({ name: 'yroom_broadcasts_total', help: 'Batched update messages sent to clients', registers: [this.registry] })

@@ -32,6 +32,7 @@ export interface ServerOptions {
   compactAfterEntries?: number
   leaseMs?: number
   nodeId?: string
+  redis?: string
   authenticate?: AuthenticateHook
   plugins?: YroomPlugin[]
   staticDir?: string
@@ -39,8 +40,8 @@ export interface ServerOptions {
   processMetrics?: boolean
 }
 
-export type ResolvedOptions = Required<Omit<ServerOptions, 'authenticate' | 'staticDir' | 'logger' | 'storage' | 'nodeId'>> &
-  Pick<ServerOptions, 'authenticate' | 'staticDir' | 'nodeId'>
+export type ResolvedOptions = Required<Omit<ServerOptions, 'authenticate' | 'staticDir' | 'logger' | 'storage' | 'nodeId' | 'redis'>> &
+  Pick<ServerOptions, 'authenticate' | 'staticDir' | 'nodeId' | 'redis'>
 
 const MiB = 1024 * 1024
 
@@ -95,6 +96,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     compactAfterEntries: o.compactAfterEntries ?? d.compactAfterEntries,
     leaseMs: o.leaseMs ?? d.leaseMs,
     nodeId: o.nodeId,
+    redis: o.redis,
     plugins: o.plugins ?? [],
     processMetrics: o.processMetrics ?? d.processMetrics,
     authenticate: o.authenticate,
@@ -142,6 +144,14 @@ export const SETTINGS: readonly Setting[] = [
     default: 'host:pid',
     help: 'PostgreSQL: this server\'s name in the lease table.',
     more: 'A restarted server takes no lease over, even under the same name.',
+  },
+  {
+    option: 'redis',
+    flag: 'redis',
+    value: 'URL',
+    default: 'off',
+    help: 'Cluster mode: a Redis URL (`redis://HOST:PORT`) shared by every node; needs PostgreSQL storage.',
+    more: 'Nodes relay their clients\' messages to each room\'s authority through Redis streams. LevelDB and `:memory:` are refused. See [scaling-out.md](scaling-out.md).',
   },
   {
     option: 'tickMs',

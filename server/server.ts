@@ -24,6 +24,8 @@ import { InboundFlow, PendingBudget } from './transport/inbound-flow.js'
 import { openStorage } from './storage/open.js'
 import { StorageDamaged } from './storage/integrity.js'
 import { RoomLeased, type Storage } from './storage/storage.js'
+import type { Cluster } from './cluster/cluster.js'
+import type { RelayedRoom } from './cluster/relayed-room.js'
 
 export interface YroomServer {
   /** Starts listening; resolves with the bound port. */
@@ -73,13 +75,14 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
   const metrics = new Metrics(options.processMetrics)
   const storage = typeof input.storage === 'object' ? input.storage : await openStorage(input.storage ?? DEFAULTS.storage, { leaseMs: options.leaseMs, nodeId: options.nodeId })
   const rooms = new Rooms({ storage, options, plugins: options.plugins, metrics, logger })
+  const cluster = options.redis ? await startCluster(options.redis, storage, rooms, options, metrics, logger) : null
   const connections = new Set<Connection>()
   let serving = false
   let port = 0
 
   const gate = new ConnectionGate(options, metrics, logger)
   const http = createHttpServer(httpTimeouts(options.headersTimeoutMs), (req, res) => {
-    handleHttp({ metrics, staticDir: options.staticDir, isServing: () => serving, leases: storage.leases?.bind(storage) }, req, res).catch((err) => {
+    handleHttp({ metrics, staticDir: options.staticDir, isServing: () => serving, leases: storage.leases?.bind(storage), cluster: cluster ? () => cluster.status() : undefined }, req, res).catch((err) => {
       logger.error({ err }, 'http handler failed')
       if (!res.headersSent) res.writeHead(500).end()
     })
@@ -138,9 +141,79 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
     })
   })
 
+  // Cluster mode: anonymous principals are told apart across nodes.
+  const anonymousPrefix = cluster ? `anonymous:${cluster.node}:` : 'anonymous:'
   async function authenticate(room: string, req: IncomingMessage, token: string | null): Promise<Principal> {
     if (options.authenticate) return options.authenticate({ room, request: req, token })
-    return { id: `anonymous:${++anonymousCounter}`, anonymous: true }
+    return { id: `${anonymousPrefix}${++anonymousCounter}`, anonymous: true }
+  }
+
+  /**
+   * The checks every incoming message passes before any room sees it: the bytes, or null
+   * when the message was ignored or the connection closed for it.
+   */
+  function admit(conn: Connection, data: RawData, isBinary: boolean): Uint8Array | null {
+    conn.alive = true
+    if (conn.closed) return null
+    const bytes = toBytes(data)
+    if (bytes[0] === MESSAGE_AWARENESS && bytes.byteLength > Math.min(MAX_AWARENESS_MESSAGE_BYTES, options.maxMessageBytes)) {
+      // Stock clients relay the awareness they receive: an oversized one is ignored, not
+      // held against the client that relayed it.
+      metrics.rejectedMessages.inc({ reason: 'oversize-awareness' })
+      return null
+    }
+    if (bytes.byteLength > options.maxMessageBytes) {
+      metrics.rejectedMessages.inc({ reason: 'oversize' })
+      logger.warn({ room: conn.room, conn: conn.id, bytes: bytes.byteLength }, 'message over the size limit')
+      conn.close(CloseCode.MESSAGE_TOO_BIG, `message of ${bytes.byteLength} bytes over the limit of ${options.maxMessageBytes}`)
+      return null
+    }
+    if (!isBinary) {
+      metrics.rejectedMessages.inc({ reason: 'text-frame' })
+      logger.warn({ room: conn.room, conn: conn.id }, 'text frame')
+      conn.close(CloseCode.UNSUPPORTED_DATA, 'binary messages only')
+      return null
+    }
+    return bytes
+  }
+
+  /** Runs a message's handling under the last net. */
+  function dispatch(conn: Connection, run: () => void): void {
+    try {
+      run()
+    } catch (err) {
+      // Handlers answer every failure themselves; this is the last net, so that nothing
+      // one connection sends can reach ws's receiver as an exception (it would end the process).
+      logger.error({ err, room: conn.room, conn: conn.id }, 'message handling failed')
+      conn.close(CloseCode.INTERNAL_ERROR, 'internal error')
+    }
+  }
+
+  /**
+   * Cluster mode, a room another node is the authority of: the connection's messages are
+   * relayed to it (cluster/relayed-room.ts), until this node takes the room over.
+   */
+  function relay(ws: WebSocket, conn: Connection, c: Cluster, early: Array<{ data: RawData; isBinary: boolean }>, setDeliver: (d: (data: RawData, isBinary: boolean) => void) => void): void {
+    if (ws.readyState !== ws.OPEN || !serving) {
+      if (ws.readyState === ws.OPEN) closeSocket(ws, CloseCode.GOING_AWAY, 'server shutting down')
+      return
+    }
+    const r: RelayedRoom = c.relayFor(conn)
+    connections.add(conn)
+    metrics.connections.set(connections.size)
+    ws.on('pong', () => (conn.alive = true))
+    ws.on('close', () => {
+      conn.closed = true
+      connections.delete(conn)
+      metrics.connections.set(connections.size)
+      c.leave(r, conn)
+    })
+    const handle = (data: RawData, isBinary: boolean): void => {
+      const bytes = admit(conn, data, isBinary)
+      if (bytes) dispatch(conn, () => r.forward(conn, bytes))
+    }
+    setDeliver(handle)
+    for (const m of early.splice(0)) handle(m.data, m.isBinary)
   }
 
   async function onSocket(ws: WebSocket, stream: Duplex, req: IncomingMessage, flow: InboundFlow): Promise<void> {
@@ -200,8 +273,14 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
     let room: Room
     try {
       room = await rooms.open(target.room)
+      await cluster?.hold(room)
       for (const p of options.plugins) await p.onConnect?.({ room, connection: conn })
     } catch (err) {
+      if (err instanceof RoomLeased && cluster) {
+        // Cluster mode: another node is the room's authority; this one relays (SPEC §11).
+        relay(ws, conn, cluster, early, (d) => (deliver = d))
+        return
+      }
       if (err instanceof Refusal) {
         logger.info({ room: target.room, principal: principal.id, reason: err.message }, 'connection refused by a plugin')
         closeSocket(ws, CloseCode.FORBIDDEN, err.message)
@@ -248,35 +327,8 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
       detach()
     })
     const handle = (data: RawData, isBinary: boolean): void => {
-      conn.alive = true
-      if (conn.closed) return
-      const bytes = toBytes(data)
-      if (bytes[0] === MESSAGE_AWARENESS && bytes.byteLength > Math.min(MAX_AWARENESS_MESSAGE_BYTES, options.maxMessageBytes)) {
-        // Stock clients relay the awareness they receive: an oversized one is ignored, not
-        // held against the client that relayed it.
-        metrics.rejectedMessages.inc({ reason: 'oversize-awareness' })
-        return
-      }
-      if (bytes.byteLength > options.maxMessageBytes) {
-        metrics.rejectedMessages.inc({ reason: 'oversize' })
-        logger.warn({ room: conn.room, conn: conn.id, bytes: bytes.byteLength }, 'message over the size limit')
-        conn.close(CloseCode.MESSAGE_TOO_BIG, `message of ${bytes.byteLength} bytes over the limit of ${options.maxMessageBytes}`)
-        return
-      }
-      if (!isBinary) {
-        metrics.rejectedMessages.inc({ reason: 'text-frame' })
-        logger.warn({ room: conn.room, conn: conn.id }, 'text frame')
-        conn.close(CloseCode.UNSUPPORTED_DATA, 'binary messages only')
-        return
-      }
-      try {
-        handleMessage(room, conn, bytes)
-      } catch (err) {
-        // handleMessage answers every failure itself; this is the last net, so that nothing
-        // one connection sends can reach ws's receiver as an exception (it would end the process).
-        logger.error({ err, room: conn.room, conn: conn.id }, 'message handling failed')
-        conn.close(CloseCode.INTERNAL_ERROR, 'internal error')
-      }
+      const bytes = admit(conn, data, isBinary)
+      if (bytes) dispatch(conn, () => handleMessage(room, conn, bytes))
     }
     room = attached = await rooms.attach(conn)
     detach() // closed while attaching
@@ -352,7 +404,9 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
       await Promise.all(closing)
       // Let detach hooks (onDisconnect) of the closed connections run first.
       await new Promise((r) => setImmediate(r))
+      cluster?.detachRemotes()
       await rooms.unloadAll()
+      await cluster?.close()
       await storage.close()
       wss.close()
       // close() waits for every HTTP connection to end; a browser keeps its page's
@@ -364,4 +418,16 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
     },
   }
   return server
+}
+
+/** Cluster mode needs shared storage: LevelDB and `:memory:` are refused with why. */
+async function startCluster(url: string, storage: Storage, rooms: Rooms, options: ResolvedOptions, metrics: Metrics, logger: Logger): Promise<Cluster> {
+  if (!/^rediss?:\/\//i.test(url)) throw new Error(`--redis must be a redis:// URL, got ${JSON.stringify(url)}`)
+  if (!storage.leases || !storage.epoch) {
+    throw new Error('cluster mode (--redis) needs storage shared by every node: use --data postgres://USER@HOST:PORT/DB (LevelDB and :memory: belong to one process)')
+  }
+  const { Cluster } = await import('./cluster/cluster.js')
+  const cluster = new Cluster({ redisUrl: url, leaseMs: options.leaseMs, storage, rooms, metrics, logger })
+  await cluster.start()
+  return cluster
 }

@@ -82,6 +82,18 @@ interface Batch {
   awarenessIds: number[]
   /** Content re-created while applying the updates, told to SDK clients after them. */
   restored: RestoredRange[]
+  /** Cluster mode: the relayed input this batch holds everything up to (inputCursor). */
+  mark: string | null
+}
+
+/**
+ * Cluster mode (server/cluster/authority.ts): how far the room has read its relayed input.
+ * A batch remembers the position when it is taken; once the batch is stored, everything
+ * before it is, and a node taking the room over replays only what follows.
+ */
+export interface InputCursor {
+  current(): string | null
+  committed(position: string): void
 }
 
 /**
@@ -130,6 +142,8 @@ export class Room implements RoomHandle {
   private flushQueued = false
   private microtaskQueued = false
   closed = false
+  /** Cluster mode: the position in the room's relayed input (see InputCursor). */
+  inputCursor: InputCursor | null = null
   /** Set by fail(): the document is dropped, never stored or served again. */
   failed = false
 
@@ -424,6 +438,7 @@ export class Room implements RoomHandle {
       echo: this.echo,
       awarenessIds: [...this.awarenessChanged],
       restored: this.restored,
+      mark: this.inputCursor?.current() ?? null,
     }
     this.pending = []
     this.restored = []
@@ -447,6 +462,7 @@ export class Room implements RoomHandle {
         for (const conn of this.connections) conn.sendFrame(frame)
       }
     }
+    if (batch.mark !== null && !this.failed) this.inputCursor?.committed(batch.mark)
   }
 
   private async sendUpdates({ updates, contributors, echo }: Batch): Promise<void> {

@@ -18,11 +18,21 @@ export class Rooms {
   private idleTimers = new Map<string, NodeJS.Timeout>()
   /** Rooms whose unload (onUnload hooks, final flush) is under way. */
   private unloading = new Set<string>()
+  /**
+   * Whether a load waits (about one lease) for another server's lease on the room to
+   * expire. Cluster mode does not: a room served elsewhere is relayed to its authority.
+   */
+  waitForLease = true
+  /** Called when a loaded room leaves the registry (unloaded or failed). */
+  onRoomGone: ((room: Room) => void) | null = null
 
   constructor(private ctx: RoomContext) {
     this.ctx = { ...ctx, onFailure: (room) => void this.discard(room) }
     // Shared storage: a room whose lease could not be renewed stops at once (SPEC §11).
-    ctx.storage.onLeaseLost?.((name) => this.loaded.get(name)?.fail(new LeaseLost(name)))
+    ctx.storage.onLeaseLost?.((name) => {
+      ctx.metrics.leaseLosses.inc()
+      this.loaded.get(name)?.fail(new LeaseLost(name))
+    })
   }
 
   /** Runs `op` after every earlier queued operation of this room. */
@@ -65,7 +75,7 @@ export class Rooms {
     const existing = this.loaded.get(name)
     if (existing) return existing
     // Shared storage: this server becomes the room's only writer first (SPEC §11).
-    await this.ctx.storage.lease?.(name)
+    await this.ctx.storage.lease?.(name, { wait: this.waitForLease })
     let room: Room
     let stored: StoredDocument
     try {
@@ -97,6 +107,17 @@ export class Rooms {
     this.cancelUnload(room.name)
     room.join(conn)
     return room
+  }
+
+  /**
+   * Adds a connection to a loaded room without loading it (cluster mode: clients served
+   * through other nodes). `quiet`: no sync handshake, the client is synced already (it
+   * was served by the room's former authority).
+   */
+  adopt(room: Room, conn: Connection, quiet: boolean): void {
+    this.cancelUnload(room.name)
+    if (quiet) room.connections.add(conn)
+    else room.join(conn)
   }
 
   /** Removes a connection; the room unloads after the idle time once empty. */
@@ -152,6 +173,7 @@ export class Rooms {
         }
         this.loaded.delete(name)
         this.ctx.metrics.roomsLoaded.set(this.loaded.size)
+        this.onRoomGone?.(room)
         await room.close()
         await this.release(name)
       } finally {
@@ -170,6 +192,7 @@ export class Rooms {
     this.cancelUnload(room.name)
     this.loaded.delete(room.name)
     this.ctx.metrics.roomsLoaded.set(this.loaded.size)
+    this.onRoomGone?.(room)
     return this.queue(room.name, async () => {
       await room.close()
       await this.release(room.name)

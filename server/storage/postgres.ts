@@ -101,9 +101,9 @@ export class PostgresStorage implements Storage {
 
   // ---- leases ----
 
-  async lease(room: string): Promise<void> {
+  async lease(room: string, options: { wait?: boolean } = {}): Promise<void> {
     // A lease held elsewhere may expire: wait for it, a little longer than one lease.
-    const deadline = performance.now() + this.leaseMs + 1000
+    const deadline = options.wait === false ? 0 : performance.now() + this.leaseMs + 1000
     for (;;) {
       const { rows } = await this.pool.query<{ epoch: string }>(
         `INSERT INTO ${this.s}.rooms AS r (name, epoch, holder, lease_until)
@@ -144,6 +144,10 @@ export class PostgresStorage implements Storage {
 
   onLeaseLost(listener: (room: string) => void): void {
     this.lostListeners.push(listener)
+  }
+
+  epoch(room: string): number | undefined {
+    return this.held.get(room)
   }
 
   /** The epoch this process writes `room` under; LeaseLost when it holds no lease. */

@@ -34,9 +34,12 @@ export interface Storage {
   /**
    * Shared backends (SPEC §11): takes the room's write lease, so that one server at a time
    * writes it; every later append and compaction is fenced by the lease's epoch. Rejects
-   * with RoomLeased while another server holds it. Embedded backends have no leases.
+   * with RoomLeased while another server holds it (after waiting about one lease for it to
+   * expire, unless `wait` is false). Embedded backends have no leases.
    */
-  lease?(room: string): Promise<void>
+  lease?(room: string, options?: { wait?: boolean }): Promise<void>
+  /** The epoch of the room's lease while this server holds it, else undefined. */
+  epoch?(room: string): number | undefined
   /** Gives the room's lease up (the room unloaded). */
   release?(room: string): Promise<void>
   /** `listener` is called with a room whose lease was lost: that room must stop serving. */

@@ -23,6 +23,8 @@ export interface HttpContext {
   isServing(): boolean
   /** The leases held, on shared storage (GET /cluster); undefined: embedded storage. */
   leases?: () => Leases
+  /** Cluster mode: the rooms this node relays and the clients it serves for other nodes. */
+  cluster?: () => { node: string; relayed: Array<{ name: string; clients: number }>; remoteClients: number }
 }
 
 export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -40,7 +42,7 @@ export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: Se
     const leases = ctx.leases?.()
     res
       .writeHead(leases ? 200 : 404, { 'content-type': 'application/json' })
-      .end(JSON.stringify(leases ? { node: leases.holder, rooms: leases.rooms } : { error: 'this server has no shared storage: no leases' }))
+      .end(JSON.stringify(leases ? { node: leases.holder, rooms: leases.rooms, cluster: ctx.cluster?.() ?? null } : { error: 'this server has no shared storage: no leases' }))
     return
   }
   if (url.pathname === '/metrics') {

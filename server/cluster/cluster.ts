@@ -1,0 +1,319 @@
+/**
+ * Cluster mode (SPEC §11, docs/scaling-out.md): several nodes serve the same rooms over
+ * shared storage. Each loaded room has one authority, the node holding its lease in
+ * storage; it judges, stores and sends as a single server does. Any other node with
+ * clients in the room relays their joins, messages and leaves to the room's input stream
+ * in Redis and writes what the authority sends them to their sockets. When the authority
+ * is gone, a node with clients in the room takes its lease over, loads the room from
+ * storage and replays the input its former authority had not stored.
+ *
+ * Redis is a transport here, never the source of truth: every write goes to storage under
+ * the lease's epoch, and what Redis loses is repaired by a resync.
+ */
+import { Redis } from 'ioredis'
+import { Rooms } from '../room/rooms.js'
+import type { Room } from '../room/room.js'
+import type { Connection } from '../transport/connection.js'
+import { RoomLeased, type Storage } from '../storage/storage.js'
+import type { Logger } from '../logger.js'
+import type { Metrics } from '../metrics.js'
+import { fieldsOf, keys } from './keys.js'
+import { Outbox } from './outbox.js'
+import { HeldRoom, type InputEntry } from './held-room.js'
+import { RelayedRoom } from './relayed-room.js'
+
+export interface ClusterOptions {
+  redisUrl: string
+  leaseMs: number
+  storage: Storage
+  rooms: Rooms
+  metrics: Metrics
+  logger: Logger
+}
+
+/** How long one blocking read waits; rooms newly held are read from the next one on. */
+const READ_BLOCK_MS = 100
+/** Entries taken per stream and read. */
+const READ_COUNT = 1000
+
+type RawStreams = Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null
+
+export class Cluster {
+  /** This node's name: its lease holder name, fresh per start. */
+  readonly node: string
+  private readonly cmd: Redis
+  private readonly reader: Redis
+  private readonly outbox: Outbox
+  private readonly held = new Map<string, HeldRoom>()
+  private readonly relayed = new Map<string, RelayedRoom>()
+  /** Rooms being taken (hold): a second join waits for the first. */
+  private readonly holding = new Map<string, Promise<void>>()
+  private outputFrom = '0'
+  private closing = false
+  private timers: NodeJS.Timeout[] = []
+  /** When Redis last became reachable: nodes get one lease to renew their heartbeat after. */
+  private readyAt = performance.now()
+  private loop: Promise<void> = Promise.resolve()
+  private lastTrim = new Map<string, number>()
+
+  constructor(private o: ClusterOptions) {
+    const leases = o.storage.leases?.()
+    if (!leases || !o.storage.epoch) throw new Error('cluster mode needs shared storage (--data postgres://…)')
+    this.node = leases.holder
+    const common = { maxRetriesPerRequest: null, retryStrategy: (n: number) => Math.min(50 * n, 1000), lazyConnect: true }
+    this.cmd = new Redis(o.redisUrl, { ...common, connectionName: `yroom:${this.node}` })
+    this.reader = new Redis(o.redisUrl, { ...common, connectionName: `yroom:${this.node}:reader` })
+    for (const r of [this.cmd, this.reader]) r.on('error', (err: Error) => o.logger.debug({ err: err.message }, 'redis'))
+    this.outbox = new Outbox(this.cmd, (room) => o.storage.epoch!(room), (err) => o.logger.warn({ err }, 'cluster: sending to other nodes failed'))
+    o.rooms.waitForLease = false
+    o.rooms.onRoomGone = (room) => this.unhold(room)
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([this.cmd.connect(), this.reader.connect()])
+    let first = true
+    this.cmd.on('ready', () => {
+      // Redis came back (maybe empty): announce our clients again and have them resynced.
+      this.readyAt = performance.now()
+      if (first) return
+      void this.heartbeat()
+      for (const r of this.relayed.values()) {
+        if (r.direct) continue
+        for (const conn of r.conns.values()) r.announce(conn)
+        r.resyncAll()
+      }
+    })
+    first = false
+    await this.heartbeat()
+    const every = (ms: number, fn: () => unknown) => {
+      const t = setInterval(() => void fn(), Math.max(20, ms))
+      t.unref()
+      this.timers.push(t)
+    }
+    every(this.o.leaseMs / 3, () => this.heartbeat())
+    every(this.o.leaseMs / 2, () => this.takeovers())
+    every(this.o.leaseMs / 2, () => this.sweepDeadNodes())
+    this.loop = this.readLoop()
+  }
+
+  private heartbeat(): Promise<unknown> {
+    return this.cmd.set(keys.alive(this.node), '1', 'PX', Math.max(1000, this.o.leaseMs)).catch(() => {})
+  }
+
+  // ---- joining ----
+
+  /**
+   * Where a new connection's messages go: the room when this node is (or becomes) its
+   * authority, else a relay to the authority. `room` is the loaded room, or null.
+   */
+  relayFor(conn: Connection): RelayedRoom {
+    let r = this.relayed.get(conn.room)
+    if (!r) this.relayed.set(conn.room, (r = new RelayedRoom(conn.room, { node: this.node, redis: this.cmd, rooms: this.o.rooms, metrics: this.o.metrics })))
+    r.join(conn)
+    return r
+  }
+
+  /** A relayed connection closed. */
+  leave(r: RelayedRoom, conn: Connection): void {
+    r.leave(conn)
+    if (r.conns.size === 0 && this.relayed.get(r.name) === r) this.relayed.delete(r.name)
+  }
+
+  /** The room was loaded here: this node is its authority; it reads the room's input. */
+  hold(room: Room): Promise<void> {
+    if (this.held.get(room.name)?.room === room) return Promise.resolve()
+    let p = this.holding.get(room.name)
+    if (!p) {
+      p = this.take(room).finally(() => this.holding.delete(room.name))
+      this.holding.set(room.name, p)
+    }
+    return p
+  }
+
+  private async take(room: Room): Promise<void> {
+    const relay = this.relayed.get(room.name)
+    relay?.hold()
+    const started = performance.now()
+    try {
+      const cursor = await this.cmd.get(keys.cursor(room.name))
+      const h = new HeldRoom(room, this.heldContext(), cursor ?? '0')
+      this.held.set(room.name, h)
+      // Clients served through other nodes (a takeover), known without their reconnecting.
+      const members = await this.cmd.hgetallBuffer(keys.members(room.name))
+      for (const [key, data] of Object.entries(members)) {
+        const bar = key.lastIndexOf('|')
+        const node = key.slice(0, bar)
+        const id = Number(key.slice(bar + 1))
+        if (node !== this.node && Number.isSafeInteger(id)) await h.adopt(node, id, data, true)
+      }
+      if (relay) {
+        h.local = relay.conns
+        for (const conn of relay.conns.values()) if (await h.connect(conn)) this.o.rooms.adopt(room, conn, true)
+      }
+      // What the former authority had not stored, in the order it arrived.
+      const raw = (await this.cmd.xrangeBuffer(keys.input(room.name), cursor ? `(${cursor}` : '-', '+')) as Array<[Buffer, Buffer[]]>
+      const entries: InputEntry[] = raw.map(([id, f]) => [id.toString('latin1'), fieldsOf(f)])
+      if (entries.length > 0) h.readFrom = entries[entries.length - 1][0]
+      await h.take(entries)
+      if (h.remotes.size > 0 || relay) {
+        // Everyone gets the state as stored: what the former authority stored but had not sent.
+        await h.resync([...h.remotes.values(), ...(relay?.conns.values() ?? [])], false)
+        this.o.metrics.takeoverSeconds.observe((performance.now() - started) / 1000)
+        this.o.logger.info({ room: room.name, remotes: h.remotes.size, replayed: entries.length, ms: Math.round(performance.now() - started) }, 'cluster: serving the room as its authority')
+      }
+      relay?.release(room)
+    } catch (err) {
+      this.o.logger.error({ err, room: room.name }, 'cluster: taking the room failed')
+      this.held.delete(room.name)
+      relay?.release(null)
+      room.fail(err)
+    }
+  }
+
+  private heldContext() {
+    return {
+      node: this.node,
+      rooms: this.o.rooms,
+      outbox: this.outbox,
+      metrics: this.o.metrics,
+      logger: this.o.logger,
+      committed: (room: string, position: string) => this.committed(room, position),
+      unknown: (node: string, room: string, conn: number) => this.outbox.close(node, room, conn, 1012, 'room moved; reconnect'),
+    }
+  }
+
+  /** The room's input is stored up to `position`: a later authority starts after it. */
+  private committed(room: string, position: string): void {
+    const pipeline = this.cmd.pipeline().set(keys.cursor(room), position)
+    const now = performance.now()
+    if (now - (this.lastTrim.get(room) ?? 0) > 1000) {
+      this.lastTrim.set(room, now)
+      pipeline.xtrim(keys.input(room), 'MINID', position)
+    }
+    pipeline.exec().catch(() => {})
+  }
+
+  private unhold(room: Room): void {
+    const h = this.held.get(room.name)
+    if (!h || h.room !== room) return
+    this.held.delete(room.name)
+    this.lastTrim.delete(room.name)
+    this.outbox.forget(room.name)
+    // Lost lease or unload: the clients of other nodes are served by the next authority.
+    for (const conn of h.remotes.values()) h.drop(conn, false)
+    const relay = this.relayed.get(room.name)
+    if (relay?.direct === room) relay.direct = null
+  }
+
+  // ---- failover ----
+
+  /** Rooms this node relays whose authority may be gone: try to take their lease. */
+  private async takeovers(): Promise<void> {
+    for (const r of [...this.relayed.values()]) {
+      if (r.direct || this.closing) continue
+      try {
+        const room = await this.o.rooms.open(r.name)
+        await this.hold(room)
+      } catch (err) {
+        if (!(err instanceof RoomLeased)) this.o.logger.warn({ err, room: r.name }, 'cluster: takeover failed')
+      }
+    }
+  }
+
+  /** Clients of nodes whose heartbeat expired have left (lifetime deletions run). */
+  private async sweepDeadNodes(): Promise<void> {
+    if (performance.now() - this.readyAt < this.o.leaseMs || this.cmd.status !== 'ready') return
+    const nodes = new Set<string>()
+    for (const h of this.held.values()) for (const conn of h.remotes.values()) nodes.add(conn.node)
+    if (nodes.size === 0) return
+    const list = [...nodes]
+    let alive: number[]
+    try {
+      alive = await Promise.all(list.map((n) => this.cmd.exists(keys.alive(n))))
+    } catch {
+      return
+    }
+    const dead = new Set(list.filter((_, i) => alive[i] === 0))
+    if (dead.size === 0) return
+    for (const h of this.held.values()) {
+      for (const conn of [...h.remotes.values()]) {
+        if (!dead.has(conn.node)) continue
+        h.drop(conn, true)
+        void this.cmd.hdel(keys.members(h.room.name), conn.key).catch(() => {})
+      }
+    }
+    this.o.logger.warn({ nodes: [...dead] }, 'cluster: nodes stopped; their clients left')
+  }
+
+  // ---- reading ----
+
+  private async readLoop(): Promise<void> {
+    const output = keys.output(this.node)
+    while (!this.closing) {
+      const held = [...this.held.values()]
+      const byKey = new Map(held.map((h) => [keys.input(h.room.name), h]))
+      const streams = [output, ...byKey.keys()]
+      const from = [this.outputFrom, ...held.map((h) => h.readFrom)]
+      let res: RawStreams
+      try {
+        res = (await this.reader.xreadBuffer('COUNT', READ_COUNT, 'BLOCK', READ_BLOCK_MS, 'STREAMS', ...streams, ...from)) as RawStreams
+      } catch (err) {
+        if (this.closing) return
+        this.o.logger.debug({ err: (err as Error).message }, 'cluster: read failed')
+        await new Promise((r) => setTimeout(r, 200))
+        continue
+      }
+      if (!res) continue
+      for (const [key, raw] of res) {
+        const name = key.toString('utf8')
+        if (raw.length === 0) continue
+        const last = raw[raw.length - 1][0].toString('latin1')
+        if (name === output) {
+          this.outputFrom = last
+          for (const [, f] of raw) this.deliver(fieldsOf(f))
+          continue
+        }
+        const h = byKey.get(name)
+        if (!h || this.held.get(h.room.name) !== h) continue
+        h.readFrom = last
+        void h.take(raw.map(([id, f]) => [id.toString('latin1'), fieldsOf(f)]))
+      }
+    }
+  }
+
+  private deliver(f: Map<string, Buffer>): void {
+    const room = f.get('r')?.toString('utf8')
+    if (room === undefined) return
+    const r = this.relayed.get(room)
+    if (r) r.deliver(f)
+  }
+
+  // ---- status and shutdown ----
+
+  /** GET /cluster: what this node holds and relays. */
+  status(): { node: string; relayed: Array<{ name: string; clients: number }>; remoteClients: number } {
+    let remoteClients = 0
+    for (const h of this.held.values()) remoteClients += h.remotes.size
+    return {
+      node: this.node,
+      relayed: [...this.relayed.values()].filter((r) => !r.direct).map((r) => ({ name: r.name, clients: r.conns.size })),
+      remoteClients,
+    }
+  }
+
+  /**
+   * Shutdown, before the rooms unload: clients of other nodes are let go without leaving
+   * (their node keeps them, and the next authority serves them), so the rooms unload and
+   * their leases are released at once.
+   */
+  detachRemotes(): void {
+    for (const h of this.held.values()) for (const conn of [...h.remotes.values()]) h.drop(conn, false)
+  }
+
+  async close(): Promise<void> {
+    this.closing = true
+    for (const t of this.timers) clearInterval(t)
+    await this.loop
+    await Promise.allSettled([this.cmd.quit(), this.reader.quit()])
+  }
+}
