@@ -44,6 +44,12 @@ export interface RoomHandle {
   readonly connections: ReadonlySet<Connection>
   /** Set once the room unloaded: timers a plugin started should do nothing after it. */
   readonly closed: boolean
+  /**
+   * Cluster mode: the room's clients stay connected through other nodes across this load
+   * or unload (a takeover, or this node shutting down). Their session goes on, so what
+   * belongs to the end of a session (lifetime deletions) must not happen now.
+   */
+  readonly handover: boolean
   /** Client ids the server writes under in this room (this run's and stored ones). */
   readonly serverClientIds: ReadonlySet<number>
   /** The room's metadata in storage (SPEC §11): bytes under a key, beside its updates. */
@@ -83,6 +89,11 @@ export interface IdentityService {
   isAnonymous(clientID: number): boolean | undefined
   /** The ids a closed connection held that no open connection holds now. */
   idsLeftBy(connId: number): number[]
+  /**
+   * Cluster takeover: binds to `conn` the stored ids of its principal that no open
+   * connection holds (the client was served by the room's former authority, which knew).
+   */
+  adoptStoredIds(conn: Connection): void
 }
 
 /** Services a room's plugins provide to each other, set in their onLoad. */

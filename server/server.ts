@@ -273,7 +273,6 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
     let room: Room
     try {
       room = await rooms.open(target.room)
-      await cluster?.hold(room)
       for (const p of options.plugins) await p.onConnect?.({ room, connection: conn })
     } catch (err) {
       if (err instanceof RoomLeased && cluster) {

@@ -169,6 +169,14 @@ export class IdentityTable implements IdentityService {
     return b !== undefined && b.conn !== null && !b.conn.closed
   }
 
+  adoptStoredIds(conn: Connection): void {
+    for (const b of this.bindings.values()) {
+      if (b.conn !== null || b.awarenessOnly || b.principalId !== conn.principal.id) continue
+      b.conn = conn
+      b.connId = conn.id
+    }
+  }
+
   /** Detaches `conn` from its ids; they stay bound to its principal (§3). */
   release(conn: Connection): void {
     for (const [id, b] of this.bindings) {

@@ -88,6 +88,8 @@ export function lifetimePlugin(options: LifetimeOptions = {}): YroomPlugin {
   return {
     name: NAME,
     onLoad(room) {
+      // A takeover in cluster mode: the clients are still there, through other nodes.
+      if (room.handover) return
       // Nobody is connected yet: every ephemeral model left in storage is from a dead session,
       // and so is every anonymous owner (after a crash, the shutdown's release never ran).
       destroy(room, () => true)
@@ -107,6 +109,7 @@ export function lifetimePlugin(options: LifetimeOptions = {}): YroomPlugin {
       const state = stateOf(room)
       for (const t of state.timers) clearTimeout(t)
       state.timers.clear()
+      if (room.handover) return
       destroy(room, () => true)
       releaseAnonymous(room)
     },

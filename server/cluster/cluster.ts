@@ -67,6 +67,10 @@ export class Cluster {
     this.outbox = new Outbox(this.cmd, (room) => o.storage.epoch!(room), (err) => o.logger.warn({ err }, 'cluster: sending to other nodes failed'))
     o.rooms.waitForLease = false
     o.rooms.onRoomGone = (room) => this.unhold(room)
+    o.rooms.cluster = {
+      clientsElsewhere: async (name) => (this.relayed.get(name)?.conns.size ?? 0) > 0 || (await this.cmd.hlen(keys.members(name))) > 0,
+      hold: (room) => this.hold(room),
+    }
   }
 
   async start(): Promise<void> {
@@ -119,7 +123,11 @@ export class Cluster {
     if (r.conns.size === 0 && this.relayed.get(r.name) === r) this.relayed.delete(r.name)
   }
 
-  /** The room was loaded here: this node is its authority; it reads the room's input. */
+  /**
+   * The room is being loaded here (Rooms.load): this node is its authority now. It serves
+   * the room's clients on other nodes, replays the input its former authority had not
+   * stored, and reads the room's input from then on.
+   */
   hold(room: Room): Promise<void> {
     if (this.held.get(room.name)?.room === room) return Promise.resolve()
     let p = this.holding.get(room.name)
@@ -134,10 +142,10 @@ export class Cluster {
     const relay = this.relayed.get(room.name)
     relay?.hold()
     const started = performance.now()
+    let h: HeldRoom | null = null
     try {
       const cursor = await this.cmd.get(keys.cursor(room.name))
-      const h = new HeldRoom(room, this.heldContext(), cursor ?? '0')
-      this.held.set(room.name, h)
+      h = new HeldRoom(room, this.heldContext(), cursor ?? '0')
       // Clients served through other nodes (a takeover), known without their reconnecting.
       const members = await this.cmd.hgetallBuffer(keys.members(room.name))
       for (const [key, data] of Object.entries(members)) {
@@ -148,7 +156,11 @@ export class Cluster {
       }
       if (relay) {
         h.local = relay.conns
-        for (const conn of relay.conns.values()) if (await h.connect(conn)) this.o.rooms.adopt(room, conn, true)
+        for (const conn of relay.conns.values()) {
+          if (!(await h.connect(conn))) continue
+          room.services.identity?.adoptStoredIds(conn)
+          this.o.rooms.adopt(room, conn, true)
+        }
       }
       // What the former authority had not stored, in the order it arrived.
       const raw = (await this.cmd.xrangeBuffer(keys.input(room.name), cursor ? `(${cursor}` : '-', '+')) as Array<[Buffer, Buffer[]]>
@@ -161,12 +173,14 @@ export class Cluster {
         this.o.metrics.takeoverSeconds.observe((performance.now() - started) / 1000)
         this.o.logger.info({ room: room.name, remotes: h.remotes.size, replayed: entries.length, ms: Math.round(performance.now() - started) }, 'cluster: serving the room as its authority')
       }
+      // Read from now on, after the replayed entries (not before: they would be read twice).
+      this.held.set(room.name, h)
       relay?.release(room)
     } catch (err) {
-      this.o.logger.error({ err, room: room.name }, 'cluster: taking the room failed')
-      this.held.delete(room.name)
+      // Not held: Rooms.load gives the lease up and the join (or takeover) fails.
+      if (h) for (const conn of [...h.remotes.values()]) h.drop(conn, false)
       relay?.release(null)
-      room.fail(err)
+      throw err
     }
   }
 
@@ -212,8 +226,7 @@ export class Cluster {
     for (const r of [...this.relayed.values()]) {
       if (r.direct || this.closing) continue
       try {
-        const room = await this.o.rooms.open(r.name)
-        await this.hold(room)
+        await this.o.rooms.open(r.name) // loads it and holds it (Rooms.load)
       } catch (err) {
         if (!(err instanceof RoomLeased)) this.o.logger.warn({ err, room: r.name }, 'cluster: takeover failed')
       }
@@ -307,7 +320,11 @@ export class Cluster {
    * their leases are released at once.
    */
   detachRemotes(): void {
-    for (const h of this.held.values()) for (const conn of [...h.remotes.values()]) h.drop(conn, false)
+    for (const h of this.held.values()) {
+      if (h.remotes.size === 0) continue
+      h.room.handover = true
+      for (const conn of [...h.remotes.values()]) h.drop(conn, false)
+    }
   }
 
   async close(): Promise<void> {

@@ -129,6 +129,7 @@ export class HeldRoom {
     const conn = new RemoteConnection(node, id, this.room.name, principal, this.c.metrics, this.c.logger, this.c.outbox)
     if (!(await this.connect(conn))) return
     this.remotes.set(conn.key, conn)
+    if (quiet) this.room.services.identity?.adoptStoredIds(conn)
     this.c.rooms.adopt(this.room, conn, quiet)
   }
 

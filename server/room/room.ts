@@ -142,6 +142,8 @@ export class Room implements RoomHandle {
   private flushQueued = false
   private microtaskQueued = false
   closed = false
+  /** Cluster mode: see RoomHandle.handover. */
+  handover = false
   /** Cluster mode: the position in the room's relayed input (see InputCursor). */
   inputCursor: InputCursor | null = null
   /** Set by fail(): the document is dropped, never stored or served again. */

@@ -25,6 +25,11 @@ export class Rooms {
   waitForLease = true
   /** Called when a loaded room leaves the registry (unloaded or failed). */
   onRoomGone: ((room: Room) => void) | null = null
+  /**
+   * Cluster mode: whether a room about to load has clients connected through other nodes
+   * (RoomHandle.handover), and the step that makes this node the room's authority.
+   */
+  cluster: { clientsElsewhere(name: string): Promise<boolean>; hold(room: Room): Promise<void> } | null = null
 
   constructor(private ctx: RoomContext) {
     this.ctx = { ...ctx, onFailure: (room) => void this.discard(room) }
@@ -83,7 +88,9 @@ export class Rooms {
       room = new Room(name, this.ctx, stored)
       // Earlier server ids stay the server's (server-ids.ts); the authority binds them on load.
       for (const id of await loadServerIds(this.ctx.storage, name)) room.serverClientIds.add(id)
+      if (this.cluster) room.handover = await this.cluster.clientsElsewhere(name)
       for (const p of this.ctx.plugins) await p.onLoad?.(room)
+      await this.cluster?.hold(room)
     } catch (err) {
       // Not loaded: the lease must not stay held (and renewed) for a room nobody serves.
       await this.release(name)
