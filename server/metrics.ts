@@ -57,6 +57,7 @@ export class Metrics {
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   })
+  readonly leaseRenewals = new Gauge({ name: 'yroom_room_lease_renewals', help: 'Renewals of all held leases (one statement each) since the start (shared storage)', registers: [this.registry] })
   readonly leaseLosses = new Counter({ name: 'yroom_room_lease_losses_total', help: 'Rooms whose lease this server lost (another server writes them now)', registers: [this.registry] })
   readonly connections = new Gauge({ name: 'yroom_connections', help: 'Open client connections', registers: [this.registry] })
   readonly updatesIn = new HotCounter('yroom_updates_in_total', 'Document updates received from clients', this.registry)

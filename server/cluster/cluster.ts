@@ -55,6 +55,7 @@ export class Cluster {
   private readyAt = performance.now()
   private loop: Promise<void> = Promise.resolve()
   private lastTrim = new Map<string, number>()
+  private outputTrimmedAt = 0
 
   constructor(private o: ClusterOptions) {
     const leases = o.storage.leases?.()
@@ -248,6 +249,8 @@ export class Cluster {
     }
     const dead = new Set(list.filter((_, i) => alive[i] === 0))
     if (dead.size === 0) return
+    // Nobody reads a dead node's output any more.
+    for (const n of dead) void this.cmd.del(keys.output(n)).catch(() => {})
     for (const h of this.held.values()) {
       for (const conn of [...h.remotes.values()]) {
         if (!dead.has(conn.node)) continue
@@ -284,6 +287,7 @@ export class Cluster {
         if (name === output) {
           this.outputFrom = last
           for (const [, f] of raw) this.deliver(fieldsOf(f))
+          this.trimOutput(output, last)
           continue
         }
         const h = byKey.get(name)
@@ -292,6 +296,14 @@ export class Cluster {
         void h.take(raw.map(([id, f]) => [id.toString('latin1'), fieldsOf(f)]))
       }
     }
+  }
+
+  /** What this node has read of its output stream is dropped (at most once a second). */
+  private trimOutput(key: string, upTo: string): void {
+    const now = performance.now()
+    if (now - this.outputTrimmedAt < 1000) return
+    this.outputTrimmedAt = now
+    void this.cmd.xtrim(key, 'MINID', upTo).catch(() => {})
   }
 
   private deliver(f: Map<string, Buffer>): void {

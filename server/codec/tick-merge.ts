@@ -10,7 +10,8 @@
  * wrote twice in a tick) and their clock ranges follow each other, their structs are joined
  * under one new header (a struct's clock is implied by its position). Anything else
  * (overlapping ranges, a gap, a string whose length in clock units is not known without
- * decoding) goes to Y.mergeUpdates whole.
+ * decoding) goes to Y.mergeUpdates whole, each update's sections put in client order first
+ * (inClientOrder).
  *
  * The delete sets (a few ranges each) are decoded and written again as one, each client once
  * with sorted, merged ranges (merge-deletes.ts).
@@ -119,10 +120,32 @@ function concatenate(updates: Uint8Array[], layouts: UpdateLayout[]): Uint8Array
   return out
 }
 
+/**
+ * The update with its sections in descending client order, as Y.mergeUpdates reads them:
+ * it takes each update for a sorted stream, and drops the structs of a section that comes
+ * after one of a lower client (the server holds them, the clients would never get them).
+ * Yjs writes them in that order; a crafted update need not.
+ */
+export function inClientOrder(update: Uint8Array, layout: UpdateLayout): Uint8Array {
+  const clients = layout.sectionClients
+  let sorted = true
+  for (let i = 1; i < clients.length && sorted; i++) sorted = clients[i - 1] > clients[i]
+  if (sorted) return update
+  const order = clients.map((_, i) => i).sort((a, b) => clients[b] - clients[a])
+  const out = new Uint8Array(update.length)
+  let pos = copyInto(out, 0, update, 0, layout.sectionStarts.length > 0 ? layout.sectionStarts[0] : layout.sectionsEnd)
+  for (const i of order) {
+    const end = i + 1 < clients.length ? layout.sectionStarts[i + 1] : layout.sectionsEnd
+    pos = copyInto(out, pos, update, layout.sectionStarts[i], end)
+  }
+  copyInto(out, pos, update, layout.sectionsEnd, update.length)
+  return out
+}
+
 export function mergeTick(pending: PendingUpdate[]): Uint8Array {
   if (pending.length === 1) return pending[0].update
   const updates = pending.map((p) => p.update)
   const layouts = pending.map((p) => p.layout ?? readUpdateLayout(p.update))
   // Overlapping ranges or a gap: Y.mergeUpdates keeps what each update holds.
-  return concatenate(updates, layouts) ?? Y.mergeUpdates(updates)
+  return concatenate(updates, layouts) ?? Y.mergeUpdates(updates.map((u, i) => inClientOrder(u, layouts[i])))
 }

@@ -45,8 +45,9 @@ export interface UpdateLayout {
   /** Number of items that create a shared type (nesting is checked only when some do: nesting.ts). */
   newTypes: number
   /**
-   * The left and right origin ids of every item that has both, four numbers each (client,
-   * clock, client, clock): they must be neighbours in one list (origins.ts).
+   * The left and right origin ids of every item that has a right origin, four numbers each
+   * (client, clock, client, clock; the left client is -1 when there is no left origin): they
+   * must be neighbours in one list, which is not a map's (origins.ts).
    */
   neighbours: number[]
   /** Number of subdocument items (not served: each costs the server a Y.Doc, ~2.5 KB, for ~50 bytes sent). */
@@ -160,7 +161,7 @@ let touchesOthers = false
 /** Items creating a shared type, and subdocuments, counted by skipContent; module state for the same reason. */
 let newTypes = 0
 let subdocs = 0
-/** Origin and right origin ids of items that have both (client, clock, client, clock each). */
+/** Origin and right origin ids of items that have a right origin (client, clock, client, clock each; -1: no origin). */
 let neighbours: number[] = []
 
 /** Reads an id's client (skipping its clock) and notes whether it is not `client`'s. */
@@ -177,19 +178,25 @@ function skipStruct(d: decoding.Decoder, client: number): number {
     // GC or Skip: a length
     return decoding.readVarUint(d)
   }
-  if ((info & (BIT7 | BIT8)) === (BIT7 | BIT8)) {
-    // Both neighbours given: recorded, they must lie in one list (origins.ts).
-    const oc = decoding.readVarUint(d)
-    const ok = decoding.readVarUint(d)
+  if ((info & BIT7) !== 0) {
+    // A right origin, with or without a left one: recorded, for the checks of origins.ts
+    // (no left origin: -1).
+    let oc = -1
+    let ok = 0
+    if ((info & BIT8) !== 0) {
+      oc = decoding.readVarUint(d)
+      ok = decoding.readVarUint(d)
+      if (oc !== client) touchesOthers = true
+    }
     const rc = decoding.readVarUint(d)
     const rk = decoding.readVarUint(d)
-    if (oc !== client || rc !== client) touchesOthers = true
+    if (rc !== client) touchesOthers = true
     neighbours.push(oc, ok, rc, rk)
     return skipContent(d, ref)
   }
-  if ((info & BIT8) !== 0) readIdOf(d, client) // origin id
-  if ((info & BIT7) !== 0) readIdOf(d, client) // right origin id
-  if ((info & (BIT7 | BIT8)) === 0) {
+  if ((info & BIT8) !== 0) {
+    readIdOf(d, client) // only a left origin
+  } else {
     // Parent: a root type's name or the id of the item holding the type; then the map key.
     if (decoding.readVarUint(d) === 1) {
       skipVarString(d)

@@ -208,14 +208,20 @@ function applyOne(room: Room, tr: Y.Transaction, admitted: AdmittedUpdate, judgi
   const deletes = Y.createDeleteSet()
   tr.deleteSet = deletes
   let view: TransactionView | null = null
-  if (straddlesState(store, admitted.layout)) {
+  const against = againstState(store, admitted.layout)
+  if (against === STRADDLES) {
     // Applied as is, Yjs would join the part past the server's state to whatever the
-    // server holds just before it, wherever that is (see straddlesState): the client is
+    // server holds just before it, wherever that is (see againstState): the client is
     // asked to resync instead, and sends those structs again starting at the state.
     out.resync = true
     tr.deleteSet = batchDeletes
     return out
   }
+  // Yjs skips a section the server already has; as received, the update would carry it to
+  // the clients, and one that does not have those clocks yet (they are in this tick) could
+  // take its structs instead of the ones the server holds. The transaction's own encoding
+  // carries only what was applied.
+  if (against === BELOW) out.reencode = true
   try {
     checkNesting(doc, admitted.update, admitted.layout, room.ctx.options.maxNestingDepth)
     checkOrigins(doc, admitted.update, admitted.layout)
@@ -270,27 +276,35 @@ function undoAll(room: Room, tr: Y.Transaction, view: TransactionView, written: 
   if (compensateAll(room.doc, view, written, out.restored)) out.reencode = true
 }
 
+/** How an update's struct sections lie against the server's state (againstState). */
+const AT_OR_PAST = 0
+const BELOW = 1
+const STRADDLES = 2
+
 /**
- * True when a section of the update starts below the server's state for its client and
- * ends past it. Yjs then integrates the struct that straddles the state from the state on,
- * placing it right after the server's struct just before the state, on the assumption
+ * STRADDLES when a section of the update starts below the server's state for its client
+ * and ends past it. Yjs then integrates the struct that straddles the state from the state
+ * on, placing it right after the server's struct just before the state, on the assumption
  * that both are parts of one struct, which an honest client's are. A crafted update can
  * give that struct any other parent: Yjs then links it into a list it does not belong to,
  * and the server and every client each end up with a different document. Honest clients
  * rarely straddle (a sync answer computed from a state vector that has since grown); a
- * resync answers them from the current state.
+ * resync answers them from the current state. Else BELOW when a section lies wholly below
+ * the state (Yjs skips it), else AT_OR_PAST.
  */
-function straddlesState(store: Y.Doc['store'], layout: UpdateLayout): boolean {
+function againstState(store: Y.Doc['store'], layout: UpdateLayout): number {
   const { sectionClients, sectionClocks, sectionEndClocks, sectionStructs } = layout
+  let against = AT_OR_PAST
   for (let i = 0; i < sectionClients.length; i++) {
     if (sectionStructs[i] === 0) continue
     const state = Y.getState(store, sectionClients[i])
     if (sectionClocks[i] >= state) continue
     // Wholly below the state: Yjs skips it. An unknown end (a non-ASCII string) counts as past.
     const end = sectionEndClocks[i]
-    if (end === -1 || end > state) return true
+    if (end === -1 || end > state) return STRADDLES
+    against = BELOW
   }
-  return false
+  return against
 }
 
 /**

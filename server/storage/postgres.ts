@@ -52,6 +52,7 @@ export class PostgresStorage implements Storage {
   private renewTimer: NodeJS.Timeout | null = null
   /** performance.now() of the last successful renewal. */
   private renewedAt = 0
+  private renewals = 0
 
   constructor(url: string, options: PostgresStorageOptions = {}) {
     const parsed = new URL(url)
@@ -139,7 +140,7 @@ export class PostgresStorage implements Storage {
   }
 
   leases(): Leases {
-    return { holder: this.holder, rooms: [...this.held].map(([name, epoch]) => ({ name, epoch })) }
+    return { holder: this.holder, rooms: [...this.held].map(([name, epoch]) => ({ name, epoch })), renewals: this.renewals }
   }
 
   onLeaseLost(listener: (room: string) => void): void {
@@ -175,6 +176,7 @@ export class PostgresStorage implements Storage {
         values: [names, epochs, this.leaseMs],
       })
       this.renewedAt = performance.now()
+      this.renewals++
       const kept = new Set(rows.map((r) => r.name))
       // A room leased again meanwhile (a new epoch) was not part of this renewal.
       names.forEach((n, i) => {

@@ -52,6 +52,8 @@ export interface Leases {
   /** This server's name in the lease table (its node id and a suffix fresh per start). */
   holder: string
   rooms: Array<{ name: string; epoch: number }>
+  /** Successful renewals of all held leases (one statement each) since the start. */
+  renewals: number
 }
 
 /** A write under a lease this server no longer holds: refused by the database, nothing written. */

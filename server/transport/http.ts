@@ -46,7 +46,11 @@ export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: Se
     return
   }
   if (url.pathname === '/metrics') {
-    if (ctx.leases) ctx.metrics.leasesHeld.set(ctx.leases().rooms.length)
+    if (ctx.leases) {
+      const leases = ctx.leases()
+      ctx.metrics.leasesHeld.set(leases.rooms.length)
+      ctx.metrics.leaseRenewals.set(leases.renewals)
+    }
     res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType }).end(await ctx.metrics.registry.metrics())
     return
   }
