@@ -422,7 +422,7 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
 /** Cluster mode needs shared storage: LevelDB and `:memory:` are refused with why. */
 async function startCluster(url: string, storage: Storage, rooms: Rooms, options: ResolvedOptions, metrics: Metrics, logger: Logger): Promise<Cluster> {
   if (!/^rediss?:\/\//i.test(url)) throw new Error(`--redis must be a redis:// URL, got ${JSON.stringify(url)}`)
-  if (!storage.leases || !storage.epoch) {
+  if (!storage.leases || !storage.epoch || !storage.unleased) {
     throw new Error('cluster mode (--redis) needs storage shared by every node: use --data postgres://USER@HOST:PORT/DB (LevelDB and :memory: belong to one process)')
   }
   const { Cluster } = await import('./cluster/cluster.js')

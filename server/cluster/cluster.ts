@@ -11,13 +11,14 @@
  * the lease's epoch, and what Redis loses is repaired by a resync.
  */
 import { Redis } from 'ioredis'
+import { CloseCode } from '../../src/shared/protocol/close-codes.js'
 import { Rooms } from '../room/rooms.js'
 import type { Room } from '../room/room.js'
 import type { Connection } from '../transport/connection.js'
 import { RoomLeased, type Storage } from '../storage/storage.js'
 import type { Logger } from '../logger.js'
 import type { Metrics } from '../metrics.js'
-import { fieldsOf, keys } from './keys.js'
+import { fieldsOf, Input, keys } from './keys.js'
 import { Outbox } from './outbox.js'
 import { HeldRoom, type InputEntry } from './held-room.js'
 import { RelayedRoom } from './relayed-room.js'
@@ -35,6 +36,8 @@ export interface ClusterOptions {
 const READ_BLOCK_MS = 100
 /** Entries taken per stream and read. */
 const READ_COUNT = 1000
+
+const STREAM_ID = /^\d{1,20}-\d{1,20}$/
 
 type RawStreams = Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null
 
@@ -59,7 +62,7 @@ export class Cluster {
 
   constructor(private o: ClusterOptions) {
     const leases = o.storage.leases?.()
-    if (!leases || !o.storage.epoch) throw new Error('cluster mode needs shared storage (--data postgres://…)')
+    if (!leases || !o.storage.epoch || !o.storage.unleased) throw new Error('cluster mode needs shared storage (--data postgres://…)')
     this.node = leases.holder
     const common = { maxRetriesPerRequest: null, retryStrategy: (n: number) => Math.min(50 * n, 1000), lazyConnect: true }
     this.cmd = new Redis(o.redisUrl, { ...common, connectionName: `yroom:${this.node}` })
@@ -145,28 +148,36 @@ export class Cluster {
     const started = performance.now()
     let h: HeldRoom | null = null
     try {
-      const cursor = await this.cmd.get(keys.cursor(room.name))
+      // Validated: one bad id in the shared XREAD would stop the reading of every room.
+      const stored = await this.cmd.get(keys.cursor(room.name))
+      const cursor = stored !== null && STREAM_ID.test(stored) ? stored : null
       h = new HeldRoom(room, this.heldContext(), cursor ?? '0')
-      // Clients served through other nodes (a takeover), known without their reconnecting.
+      // Clients served through other nodes, and the input its former authority had not
+      // stored, in arrival order. Read in this order: a relay writes a join before the
+      // member, so every member read here has its join in `entries` or before the cursor.
       const members = await this.cmd.hgetallBuffer(keys.members(room.name))
+      const raw = (await this.cmd.xrangeBuffer(keys.input(room.name), cursor ? `(${cursor}` : '-', '+')) as Array<[Buffer, Buffer[]]>
+      const entries: InputEntry[] = raw.map(([id, f]) => [id.toString('latin1'), fieldsOf(f)])
+      if (entries.length > 0) h.readFrom = entries[entries.length - 1][0]
+      const joining = new Set(entries.filter(([, f]) => f.get('k')?.toString('latin1') === Input.JOIN).map(([, f]) => `${f.get('n')?.toString('utf8')}|${f.get('c')?.toString('latin1')}`))
       for (const [key, data] of Object.entries(members)) {
         const bar = key.lastIndexOf('|')
         const node = key.slice(0, bar)
         const id = Number(key.slice(bar + 1))
-        if (node !== this.node && Number.isSafeInteger(id)) await h.adopt(node, id, data, true)
+        // Joined under a former authority: synced, adopted without a handshake. A join
+        // still in `entries` gets its handshake when it is replayed.
+        if (node !== this.node && Number.isSafeInteger(id) && !joining.has(key)) await h.adopt(node, id, data, true)
       }
       if (relay) {
         h.local = relay.conns
         for (const conn of relay.conns.values()) {
           if (!(await h.connect(conn))) continue
-          room.services.identity?.adoptStoredIds(conn)
-          this.o.rooms.adopt(room, conn, true)
+          // Like the members above: a connection no authority handled yet gets its handshake.
+          const synced = !joining.has(`${this.node}|${conn.id}`)
+          if (synced) room.services.identity?.adoptStoredIds(conn)
+          this.o.rooms.adopt(room, conn, synced)
         }
       }
-      // What the former authority had not stored, in the order it arrived.
-      const raw = (await this.cmd.xrangeBuffer(keys.input(room.name), cursor ? `(${cursor}` : '-', '+')) as Array<[Buffer, Buffer[]]>
-      const entries: InputEntry[] = raw.map(([id, f]) => [id.toString('latin1'), fieldsOf(f)])
-      if (entries.length > 0) h.readFrom = entries[entries.length - 1][0]
       await h.take(entries)
       if (h.remotes.size > 0 || relay) {
         // Everyone gets the state as stored: what the former authority stored but had not sent.
@@ -193,7 +204,7 @@ export class Cluster {
       metrics: this.o.metrics,
       logger: this.o.logger,
       committed: (room: string, position: string) => this.committed(room, position),
-      unknown: (node: string, room: string, conn: number) => this.outbox.close(node, room, conn, 1012, 'room moved; reconnect'),
+      unknown: (node: string, room: string, conn: number) => this.outbox.close(node, room, conn, CloseCode.TRY_AGAIN_LATER, 'room moved to another server; reconnect'),
     }
   }
 
@@ -224,8 +235,17 @@ export class Cluster {
 
   /** Rooms this node relays whose authority may be gone: try to take their lease. */
   private async takeovers(): Promise<void> {
-    for (const r of [...this.relayed.values()]) {
-      if (r.direct || this.closing) continue
+    const candidates = [...this.relayed.values()].filter((r) => !r.direct)
+    if (candidates.length === 0 || this.closing) return
+    // One query for all of them: most rooms have a live authority.
+    let free: Set<string>
+    try {
+      free = new Set(await this.o.storage.unleased!(candidates.map((r) => r.name)))
+    } catch {
+      return // the database is unreachable: nobody can take anything over
+    }
+    for (const r of candidates) {
+      if (r.direct || this.closing || !free.has(r.name)) continue
       try {
         await this.o.rooms.open(r.name) // loads it and holds it (Rooms.load)
       } catch (err) {

@@ -55,6 +55,8 @@ export class HeldRoom {
   /** This node's own connections by id: entries they relayed before a takeover are theirs. */
   local = new Map<number, Connection>()
   private chain: Promise<void> = Promise.resolve()
+  /** Unknown connections whose node was told to close them (once each). */
+  private toldUnknown = new Set<string>()
 
   constructor(
     readonly room: Room,
@@ -102,7 +104,13 @@ export class HeldRoom {
         return
       case Input.MESSAGE:
         if (!conn) {
-          if (node !== this.c.node) this.c.unknown(node, this.room.name, id)
+          // Its join never arrived (Redis lost it): its node closes it, the client reconnects.
+          const key = `${node}|${id}`
+          if (node !== this.c.node && !this.toldUnknown.has(key)) {
+            if (this.toldUnknown.size > 10_000) this.toldUnknown.clear()
+            this.toldUnknown.add(key)
+            this.c.unknown(node, this.room.name, id)
+          }
           return
         }
         if (!conn.closed) handleMessage(this.room, conn, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))

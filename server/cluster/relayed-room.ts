@@ -55,8 +55,9 @@ export class RelayedRoom {
   announce(conn: Connection): void {
     const data: JoinData = { principal: conn.principal }
     const json = JSON.stringify(data)
-    void this.c.redis.hset(keys.members(this.name), `${this.c.node}|${conn.id}`, json).catch(() => {})
+    // The join first: a new authority that sees the member also sees its join (hold()).
     this.append(conn.id, Input.JOIN, json)
+    void this.c.redis.hset(keys.members(this.name), `${this.c.node}|${conn.id}`, json).catch(() => {})
   }
 
   forward(conn: Connection, bytes: Uint8Array): void {
@@ -123,6 +124,7 @@ export class RelayedRoom {
   /** The authority serves a connection that left here (its leave was lost): tell it again. */
   gone(id: number): void {
     if (!Number.isSafeInteger(id) || this.toldGone.has(id)) return
+    if (this.toldGone.size > 10_000) this.toldGone.clear()
     this.toldGone.add(id)
     this.append(id, Input.LEAVE, '')
   }

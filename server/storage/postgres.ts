@@ -147,6 +147,16 @@ export class PostgresStorage implements Storage {
     this.lostListeners.push(listener)
   }
 
+  async unleased(rooms: string[]): Promise<string[]> {
+    if (rooms.length === 0) return []
+    const { rows } = await this.pool.query<{ name: string }>(
+      `SELECT n.name FROM unnest($1::text[]) AS n(name) LEFT JOIN ${this.s}.rooms r ON r.name = n.name
+       WHERE r.name IS NULL OR r.holder IS NULL OR r.lease_until < now()`,
+      [rooms],
+    )
+    return rows.map((r) => r.name)
+  }
+
   epoch(room: string): number | undefined {
     return this.held.get(room)
   }

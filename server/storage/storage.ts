@@ -38,6 +38,8 @@ export interface Storage {
    * expire, unless `wait` is false). Embedded backends have no leases.
    */
   lease?(room: string, options?: { wait?: boolean }): Promise<void>
+  /** The rooms among `rooms` whose lease nobody holds now (cluster failover checks, one query). */
+  unleased?(rooms: string[]): Promise<string[]>
   /** The epoch of the room's lease while this server holds it, else undefined. */
   epoch?(room: string): number | undefined
   /** Gives the room's lease up (the room unloaded). */

@@ -47,8 +47,8 @@ export const CLOSE_CODE_DOCS: { readonly [K in keyof typeof CloseCode]: CloseCod
       '`room could not be opened`, `connection setup failed`, `authentication failed`, `internal error`, `judging this update failed; it was undone`, `room reloads after an internal error`, `stored state of this room is damaged: …`',
   },
   TRY_AGAIN_LATER: {
-    when: 'over a [connection limit](#connections): try again later',
-    reasons: '`too many connections from this address`, `server at its connection limit`',
+    when: 'over a [connection limit](#connections), or the room is served elsewhere: its lease passed to another server ([leases](storage.md#leases-and-epochs), [cluster mode](scaling-out.md)); try again later',
+    reasons: '`too many connections from this address`, `server at its connection limit`, `room moved to another server; reconnect`, `room is served by another server; try again`',
   },
   INVALID_ROOM: {
     when: 'an invalid room name in the URL',
