@@ -65,7 +65,8 @@ export class Cluster {
     if (!leases || !o.storage.epoch || !o.storage.unleased) throw new Error('cluster mode needs shared storage (--data postgres://…)')
     this.node = leases.holder
     const common = { maxRetriesPerRequest: null, retryStrategy: (n: number) => Math.min(50 * n, 1000), lazyConnect: true }
-    this.cmd = new Redis(o.redisUrl, { ...common, connectionName: `yroom:${this.node}` })
+    // Relayed messages of one event-loop turn go to Redis in one write.
+    this.cmd = new Redis(o.redisUrl, { ...common, enableAutoPipelining: true, connectionName: `yroom:${this.node}` })
     this.reader = new Redis(o.redisUrl, { ...common, connectionName: `yroom:${this.node}:reader` })
     for (const r of [this.cmd, this.reader]) r.on('error', (err: Error) => o.logger.debug({ err: err.message }, 'redis'))
     this.outbox = new Outbox(this.cmd, (room) => o.storage.epoch!(room), (err) => o.logger.warn({ err }, 'cluster: sending to other nodes failed'))
