@@ -129,6 +129,8 @@ export class Room implements RoomHandle {
   /** The document's size, for maxDocumentBytes (document-size.ts). */
   readonly size: DocumentSize
   private logEntries: number
+  /** The seq the stored log was last compact at (one entry): compacting again would write the same state. */
+  private compactSeq: number
   private pending: PendingUpdate[] = []
   /** Connections whose updates are in `pending` (null = the server). */
   private contributors = new Set<Connection | null>()
@@ -169,6 +171,7 @@ export class Room implements RoomHandle {
     this.serverClientIds.add(this.doc.clientID)
     this.seq = stored.seq
     this.logEntries = stored.updates.length
+    this.compactSeq = stored.updates.length <= 1 ? stored.seq : -1
     this.size = new DocumentSize(this.doc, ctx.options.maxDocumentBytes, stored.updates.reduce((n, u) => n + u.byteLength, 0))
     this.awareness = new awarenessProtocol.Awareness(this.doc)
     this.awareness.setLocalState(null)
@@ -509,11 +512,14 @@ export class Room implements RoomHandle {
   private async compactNow(): Promise<void> {
     // A failed room's document is not the stored state plus judged updates: never store it.
     if (this.seq === 0 || this.failed) return
+    // Nothing appended since the log was last one entry: an unchanged room writes nothing.
+    if (this.seq === this.compactSeq) return
     const state = Y.encodeStateAsUpdate(this.doc)
     this.size.measuredAs(state.byteLength)
     try {
       await this.ctx.storage.compact(this.name, state, this.seq)
       this.logEntries = 1
+      this.compactSeq = this.seq
     } catch (err) {
       this.logger.error({ err, room: this.name }, 'compaction failed')
     }

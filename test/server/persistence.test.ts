@@ -4,7 +4,8 @@ import * as Y from 'yjs'
 import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS } from '../../src/shared/protocol/message-types.js'
 import { connectProvider, RawClient, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
 import { killAll, startCli } from './fixtures/cli.js'
-import { backendCases, type Backend } from '../backends.js'
+import { backendCases, openStorage, type Backend } from '../backends.js'
+import type { Storage } from '../../server/index.js'
 
 const stores: Array<{ cleanup(): Promise<void> }> = []
 const clients: Array<{ destroy(): void }> = []
@@ -64,6 +65,36 @@ describe.each(backendCases)('%s persistence (in process)', (_name, backend) => {
     // Closing compacted the log into one entry.
     expect(await s2.server.storage.size('doc')).toBe(1)
     expect(await s2.server.storage.list()).toEqual(['doc'])
+  })
+
+  it('an unchanged room writes nothing when it unloads; a changed one is compacted', async () => {
+    const inner = await openStorage(await dir(backend))
+    const writes: string[] = []
+    // Every write the server makes, by method (reads pass through).
+    const storage = new Proxy(inner, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown
+        if (typeof v !== 'function') return v
+        return (...args: unknown[]) => {
+          if (prop === 'append' || prop === 'compact' || prop === 'setMeta' || prop === 'delete') writes.push(String(prop))
+          return (v as (...a: unknown[]) => unknown).apply(target, args)
+        }
+      },
+    }) as Storage
+    const s = await server('', { storage, idleShutdownMs: 20 })
+    const a = await join(s.url, 'still')
+    for (let i = 0; i < 5; i++) a.doc.getArray('list').push([i])
+    await until(() => writes.includes('append'))
+    a.destroy()
+    await until(() => s.server.rooms.get('still') === undefined, { message: 'first unload' })
+    expect(writes).toContain('compact')
+    writes.length = 0
+    // Opened, read, left: the stored log is already one entry, nothing changed.
+    const b = await join(s.url, 'still')
+    expect(b.doc.getArray('list').length).toBe(5)
+    b.destroy()
+    await until(() => s.server.rooms.get('still') === undefined, { message: 'second unload' })
+    expect(writes).toEqual([])
   })
 
   it('the log is compacted past compactAfterEntries while the room is live', async () => {
