@@ -97,6 +97,7 @@ async function main(): Promise<void> {
     host: text('host'),
     storage: text('data') ?? DEFAULTS.storage,
     tickMs: num('tick-ms'),
+    adaptiveTick: !on('no-adaptive-tick'),
     applyDelayMs: num('apply-delay-ms'),
     idleShutdownMs: num('idle-shutdown-ms'),
     heartbeatMs: num('heartbeat-ms'),

@@ -14,6 +14,7 @@ export interface ServerOptions {
   host?: string
   storage?: Storage | string
   tickMs?: number
+  adaptiveTick?: boolean
   applyDelayMs?: number
   idleShutdownMs?: number
   heartbeatMs?: number
@@ -52,6 +53,7 @@ export const DEFAULTS = {
   // createServer (server.ts) and the CLI open this when no storage is given.
   storage: './data',
   tickMs: 50,
+  adaptiveTick: true,
   applyDelayMs: 10,
   idleShutdownMs: 30_000,
   heartbeatMs: 30_000,
@@ -77,6 +79,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     port: o.port ?? d.port,
     host: o.host ?? d.host,
     tickMs: o.tickMs ?? d.tickMs,
+    adaptiveTick: o.adaptiveTick ?? d.adaptiveTick,
     applyDelayMs: o.applyDelayMs ?? d.applyDelayMs,
     idleShutdownMs: o.idleShutdownMs ?? d.idleShutdownMs,
     heartbeatMs: o.heartbeatMs ?? d.heartbeatMs,
@@ -159,6 +162,12 @@ export const SETTINGS: readonly Setting[] = [
     value: 'N',
     help: 'Fan-out tick in ms; `0` sends after each incoming message.',
     more: 'See [Fan-out](#fan-out-and-ticks).',
+  },
+  {
+    option: 'adaptiveTick',
+    flag: 'no-adaptive-tick',
+    help: 'Batch every change for the tick, even in a quiet room.',
+    more: 'The flag sets the option to `false`. By default a change in a quiet room goes out at once, and batching starts when the room gets busy. See [Fan-out](#fan-out-and-ticks).',
   },
   {
     option: 'applyDelayMs',

@@ -41,6 +41,9 @@ export interface RoomContext {
   onFailure?: (room: Room) => void
 }
 
+/** Adaptive tick: how long a room must have been quiet, per connection, to send at once (Room.quiet). */
+const QUIET_MS_PER_CONNECTION = 0.5
+
 /** Server client ids are drawn below this bound (see uniqueServerClientId). */
 export const SERVER_CLIENT_ID_BOUND = 1 << 20
 
@@ -138,6 +141,10 @@ export class Room implements RoomHandle {
   private echo = new Set<Connection>()
   private awarenessChanged = new Set<number>()
   private timer: NodeJS.Timeout | null = null
+  /** Adaptive tick: a flush at the end of this event-loop turn (the room was quiet). */
+  private immediate: NodeJS.Immediate | null = null
+  /** performance.now() when the last batch was taken. */
+  private lastFlushAt = -Infinity
   private chain: Promise<void> = Promise.resolve()
   /** Storage appends in flight. */
   private writing = 0
@@ -238,7 +245,27 @@ export class Room implements RoomHandle {
    */
   submit(update: AdmittedUpdate): void {
     if (this.ctx.options.tickMs === 0) this.applyBatch([update])
-    else this.inbox.push(update, update.layout.touchesOthers || update.conn.underWatch())
+    // In a quiet room everything is applied at the end of this turn: nothing is urgent.
+    else this.inbox.push(update, !this.quiet() && (update.layout.touchesOthers || update.conn.underWatch()))
+  }
+
+  /**
+   * Adaptive tick: whether a change now goes out at the end of this event-loop turn rather
+   * than at the tick. Batching pays when changes come faster than the room can send each
+   * on its own; in a quiet room (an editor typing, a few players) it only adds latency. A
+   * room is quiet when its last batch went out at least this long ago: half a millisecond
+   * per connection (the cost of one broadcast grows with them), at most one tick.
+   */
+  private quiet(): boolean {
+    if (this.immediate !== null) return true
+    if (!this.ctx.options.adaptiveTick || this.timer !== null) return false
+    const gap = Math.min(this.ctx.options.tickMs, this.connections.size * QUIET_MS_PER_CONNECTION)
+    return performance.now() - this.lastFlushAt >= gap
+  }
+
+  private onImmediate = (): void => {
+    this.immediate = null
+    void this.flush()
   }
 
   private applyBatch(batch: AdmittedUpdate[]): void {
@@ -384,12 +411,15 @@ export class Room implements RoomHandle {
       }
       return
     }
-    if (this.timer === null) {
-      this.timer = setTimeout(() => {
-        this.timer = null
-        void this.flush()
-      }, this.ctx.options.tickMs)
+    if (this.timer !== null || this.immediate !== null) return
+    if (this.quiet()) {
+      this.immediate = setImmediate(this.onImmediate)
+      return
     }
+    this.timer = setTimeout(() => {
+      this.timer = null
+      void this.flush()
+    }, this.ctx.options.tickMs)
   }
 
   /**
@@ -437,6 +467,7 @@ export class Room implements RoomHandle {
   private takeBatch(): Batch | null {
     this.applyInbox()
     if (this.pending.length === 0 && this.awarenessChanged.size === 0) return null
+    this.lastFlushAt = performance.now()
     const batch: Batch = {
       updates: this.pending,
       contributors: this.contributors,
@@ -529,6 +560,8 @@ export class Room implements RoomHandle {
   async close(): Promise<void> {
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
+    if (this.immediate) clearImmediate(this.immediate)
+    this.immediate = null
     this.applyInbox()
     await this.flush()
     await this.compact()

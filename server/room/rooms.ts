@@ -279,7 +279,8 @@ export class Rooms {
       room.applyInbox()
       return fn(room.doc)
     }
-    const stored = await this.ctx.storage.load(name)
+    // On the room's queue: an unload still storing its last changes finishes first.
+    const stored = await this.queue(name, () => this.ctx.storage.load(name))
     const doc = new Y.Doc()
     applyStored(doc, stored.updates)
     try {

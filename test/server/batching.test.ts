@@ -188,8 +188,9 @@ describe('batched application of updates (one transaction per batch)', () => {
   })
 
   describe('when updates are applied: at the tick, or within applyDelayMs when they might be rejected', () => {
-    // A tick too long to fire during a test: ticks are ended by hand (room.flush()).
-    const options = { tickMs: 60_000, applyDelayMs: 1 }
+    // A tick too long to fire during a test: ticks are ended by hand (room.flush()). Without
+    // the adaptive tick, which would send a quiet room's changes at once.
+    const options = { tickMs: 60_000, applyDelayMs: 1, adaptiveTick: false }
     const received = () => t!.s.server.metrics.updatesIn.value
     // Resolves once every timer of applyDelayMs (1 ms) set before now has fired: Node runs
     // timers of equal delay in the order they were set.

@@ -44,7 +44,7 @@ describe('tick batching', () => {
     // A tick too long to fire during the test; the test ends the tick by hand once the
     // server has applied every write, so "one tick" is exact, not a timing guess.
     const storage = new CountingStorage()
-    s = await startServer({ tickMs: 60_000, storage })
+    s = await startServer({ tickMs: 60_000, adaptiveTick: false, storage })
     const readers = [await raw('batch'), await raw('batch')]
     const writers = [await raw('batch'), await raw('batch'), await raw('batch')]
     const received = () => s!.server.metrics.updatesIn.value
@@ -127,5 +127,32 @@ describe('tick batching', () => {
     // A backend edit that nobody awaits the flush of still reaches clients.
     room.transactAsServer((doc) => doc.getMap('m').set('backend', true))
     await until(() => reader.doc.getMap('m').get('backend') === true, { message: 'server edit broadcast' })
+  })
+})
+
+describe('adaptive tick', () => {
+  it('in a quiet room a change goes out at once, not at the tick', async () => {
+    // A tick that never fires during the test: the reader has the change only if it went
+    // out without waiting for it.
+    s = await startServer({ tickMs: 60_000 })
+    const reader = await raw('quiet')
+    const writer = await raw('quiet')
+    writer.doc.getMap('m').set('k', 1)
+    await until(() => reader.doc.getMap('m').get('k') === 1, { message: 'the change, long before the tick' })
+    // Into a root (it might be rejected): applied at once as well.
+    writer.doc.getText('t').insert(0, 'typing')
+    await until(() => reader.doc.getText('t').toString() === 'typing', { message: 'the typing, long before the tick' })
+  })
+
+  it('a busy room batches: far fewer broadcasts than writes', async () => {
+    const storage = new CountingStorage()
+    s = await startServer({ tickMs: 50, storage })
+    const reader = await raw('busy')
+    const writers = await Promise.all(Array.from({ length: 8 }, () => raw('busy')))
+    const writes = 400
+    for (let k = 0; k < writes; k++) writers[k % writers.length].doc.getArray('a').push([k])
+    await until(() => reader.doc.getArray('a').length === writes, { message: 'all writes delivered' })
+    await until(() => storage.appends === updateFrames(reader).length)
+    expect(updateFrames(reader).length).toBeLessThan(writes / 10)
   })
 })
