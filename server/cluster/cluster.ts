@@ -363,7 +363,12 @@ export class Cluster {
   async close(): Promise<void> {
     this.closing = true
     for (const t of this.timers) clearInterval(t)
+    // The blocking read ends at once (with Redis down it would wait for Redis forever).
+    this.reader.disconnect()
     await this.loop
-    await Promise.allSettled([this.cmd.quit(), this.reader.quit()])
+    // What is queued (leaves of this node's clients) goes out, if Redis answers in time.
+    const quit = this.cmd.quit().catch(() => undefined)
+    await Promise.race([quit, new Promise((r) => setTimeout(r, 2000).unref())])
+    this.cmd.disconnect()
   }
 }
