@@ -2,7 +2,8 @@
  * The benchmark's own measuring instruments: if these are wrong, every figure is.
  * Marker scanning on merged updates, the raw WebSocket client against a real yroom server,
  * Hocuspocus framing, the forwarding floor, /proc readers, and the load generator end to end
- * against a real yroom server, small. (The benchmark itself runs with `npm run bench`.)
+ * against a real yroom server, small, and against two cluster nodes (when PostgreSQL and
+ * redis-server are installed). (The benchmark itself runs with `npm run bench`.)
  */
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
@@ -19,6 +20,9 @@ import { startServer as startBenchServer } from './servers/servers.js'
 import { runLoad } from './loadgen/run-load.js'
 import type { LoadConfig } from './loadgen/types.js'
 import { defaultPlugins } from '../../plugins/index.js'
+import { postgresInstalled, startPostgres } from '../postgres.js'
+import { redisInstalled, startRedis } from '../redis.js'
+import { percentile } from './scenarios/cluster.js'
 
 function writerUpdate(id: number, ts: number, doc = new Y.Doc()): Uint8Array {
   let update: Uint8Array = new Uint8Array()
@@ -246,5 +250,55 @@ describe('load generator, end to end against a real yroom server', () => {
     } finally {
       await Promise.all([judged.close(), relay.close()])
     }
+  })
+})
+
+describe.skipIf(!postgresInstalled() || !redisInstalled())('load generator against two cluster nodes', () => {
+  it('splits every room over the nodes, finds each room\'s authority and times deliveries by path', async () => {
+    const pg = await startPostgres()
+    const redis = await startRedis()
+    const db = await pg.createDatabase()
+    const nodes = [] as Array<Awaited<ReturnType<typeof startServer>>>
+    try {
+      for (const nodeId of ['A', 'B']) nodes.push(await startServer({ storage: db.url, redis: redis.url, nodeId, leaseMs: 2000, plugins: defaultPlugins() }))
+      const r = await runLoad({
+        flavor: 'y-websocket',
+        host: '127.0.0.1',
+        port: 0,
+        serverPid: process.pid,
+        nodes: nodes.map((n) => ({ port: n.port, pid: process.pid })),
+        rooms: 2,
+        clientsPerRoom: 4,
+        offendersPerRoom: 0,
+        hz: 20,
+        warmupMs: 300,
+        measureMs: 800,
+        drainMs: 1000,
+        roomPrefix: 'cl',
+      })
+      expect(r.errors).toEqual([])
+      expect(r.disconnects).toBe(0)
+      // Room r's first client joined node r mod 2 alone: that node is its authority.
+      expect(r.cluster!.authority).toEqual([0, 1])
+      expect(r.cluster!.authorityAfter).toEqual([0, 1])
+      expect(r.delivered).toBeGreaterThanOrEqual(Math.floor(0.98 * r.expected))
+      // Two clients of each room on each node: every path carries deliveries, and they add up.
+      const paths = r.cluster!.paths
+      for (const p of paths) expect(p.count).toBeGreaterThan(0)
+      expect(paths.reduce((n, p) => n + p.count, 0)).toBe(r.latency.count)
+      expect(r.cluster!.atAuthority.count + r.cluster!.atRelay.count).toBe(r.latency.count)
+      expect(r.cluster!.nodeCpuSec).toHaveLength(2)
+    } finally {
+      for (const n of nodes) await n.close()
+      await redis.stop()
+      await pg.stop()
+    }
+  })
+
+  it('takes nearest-rank percentiles of a few failover times', () => {
+    expect(percentile([3, 1, 2], 50)).toBe(2)
+    expect(percentile([3, 1, 2], 99)).toBe(3)
+    expect(percentile([5], 1)).toBe(5)
+    expect(percentile([], 50)).toBeNaN()
   })
 })

@@ -1,5 +1,7 @@
 /**
  * `npm run bench [-- --quick] [-- --only 1,3] [-- --no-build] [-- --out FILE]`
+ * (`--only` takes scenario numbers, or names: fanout, capacity, authority, rejection, cold,
+ * storage, memory, cluster)
  * `npm run bench -- --from-json test/bench/results/results.json`: re-render a report only.
  * `npm run bench -- --only 5,6 --merge test/bench/results/results.json`: measure some scenarios
  * again and merge them into an earlier full run's results (the report says which, and when).
@@ -7,6 +9,8 @@
  * Builds yroom, then runs the scenarios of issue 7 against yroom (authority on and off),
  * @y/websocket-server and Hocuspocus, each server a separate process on loopback, the load
  * generator another one, and writes BENCHMARKS.md (+ the capacity chart and raw JSON).
+ * Scenario 8 (issue 24, scenarios/cluster.ts) runs two yroom nodes in cluster mode against
+ * one, on a throwaway PostgreSQL and redis-server, and times failover.
  * Every child process is killed when the harness exits, fails or is interrupted.
  */
 import { spawnSync, execFileSync } from 'node:child_process'
@@ -27,6 +31,7 @@ import { rejectionStorm } from './scenarios/rejection.js'
 import { coldLoad } from './scenarios/coldload.js'
 import { storage } from './scenarios/storage.js'
 import { memoryScenario } from './scenarios/memory.js'
+import { clusterScenario } from './scenarios/cluster.js'
 import { capacityChart } from './report/chart.js'
 import { evaluateTargets, renderMarkdown, type BenchReport, type ProfileSummary } from './report/markdown.js'
 
@@ -93,6 +98,16 @@ const SCENARIO_KEYS: Record<number, Array<keyof BenchReport>> = {
   5: ['cold'],
   6: ['storage'],
   7: ['memory'],
+  8: ['cluster', 'clusterSkipped'],
+}
+
+/** `--only` accepts these names beside the numbers. */
+const SCENARIO_NAMES: Record<string, number> = { fanout: 1, capacity: 2, authority: 3, rejection: 4, cold: 5, storage: 6, memory: 7, cluster: 8 }
+
+function scenarioNumber(x: string): number {
+  const n = SCENARIO_NAMES[x.toLowerCase()] ?? Number(x)
+  if (!SCENARIO_KEYS[n]) throw new Error(`--only: no scenario ${JSON.stringify(x)} (numbers 1–8 or ${Object.keys(SCENARIO_NAMES).join(', ')})`)
+  return n
 }
 
 /** `base` (an earlier run) with scenarios `only` taken from `fresh`, and a note saying so. */
@@ -103,8 +118,9 @@ function mergeInto(base: BenchReport, fresh: BenchReport, only: number[]): Bench
     for (const key of SCENARIO_KEYS[n] ?? []) target[key] = fresh[key]
     merged.failures = merged.failures.filter((x) => !x.startsWith(`scenario ${n} `))
   }
-  // Cold-load profiles belong to the cold-load run; the standard-load one stays with scenarios 1–3.
-  const redone = (p: { title: string }) => (p.title.startsWith('yroom cold load') ? only.includes(5) : only.some((n) => n <= 3))
+  // Cold-load profiles belong to the cold-load run, cluster ones to the cluster run; the standard-load one stays with scenarios 1–3.
+  const redone = (p: { title: string }) =>
+    p.title.startsWith('yroom cold load') ? only.includes(5) : p.title.startsWith('yroom cluster') ? only.includes(8) : only.some((n) => n <= 3)
   merged.profiles = [...merged.profiles.filter((p) => !redone(p)), ...fresh.profiles.filter(redone)]
   merged.failures.push(...fresh.failures)
   merged.remeasured = [
@@ -138,7 +154,7 @@ async function main(): Promise<void> {
     return
   }
   const quick = values.quick!
-  const only = values.only ? new Set(values.only.split(',').map((x) => Number(x.trim()))) : null
+  const only = values.only ? new Set(values.only.split(',').map((x) => scenarioNumber(x.trim()))) : null
   // Read first: a missing or unreadable file stops the run before anything is measured.
   const base = values.merge ? (JSON.parse(readFileSync(resolve(values.merge), 'utf8')) as BenchReport) : null
   if (base && (only === null || base.quick !== quick)) throw new Error('--merge needs --only (the scenarios to measure again), and the merged run must be quick or full alike')
@@ -197,12 +213,20 @@ async function main(): Promise<void> {
   if (want(5)) await attempt('scenario 5 (cold load)', async () => void (report.cold = await coldLoad(s, quick ? null : profileDir)))
   if (want(6)) await attempt('scenario 6 (storage)', async () => void (report.storage = await storage(s)))
   if (want(7)) await attempt('scenario 7 (memory)', async () => void (report.memory = await memoryScenario(s)))
+  if (want(8)) {
+    await attempt('scenario 8 (cluster)', async () => {
+      const c = await clusterScenario(s, quick ? null : profileDir)
+      if ('skipped' in c) report.clusterSkipped = c.skipped
+      else report.cluster = c
+    })
+  }
 
   // Profiles that explain missed targets (full runs only: they take time).
   const missed = evaluateTargets(report).filter((t) => t.met === false)
   if (!quick && missed.some((t) => t.target.startsWith('Server CPU') || t.target.startsWith('Capacity'))) {
     await attempt('profile (standard load)', async () => void report.profiles.push(await profileStandardLoad(s, profileDir)))
   }
+  if (report.cluster?.profile) report.profiles.push(report.cluster.profile)
   for (const p of report.cold?.profiles ?? []) {
     const h = hotFunctions(p.file, ROOT, 20)
     report.profiles.push({

@@ -1,5 +1,5 @@
 /** Per-process CPU and memory from Linux /proc (servers run as separate processes). */
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
 
 let clkTck = 0
@@ -61,4 +61,44 @@ export function machineSample(): MachineSample {
 export function busyCores(a: MachineSample, b: MachineSample, cores: number): number {
   const dt = b.total - a.total
   return dt > 0 ? ((dt - (b.idle - a.idle)) / dt) * cores : 0
+}
+
+/** The ids of `pid`'s child processes (PostgreSQL's backends under its postmaster). */
+export function childPids(pid: number): number[] {
+  const out: number[] = []
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1')
+      // Field 4 (ppid) is the second after the parenthesised command name.
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(name))
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out
+}
+
+/**
+ * CPU seconds of `pids` (and, with `children`, of their child processes) so far, by pid; a
+ * process gone since is left out. Two samples give a window's CPU with `cpuBetween`.
+ */
+export function cpuSample(pids: number[], children = false): Map<number, number> {
+  const all = children ? [...pids, ...pids.flatMap(childPids)] : pids
+  const out = new Map<number, number>()
+  for (const p of all) {
+    try {
+      out.set(p, cpuSeconds(p))
+    } catch {
+      // exited
+    }
+  }
+  return out
+}
+
+/** CPU seconds between two samples: processes started in between count whole, ones gone by the end not at all. */
+export function cpuBetween(a: Map<number, number>, b: Map<number, number>): number {
+  let sum = 0
+  for (const [p, t] of b) sum += t - (a.get(p) ?? 0)
+  return sum
 }

@@ -59,3 +59,40 @@ export function hotFunctions(file: string, root: string, top = 15): { totalMs: n
     top: list.map((a) => ({ name: a.name, where: a.where, selfMs: a.us / 1000, selfPct: busy > 0 ? (100 * a.us) / busy : 0 })),
   }
 }
+
+/**
+ * Inclusive time of groups of functions: a sample counts for a group when any frame of its
+ * stack matches (once, however many match). For "where does the time of X go" questions a
+ * flat self-time list cannot answer, e.g. everything under ioredis's sendCommand, socket
+ * writes included. Idle samples are left out; `busyMs` is the rest.
+ */
+export function inclusiveTimes(file: string, groups: Record<string, (name: string, url: string) => boolean>): { busyMs: number; ms: Record<string, number> } {
+  const prof = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile
+  const parent = new Map<number, number>()
+  for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]))
+  const names = Object.keys(groups)
+  // Which groups each node's stack (the node and its ancestors) falls in, memoized per node.
+  const memo = new Map<number, boolean[]>()
+  const inGroups = (id: number): boolean[] => {
+    let m = memo.get(id)
+    if (m) return m
+    const f = byId.get(id)!.callFrame
+    const up = parent.has(id) ? inGroups(parent.get(id)!) : names.map(() => false)
+    m = names.map((g, i) => up[i] || groups[g](f.functionName, f.url))
+    memo.set(id, m)
+    return m
+  }
+  const ms: Record<string, number> = Object.fromEntries(names.map((g) => [g, 0]))
+  let busy = 0
+  for (let i = 0; i < prof.samples.length; i++) {
+    const id = prof.samples[i]
+    if (byId.get(id)!.callFrame.functionName === '(idle)') continue
+    const dt = (prof.timeDeltas[i] ?? 0) / 1000
+    busy += dt
+    inGroups(id).forEach((hit, j) => {
+      if (hit) ms[names[j]] += dt
+    })
+  }
+  return { busyMs: busy, ms }
+}

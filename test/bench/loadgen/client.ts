@@ -34,6 +34,14 @@ export class Stats {
   readonly rollbackLatency: RecordableHistogram = createHistogram()
   /** Each offender's first rejected write (made in the warm-up, so outside the window). */
   readonly firstRollbackLatency: RecordableHistogram = createHistogram()
+  /**
+   * Cluster mode: by global client id, 1 if the client is connected to its room's authority,
+   * 0 if to a node that relays it, -1 unknown; with it, window latencies by path (types.ts PATHS).
+   */
+  onAuthority: Int8Array | null = null
+  readonly pathLatency: RecordableHistogram[] = [0, 1, 2, 3].map(() => createHistogram())
+  /** Called for every write a client receives for the first time, window or not (failover timing). */
+  onDelivery: ((writer: number, tsMicros: number, receiver: ClientSpec, nowMicros: number) => void) | null = null
 
   inWindow(ts: number): boolean {
     return ts >= this.t0 && ts < this.t1
@@ -48,6 +56,8 @@ export interface ClientSpec {
   roomName: string
   /** Offenders write into the model of `victimId` instead of their own. */
   victimId: number | null
+  /** Cluster mode: the index of the node it connects to. */
+  node?: number
 }
 
 const modelKey = (id: number) => `m${id}`
@@ -55,6 +65,8 @@ const modelKey = (id: number) => `m${id}`
 export class BenchClient {
   readonly doc = new Y.Doc()
   synced = false
+  /** Its connection closed (by the server, or the server died). */
+  disconnected = false
   private ws: RawWebSocket | null = null
   private model: Y.Map<unknown> | null = null
   private readonly lastSeen: Float64Array
@@ -101,6 +113,7 @@ export class BenchClient {
     this.ws = await RawWebSocket.open(host, port, this.framing.path, {
       onMessage: (p) => this.onMessage(p),
       onClose: (reason) => {
+        this.disconnected = true
         if (this.stats.stopping) return
         this.stats.disconnects++
         if (this.stats.errors.size < 10) this.stats.errors.add(`client disconnected: ${reason}`)
@@ -193,9 +206,17 @@ export class BenchClient {
         // Merged and echoed messages may repeat a write; count each write once per receiver.
         if (ts <= this.lastSeen[local]) return
         this.lastSeen[local] = ts
+        stats.onDelivery?.(writer, ts, this.spec, now)
         if (ts < stats.t0 || ts >= stats.t1) return
         stats.delivered++
-        stats.latency.record(Math.max(1, now - ts))
+        const us = Math.max(1, now - ts)
+        stats.latency.record(us)
+        const on = stats.onAuthority
+        if (on !== null) {
+          const w = on[writer]
+          const r = on[this.spec.id]
+          if (w >= 0 && r >= 0) stats.pathLatency[(w ? 0 : 2) + (r ? 0 : 1)].record(us)
+        }
       })
     } else if (p.sync === SYNC_STEP2) {
       this.synced = true

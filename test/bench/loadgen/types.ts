@@ -21,6 +21,46 @@ export interface LoadConfig {
   roomPrefix: string
   /** Report, per writer, the newest of its writes that any other client received. */
   trackLastDelivered?: boolean
+  /**
+   * Cluster mode: the nodes the clients are spread over (`host`, `port` and `serverPid` are
+   * then unused). Client i of room r connects to node (i + r) mod nodes, so each room has
+   * half its clients on each of two nodes; the room's client 0 joins first, alone, so that
+   * node r mod nodes becomes its authority. Server CPU and RSS are the nodes' sums.
+   */
+  nodes?: ClusterNode[]
+  /** With `nodes`: 'rooms' puts all of room r's clients on node r mod nodes instead (no relaying). */
+  spread?: 'clients' | 'rooms'
+  /** Processes whose CPU in the window is reported apart (Redis, PostgreSQL), not as server CPU. */
+  watch?: WatchedProcess[]
+}
+
+export interface ClusterNode {
+  port: number
+  pid: number
+}
+
+export interface WatchedProcess {
+  name: string
+  pid: number
+  /** Count its child processes too (PostgreSQL's backends). */
+  children?: boolean
+}
+
+/** Delivery paths in a cluster, by where the writer and the receiver are connected. */
+export const PATHS = ['authority → authority', 'authority → relay', 'relay → authority', 'relay → relay'] as const
+
+export interface ClusterLoad {
+  /** Per room, the node (index) that was its authority after the clients joined (GET /cluster); -1: none. */
+  authority: number[]
+  /** The same at the end of the window: a room that moved makes the path latencies unreliable. */
+  authorityAfter: number[]
+  /** Each node's CPU seconds in the window. */
+  nodeCpuSec: number[]
+  /** Latency by the receiver's node: the room's authority, or a node that relays it. */
+  atAuthority: Latency
+  atRelay: Latency
+  /** Latency by path (PATHS: writer's node → receiver's node). */
+  paths: Latency[]
 }
 
 export interface Latency {
@@ -66,4 +106,8 @@ export interface LoadResult {
   windowSec: number
   /** Writer id → send time (µs) of its newest write another client received (trackLastDelivered). */
   lastDelivered?: Record<number, number>
+  /** Cluster mode (LoadConfig.nodes). */
+  cluster?: ClusterLoad
+  /** CPU seconds of the watched processes in the window, by name. */
+  watchedCpuSec?: Record<string, number>
 }

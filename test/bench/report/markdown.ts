@@ -8,6 +8,8 @@ import type { ColdLoadResult, Timing } from '../scenarios/coldload.js'
 import type { StorageResult } from '../scenarios/storage.js'
 import { rollbackMet } from '../scenarios/rejection.js'
 import type { MemoryResult } from '../scenarios/memory.js'
+import { CLUSTER_CPU_TARGET, percentile, type ClusterResult } from '../scenarios/cluster.js'
+import { PATHS } from '../loadgen/types.js'
 import type { Settings } from '../scenarios/common.js'
 import type { HotFunction } from '../lib/profile.js'
 import { SERVERS, yroomNodeFlags } from '../servers/servers.js'
@@ -52,6 +54,10 @@ export interface BenchReport {
   cold?: ColdLoadResult
   storage?: StorageResult
   memory?: MemoryResult
+  /** Scenario 8 (absent in reports from before it). */
+  cluster?: ClusterResult
+  /** Why scenario 8 was not measured (PostgreSQL or redis-server missing). */
+  clusterSkipped?: string
   profiles: ProfileSummary[]
   chartPath: string | null
   failures: string[]
@@ -91,6 +97,20 @@ function floorNote(cpu: CpuVsHocuspocus): string {
     `At ≤ 0.25 × Hocuspocus, yroom may spend at most ${f((0.25 * h - floor) * 1000, 3)} ms above the floor in this run.`
   )
 }
+
+const plus = (n: number) => (Number.isFinite(n) ? `${n >= 0 ? '+' : '−'}${Math.abs(n).toFixed(1)}` : 'n/a')
+const median = (xs: number[]) => percentile(xs, 50)
+
+/** Receivers at the authority vs at a relay: [authority, relay] p50 and p99, medians over the cluster runs. */
+function relayLatency(c: ClusterResult): { p50: [number, number]; p99: [number, number] } {
+  const runs = c.cluster.flatMap((x) => (x.cluster ? [x.cluster] : []))
+  return {
+    p50: [median(runs.map((x) => x.atAuthority.p50)), median(runs.map((x) => x.atRelay.p50))],
+    p99: [median(runs.map((x) => x.atAuthority.p99)), median(runs.map((x) => x.atRelay.p99))],
+  }
+}
+
+const failoverTimes = (c: ClusterResult) => c.failover.rounds.flatMap((x) => (x.ms === null ? [] : [x.ms]))
 
 export function evaluateTargets(r: BenchReport): TargetRow[] {
   const rows: TargetRow[] = []
@@ -193,6 +213,29 @@ export function evaluateTargets(r: BenchReport): TargetRow[] {
       met: residuePerRoomKB < 1,
     })
   }
+  if (r.cluster) {
+    const c = r.cluster
+    const one = cpuPer1000(c.single)
+    const two = cpuPer1000(c.cluster)
+    rows.push({
+      target: `Cluster, two nodes on one PostgreSQL and Redis: server CPU per 1,000 deliveries (both nodes) ≤ ${CLUSTER_CPU_TARGET} × one node on the same PostgreSQL`,
+      measured: `${f(two * 1000, 3)} ms vs ${f(one * 1000, 3)} ms = **${f(c.ratio, 3)} ×** (${c.cluster.length} run${c.cluster.length > 1 ? 's' : ''} each, taking turns; with Redis's CPU counted: ${f(c.ratioWithRedis, 3)} ×)`,
+      met: Number.isFinite(c.ratio) ? c.ratio <= CLUSTER_CPU_TARGET : null,
+    })
+    const lat = relayLatency(c)
+    rows.push({
+      target: 'Cluster: delivery latency the relay adds (receivers on the node relaying the room vs on its authority; informational)',
+      measured: `p50 **${plus(lat.p50[1] - lat.p50[0])} ms** (${f(lat.p50[1])} vs ${f(lat.p50[0])}), p99 **${plus(lat.p99[1] - lat.p99[0])} ms** (${f(lat.p99[1])} vs ${f(lat.p99[0])})${c.cluster.length > 1 ? `, medians of ${c.cluster.length} runs` : ''}`,
+      met: null,
+    })
+    const times = failoverTimes(c)
+    const p99 = percentile(times, 99)
+    rows.push({
+      target: `Cluster failover, kill -9 of a room's authority (\`--lease-ms ${c.leaseMs}\`): a write made after the kill reaches a client on the surviving node within two leases (${(2 * c.leaseMs) / 1000} s; docs/scaling-out.md: "one to two leases")`,
+      measured: `p50 ${f(percentile(times, 50), 0)} ms, p99 **${f(p99, 0)} ms** = ${f(p99 / c.leaseMs, 2)} leases (${times.length} of ${c.failover.rounds.length} rounds${times.length < 100 ? '; p99 of so few is their maximum' : ''})`,
+      met: times.length === 0 ? null : times.length === c.failover.rounds.length && p99 <= 2 * c.leaseMs,
+    })
+  }
   return rows
 }
 
@@ -215,6 +258,99 @@ function loadTable(rows: Array<{ label: string; r: LoadResult; vsHocus?: number 
   return [head, sep, ...lines].join('\n')
 }
 
+/** Scenario 8's section. */
+function clusterSection(c: ClusterResult, std: Settings['standard']): string[] {
+  const out: string[] = []
+  const ms = (x: number | null | undefined) => f(x, 0)
+  const lat = (l: { count: number; p50: number; p99: number } | undefined) => (l && l.count > 0 ? `${f(l.p50)} / ${f(l.p99)}` : '—')
+  out.push('## 8. Cluster: two nodes on one PostgreSQL and Redis')
+  out.push('')
+  out.push(
+    `Two yroom nodes (\`--data postgres://…\` one database, \`--redis\` one redis-server, \`--lease-ms ${c.leaseMs}\`), each a process on loopback as in scenario 1, ` +
+      `against one node on the same PostgreSQL server without Redis (also \`--lease-ms ${c.leaseMs}\`), under the standard load (${std.rooms} rooms × ${std.clientsPerRoom} clients × ${std.hz} Hz). ` +
+      '"Clients split": every room\'s clients split evenly over the two nodes; each room\'s first client joins alone, so the first node is the authority of rooms 0 and 2 and relays rooms 1 and 3 to its clients, the second the other way round. ' +
+      '"Each room on one": all of a room\'s clients on one node (rooms 0 and 2 on the first, 1 and 3 on the second), so nothing is relayed: the cost of two processes apart from the cost of relaying. ' +
+      `The kinds take turns in ${c.order.length} round${c.order.length > 1 ? 's' : ''}, the order rotating from round to round, each run with servers started fresh on a fresh database. ` +
+      `PostgreSQL: ${c.postgres.version}, a throwaway server (test/postgres.ts) with its durability defaults (${c.postgres.settings}); ${c.redis}, a throwaway redis-server (test/redis.ts), no persistence.`,
+  )
+  out.push('')
+  const label = { single: 'one node', cluster: 'two nodes, clients split', partitioned: 'two nodes, each room on one' } as const
+  const seen = { single: 0, cluster: 0, partitioned: 0 }
+  const rows: Array<{ label: string; r: LoadResult }> = []
+  c.order.forEach((round, i) => {
+    for (const kind of round) {
+      const r = (c[kind] as LoadResult[] | undefined)?.[seen[kind]++]
+      if (r) rows.push({ label: `${label[kind]}, round ${i + 1}`, r })
+    }
+  })
+  out.push(loadTable(rows, false))
+  out.push('')
+  out.push(
+    'Server CPU and RSS of two nodes are their sums; "other load" leaves out Redis and PostgreSQL, which serve the servers under test. ' +
+      `Server CPU per 1,000 deliveries over all runs of a kind (all CPU ÷ all deliveries), two nodes with the clients split ÷ one node: **${f(c.ratio, 3)} ×** (target ≤ ${CLUSTER_CPU_TARGET} ×); ` +
+      `with Redis's CPU counted to the two nodes: ${f(c.ratioWithRedis, 3)} ×. Two nodes with each room on one (nothing relayed) ÷ one node: ${f(c.ratioPartitioned, 3)} ×.`,
+  )
+  out.push('')
+  out.push('Where the CPU of the window went (seconds; PostgreSQL: the postmaster and its backends):')
+  out.push('')
+  out.push('| run | node 1 | node 2 | Redis | PostgreSQL | ms / 1,000 deliveries: servers | servers + Redis | servers + Redis + PostgreSQL |\n|---|---|---|---|---|---|---|---|')
+  for (const { label, r } of rows) {
+    const w = r.watchedCpuSec ?? {}
+    const per = (sec: number) => f((sec / (r.delivered / 1000)) * 1000, 3)
+    const nodes = r.cluster?.nodeCpuSec ?? [r.serverCpuSec]
+    out.push(
+      `| ${label} | ${f(nodes[0], 2)} | ${nodes[1] === undefined ? '—' : f(nodes[1], 2)} | ${r.cluster ? f(w.redis, 2) : '—'} | ${f(w.postgres, 2)} | ` +
+        `${per(r.serverCpuSec)} | ${r.cluster ? per(r.serverCpuSec + (w.redis ?? NaN)) : '—'} | ${per(r.serverCpuSec + (w.redis ?? 0) + (w.postgres ?? NaN))} |`,
+    )
+  }
+  out.push('')
+  out.push(
+    'Delivery latency (write → receipt, ms, p50 / p99) by where the receiver is connected: to the room\'s authority, or to the node relaying the room to it. ' +
+      'By path, writer\'s node → receiver\'s node: authority → authority is a single server\'s path; authority → relay adds the authority\'s output stream; ' +
+      'relay → authority the room\'s input stream; relay → relay both.',
+  )
+  out.push('')
+  out.push(`| run | all receivers | at the authority | at the relay | relay adds (p50 / p99) | ${PATHS.join(' | ')} | authorities of rooms 0–${std.rooms - 1} |\n|---|---|---|---|---|${PATHS.map(() => '---|').join('')}---|`)
+  for (const { label, r } of rows) {
+    const cl = r.cluster
+    if (!cl) {
+      out.push(`| ${label} | ${lat(r.latency)} | ${lat(r.latency)} | — | — | ${PATHS.map(() => '—').join(' | ')} | the one node |`)
+      continue
+    }
+    const moved = cl.authorityAfter.join() !== cl.authority.join() ? ` (after: ${cl.authorityAfter.map((a) => a + 1).join(', ')})` : ''
+    const adds = cl.atRelay.count > 0 ? `${plus(cl.atRelay.p50 - cl.atAuthority.p50)} / ${plus(cl.atRelay.p99 - cl.atAuthority.p99)}` : '—'
+    out.push(
+      `| ${label} | ${lat(r.latency)} | ${lat(cl.atAuthority)} | ${lat(cl.atRelay)} | ${adds} | ` +
+        `${cl.paths.map(lat).join(' | ')} | ${cl.authority.map((a) => (a < 0 ? '?' : `node ${a + 1}`)).join(', ')}${moved} |`,
+    )
+  }
+  out.push('')
+  const fo = c.failover
+  const times = failoverTimes(c)
+  out.push(`### Failover (\`--lease-ms ${c.leaseMs}\`)`)
+  out.push('')
+  out.push(
+    `${fo.rounds.length} rounds. In each, a fresh room gets ${fo.clients} clients, half on each node (its first client joins alone, so its node is the authority; the authority alternates between the nodes), all writing at ${fo.hz} Hz. ` +
+      'Once every client on the other node has received writes from every client, the authority is killed with SIGKILL. ' +
+      'Measured from the kill: until a client on the surviving node receives a write made after the kill (the survivor took the lease, loaded the room from PostgreSQL, replayed the relayed input and serves it), ' +
+      'and, for reference, until the survivor names the room among its own in `GET /cluster` (polled every 25 ms). The killed node is started again (a fresh process under the same name) between rounds.',
+  )
+  out.push('')
+  out.push('| round | node killed | survivor holds the room, ms | first write after the kill seen at the survivor, ms | in leases | survivor clients disconnected | errors |\n|---|---|---|---|---|---|---|')
+  fo.rounds.forEach((x, i) => {
+    out.push(`| ${i + 1} | ${x.killed} | ${ms(x.takeoverMs)} | ${ms(x.ms)} | ${x.ms === null ? 'n/a' : f(x.ms / c.leaseMs, 2)} | ${x.survivorDisconnects} of ${fo.clients / 2} | ${x.error ?? '—'} |`)
+  })
+  out.push('')
+  const takeovers = fo.rounds.flatMap((x) => (x.takeoverMs === null ? [] : [x.takeoverMs]))
+  out.push(
+    `First write after the kill seen at the survivor: p50 **${ms(percentile(times, 50))} ms**, p99 **${ms(percentile(times, 99))} ms** (nearest rank: with ${times.length} rounds the p99 is the slowest), ` +
+      `min ${ms(Math.min(...times))} ms; the survivor held the room after p50 ${ms(percentile(takeovers, 50))} ms, p99 ${ms(percentile(takeovers, 99))} ms. ` +
+      `A lease is renewed every third of it and a surviving node tries to take it every half lease, so the takeover is expected between about ${f((2 / 3) * c.leaseMs, 0)} and ${f(1.5 * c.leaseMs, 0)} ms after the kill, plus the load of the room.`,
+  )
+  out.push('')
+  return out
+}
+
 /** Every load run of the report (for the contention summary). */
 function allRuns(r: BenchReport): LoadResult[] {
   const runs: LoadResult[] = []
@@ -225,6 +361,7 @@ function allRuns(r: BenchReport): LoadResult[] {
   if (r.cpu?.floor) runs.push(r.cpu.floor)
   for (const c of r.capacity ?? []) runs.push(...c.steps.map((st) => st.result))
   for (const d of r.storage?.runs ?? []) runs.push(d.result)
+  if (r.cluster) runs.push(...r.cluster.single, ...r.cluster.cluster)
   return runs
 }
 
@@ -501,12 +638,16 @@ export function renderMarkdown(r: BenchReport): string {
     out.push('')
   }
 
+  if (r.cluster) out.push(...clusterSection(r.cluster, std))
+  else if (r.clusterSkipped) out.push('## 8. Cluster', '', `Not measured: ${r.clusterSkipped}.`, '')
+
   if (r.profiles.length) {
     out.push('## Profiles')
     out.push('')
     out.push(
       'What is profiled: the yroom server under the standard load when the CPU or the capacity target is missed, and every cold load ' +
-        'over 1.5 × its floor, the informational raw log of separately appended entries included.',
+        'over 1.5 × its floor, the informational raw log of separately appended entries included' +
+        (r.cluster?.profile ? '; the two cluster nodes when they miss their CPU target (scenario 8).' : '.'),
     )
     out.push('')
     for (const p of r.profiles) {

@@ -24,6 +24,12 @@ export interface Settings {
   cold: { models: number; updates: number; trials: number }
   storage: { appendSeconds: number }
   memory: { rooms: number; models: number }
+  /**
+   * Scenario 8, cluster: `loadRounds` rounds of the standard load against one node, two nodes
+   * sharing the rooms and two nodes splitting them, taking turns; `failoverRounds` kill -9s
+   * of a room's authority; every node with `--lease-ms`. Absent in reports from before it.
+   */
+  cluster: { loadRounds: number; failoverRounds: number; leaseMs: number; failoverClients: number; failoverHz: number }
   /** Before each load run, wait up to `maxWaitMs` for other processes to use < `maxBusyCores` (shared machine). */
   quiet: { maxBusyCores: number; maxWaitMs: number; budgetMs: number }
 }
@@ -41,6 +47,7 @@ export function settings(quick: boolean): Settings {
         cold: { models: 500, updates: 3000, trials: 1 },
         storage: { appendSeconds: 0.5 },
         memory: { rooms: 100, models: 100 },
+        cluster: { loadRounds: 1, failoverRounds: 3, leaseMs: 2000, failoverClients: 10, failoverHz: 20 },
         quiet: { maxBusyCores: 0.5, maxWaitMs: 0, budgetMs: 0 },
       }
     : {
@@ -60,6 +67,7 @@ export function settings(quick: boolean): Settings {
         cold: { models: 10_000, updates: 100_000, trials: 5 },
         storage: { appendSeconds: 3 },
         memory: { rooms: 1000, models: 100 },
+        cluster: { loadRounds: 3, failoverRounds: 8, leaseMs: 2000, failoverClients: 10, failoverHz: 20 },
         quiet: { maxBusyCores: 0.5, maxWaitMs: 20_000, budgetMs: 120_000 },
       }
 }

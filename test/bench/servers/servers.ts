@@ -36,6 +36,12 @@ export interface StartOptions {
   persistenceDir?: string
   /** Write a V8 CPU profile into this directory when the server exits. */
   cpuProfDir?: string
+  /** yroom: more `yroom serve` flags (cluster mode: `--redis`, `--node-id`, `--lease-ms`). */
+  args?: string[]
+  /** yroom: `--log-level` (default `silent`); what it logs goes to the harness's stderr. */
+  logLevel?: string
+  /** The name its output is prefixed with on the harness's stderr (default: the server id). */
+  name?: string
 }
 
 export interface RunningServer {
@@ -48,7 +54,7 @@ export interface RunningServer {
 }
 
 
-function waitForPort(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = 20_000): Promise<number> {
+function waitForPort(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = 20_000, forwardStdout = false): Promise<number> {
   return new Promise((resolve, reject) => {
     let out = ''
     let err = ''
@@ -68,11 +74,13 @@ function waitForPort(child: ChildProcess, pattern: RegExp, what: string, timeout
       child.stderr?.off('data', onErr)
       child.off('exit', onExit)
       // Keep draining output so a chatty server never blocks on a full pipe.
-      child.stdout?.resume()
-      child.stderr?.on('data', (d: Buffer) => {
+      const forward = (d: Buffer) => {
         const line = d.toString().trim()
         if (line) process.stderr.write(`[${what}] ${line.slice(0, 500)}\n`)
-      })
+      }
+      if (forwardStdout) child.stdout?.on('data', forward)
+      else child.stdout?.resume()
+      child.stderr?.on('data', forward)
       if (e) reject(e)
       else resolve(port!)
     }
@@ -111,7 +119,8 @@ export async function startServer(id: ServerId, opts: StartOptions = {}): Promis
     case 'yroom-noauth':
       // YROOM_DIST: another build of yroom (a directory in the repository), for A/B runs.
       args = [join(ROOT, process.env.YROOM_DIST ?? 'dist', 'server/cli.js'), 'serve', '--port', '0', '--host', '127.0.0.1']
-      args.push('--data', opts.data ?? ':memory:', '--log-level', 'silent')
+      args.push('--data', opts.data ?? ':memory:', '--log-level', opts.logLevel ?? 'silent')
+      if (opts.args) args.push(...opts.args)
       // Every simulated client comes from 127.0.0.1, as behind a proxy: no per-address cap.
       args.push('--max-connections-per-address', '0')
       if (id === 'yroom-noauth') args.push('--no-authority')
@@ -137,7 +146,7 @@ export async function startServer(id: ServerId, opts: StartOptions = {}): Promis
       break
   }
   const child = track(spawn(process.execPath, [...nodeArgs, ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] }))
-  const port = await waitForPort(child, pattern, spec.id)
+  const port = await waitForPort(child, pattern, opts.name ?? spec.id, 20_000, opts.logLevel !== undefined && opts.logLevel !== 'silent')
   const kill = () =>
     new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve()
