@@ -2,7 +2,8 @@
  * A room this node is the authority of, as cluster mode sees it (SPEC §11): the clients it
  * serves through other nodes, and its position in the room's relayed input. Input entries
  * are handled one after another in stream order, which is the arrival order the room
- * judges in; a join waits for the plugins' onConnect before the next entry.
+ * judges in, and a batch entry's items in their order, each as a plain entry would be; a
+ * join waits for the plugins' onConnect before the next item.
  */
 import * as Y from 'yjs'
 import { CloseCode } from '../../src/shared/protocol/close-codes.js'
@@ -15,7 +16,7 @@ import type { Principal } from '../transport/principal.js'
 import { encodeSyncStep1, encodeSyncUpdate } from '../codec/sync-messages.js'
 import type { Logger } from '../logger.js'
 import type { Metrics } from '../metrics.js'
-import { Input, type JoinData } from './keys.js'
+import { Input, itemsOf, type InputItem, type JoinData } from './keys.js'
 import type { Outbox } from './outbox.js'
 import { RemoteConnection } from './remote-connection.js'
 
@@ -79,28 +80,42 @@ export class HeldRoom {
   }
 
   private async handleAll(entries: InputEntry[]): Promise<void> {
+    let count = 0
     for (const [id, f] of entries) {
-      if (this.room.failed || this.room.closed) return
+      if (this.room.failed || this.room.closed) break
+      let items: InputItem[]
       try {
-        await this.handle(f)
+        items = itemsOf(f)
       } catch (err) {
-        this.c.logger.warn({ err, room: this.room.name }, 'a relayed entry failed')
+        this.c.logger.warn({ err, room: this.room.name }, 'a relayed entry is malformed')
+        items = []
       }
+      let done = 0
+      for (const item of items) {
+        if (done > 0 && (this.room.failed || this.room.closed)) break
+        done++
+        try {
+          // Only joins and resyncs wait: a message is handled without a promise per item.
+          const waiting = this.handle(item)
+          if (waiting) await waiting
+        } catch (err) {
+          this.c.logger.warn({ err, room: this.room.name }, 'a relayed entry failed')
+        }
+        count++
+      }
+      // A batch the room failed or closed in the middle of is not handled (nor stored).
+      if (done < items.length) break
       this.handled = id
     }
-    this.c.metrics.relayed.inc({ direction: 'in' }, entries.length)
+    this.c.metrics.relayed.inc({ direction: 'in' }, count)
   }
 
-  private async handle(f: Map<string, Buffer>): Promise<void> {
-    const node = f.get('n')?.toString('utf8') ?? ''
-    const id = Number(f.get('c')?.toString('latin1'))
-    const kind = f.get('k')?.toString('latin1')
-    const data = f.get('d') ?? Buffer.alloc(0)
+  private handle({ node, conn: id, kind, data }: InputItem): Promise<void> | undefined {
     if (!Number.isSafeInteger(id)) return
     const conn = node === this.c.node ? this.local.get(id) : this.remotes.get(`${node}|${id}`)
     switch (kind) {
       case Input.JOIN:
-        if (!conn && node !== this.c.node) await this.adopt(node, id, data, false)
+        if (!conn && node !== this.c.node) return this.adopt(node, id, data, false)
         return
       case Input.MESSAGE:
         if (!conn) {
@@ -119,7 +134,7 @@ export class HeldRoom {
         if (conn instanceof RemoteConnection) this.drop(conn, true)
         return
       case Input.RESYNC:
-        if (conn) await this.resync([conn])
+        if (conn) return this.resync([conn])
         return
     }
   }

@@ -4,23 +4,104 @@
  * authority sent them. After a takeover (this node became the authority) the same object
  * hands their messages to the room directly.
  */
-import type { Redis } from 'ioredis'
+import type { ChainableCommander, Redis } from 'ioredis'
 import { handleMessage } from '../room/dispatch.js'
 import type { Room } from '../room/room.js'
 import type { Rooms } from '../room/rooms.js'
 import type { Connection } from '../transport/connection.js'
 import type { Metrics } from '../metrics.js'
-import { Input, keys, Output, type JoinData } from './keys.js'
+import { encodeBatch, Input, keys, Output, type JoinData } from './keys.js'
 
 export interface RelayContext {
   node: string
-  redis: Redis
   rooms: Rooms
   metrics: Metrics
+  input: InputQueue
 }
 
 /** Input streams keep at most about this many entries; the authority trims what it stored. */
 const INPUT_MAXLEN = 1_000_000
+
+/**
+ * How long relayed input waits for what follows before it is written (0: until the end of
+ * the event-loop turn). Measured (BENCHMARKS.md, scenario 8): fewer Redis commands, and
+ * fewer wake-ups of the authority's read, for at most this much more latency.
+ */
+const INPUT_FLUSH_MS = 2
+
+interface QueuedItem {
+  conn: number
+  kind: string
+  data: Uint8Array
+}
+
+interface QueuedRoom {
+  items: QueuedItem[]
+  /** Members list changes, sent after the room's entry (a join before its member). */
+  members: Array<(p: ChainableCommander) => unknown>
+}
+
+const encoder = new TextEncoder()
+const EMPTY = new Uint8Array(0)
+
+/**
+ * What this node relays, gathered per room for INPUT_FLUSH_MS (a timer started by the
+ * first item): each room's items become one input stream entry (a batch, or a plain
+ * entry for a single item), all rooms' in one pipeline, so the cost per Redis command is
+ * paid per room and flush, not per client message. Order is kept within a room across
+ * kinds, and a member is written after the entry holding its join.
+ */
+export class InputQueue {
+  private rooms = new Map<string, QueuedRoom>()
+  private scheduled = false
+
+  constructor(
+    private redis: Redis,
+    private node: string,
+    private metrics: Metrics,
+  ) {}
+
+  private roomOf(room: string): QueuedRoom {
+    let q = this.rooms.get(room)
+    if (!q) this.rooms.set(room, (q = { items: [], members: [] }))
+    if (!this.scheduled) {
+      this.scheduled = true
+      if (INPUT_FLUSH_MS > 0) setTimeout(() => this.flush(), INPUT_FLUSH_MS)
+      else setImmediate(() => this.flush())
+    }
+    return q
+  }
+
+  add(room: string, conn: number, kind: string, data: Uint8Array | string): void {
+    this.roomOf(room).items.push({ conn, kind, data: typeof data === 'string' ? (data === '' ? EMPTY : encoder.encode(data)) : data })
+  }
+
+  member(room: string, op: (p: ChainableCommander) => unknown): void {
+    this.roomOf(room).members.push(op)
+  }
+
+  /** Writes what is queued (also at once: before a takeover reads the stream, at shutdown). */
+  flush(): void {
+    this.scheduled = false
+    if (this.rooms.size === 0) return
+    const p = this.redis.pipeline()
+    let n = 0
+    for (const [room, q] of this.rooms) {
+      const key = keys.input(room)
+      if (q.items.length === 1) {
+        const it = q.items[0]
+        p.xadd(key, 'MAXLEN', '~', INPUT_MAXLEN, '*', 'n', this.node, 'c', String(it.conn), 'k', it.kind, 'd', Buffer.from(it.data.buffer, it.data.byteOffset, it.data.byteLength))
+      } else if (q.items.length > 1) {
+        p.xadd(key, 'MAXLEN', '~', INPUT_MAXLEN, '*', 'n', this.node, 'k', Input.BATCH, 'd', Buffer.from(encodeBatch(q.items)))
+      }
+      n += q.items.length
+      for (const op of q.members) op(p)
+    }
+    this.rooms.clear()
+    if (n > 0) this.metrics.relayed.inc({ direction: 'out' }, n)
+    p.exec().catch(() => {}) // Redis down: the resync when it returns repairs what was lost
+  }
+}
 
 export class RelayedRoom {
   readonly conns = new Map<number, Connection>()
@@ -40,10 +121,7 @@ export class RelayedRoom {
   ) {}
 
   private append(conn: number, kind: string, data: Uint8Array | string): void {
-    this.c.metrics.relayed.inc({ direction: 'out' })
-    void this.c.redis
-      .xadd(keys.input(this.name), 'MAXLEN', '~', INPUT_MAXLEN, '*', 'n', this.c.node, 'c', String(conn), 'k', kind, 'd', Buffer.from(data))
-      .catch(() => {}) // Redis down: the resync when it returns repairs what was lost
+    this.c.input.add(this.name, conn, kind, data)
   }
 
   join(conn: Connection): void {
@@ -56,8 +134,10 @@ export class RelayedRoom {
     const data: JoinData = { principal: conn.principal }
     const json = JSON.stringify(data)
     // The join first: a new authority that sees the member also sees its join (hold()).
+    // Both are queued: the member goes out after the entry holding the join.
     this.append(conn.id, Input.JOIN, json)
-    void this.c.redis.hset(keys.members(this.name), `${this.c.node}|${conn.id}`, json).catch(() => {})
+    const field = `${this.c.node}|${conn.id}`
+    this.c.input.member(this.name, (p) => p.hset(keys.members(this.name), field, json))
   }
 
   forward(conn: Connection, bytes: Uint8Array): void {
@@ -72,8 +152,9 @@ export class RelayedRoom {
       void this.c.rooms.detach(this.direct, conn)
       return
     }
-    void this.c.redis.hdel(keys.members(this.name), `${this.c.node}|${conn.id}`).catch(() => {})
     this.append(conn.id, Input.LEAVE, '')
+    const field = `${this.c.node}|${conn.id}`
+    this.c.input.member(this.name, (p) => p.hdel(keys.members(this.name), field))
   }
 
   /** Asks the authority to send every connection here the room's state again. */
@@ -83,6 +164,8 @@ export class RelayedRoom {
 
   /** A takeover begins: messages wait until the relayed input is replayed. */
   hold(): void {
+    // What is queued goes to the stream first: the takeover reads it from there.
+    this.c.input.flush()
     this.held = []
   }
 
