@@ -45,11 +45,14 @@ export interface UpdateLayout {
   /** Number of items that create a shared type (nesting is checked only when some do: nesting.ts). */
   newTypes: number
   /**
-   * The left and right origin ids of every item that has a right origin, four numbers each
-   * (client, clock, client, clock; the left client is -1 when there is no left origin): they
-   * must be neighbours in one list, which is not a map's (origins.ts).
+   * Every item that has a right origin, five numbers each: the index of its section, then
+   * its left and right origin ids (client, clock, client, clock; the left client is -1 when
+   * there is no left origin). They must be neighbours in one list, which is not a map's
+   * (origins.ts).
    */
   neighbours: number[]
+  /** Some item with a right origin is not the first struct of its section (origins.ts: checked once integrated too). */
+  laterNeighbours: boolean
   /** Number of subdocument items (not served: each costs the server a Y.Doc, ~2.5 KB, for ~50 bytes sent). */
   subdocs: number
   /** Number of delete-set entries and their byte range (after the entry count). */
@@ -161,8 +164,12 @@ let touchesOthers = false
 /** Items creating a shared type, and subdocuments, counted by skipContent; module state for the same reason. */
 let newTypes = 0
 let subdocs = 0
-/** Origin and right origin ids of items that have a right origin (client, clock, client, clock each; -1: no origin). */
+/** Items that have a right origin: section, origin and right origin ids (see UpdateLayout.neighbours). */
 let neighbours: number[] = []
+/** The section being read, and whether an item with a right origin came after its first struct. */
+let section = 0
+let laterNeighbours = false
+let firstStruct = true
 
 /** Reads an id's client (skipping its clock) and notes whether it is not `client`'s. */
 function readIdOf(d: decoding.Decoder, client: number): void {
@@ -191,7 +198,8 @@ function skipStruct(d: decoding.Decoder, client: number): number {
     const rc = decoding.readVarUint(d)
     const rk = decoding.readVarUint(d)
     if (rc !== client) touchesOthers = true
-    neighbours.push(oc, ok, rc, rk)
+    neighbours.push(section, oc, ok, rc, rk)
+    if (!firstStruct) laterNeighbours = true
     return skipContent(d, ref)
   }
   if ((info & BIT8) !== 0) {
@@ -214,6 +222,7 @@ function readLayout(update: Uint8Array): UpdateLayout {
   newTypes = 0
   subdocs = 0
   neighbours = []
+  laterNeighbours = false
   const d = decoding.createDecoder(update)
   const structClients = new Map<number, number>()
   const sections = decoding.readVarUint(d)
@@ -245,8 +254,10 @@ function readLayout(update: Uint8Array): UpdateLayout {
     // An upper bound of the end clock, also when a length is not known: a string takes
     // at least as many bytes as UTF-16 units.
     let bound = clock
+    section = i
     for (let j = 0; j < structs; j++) {
       const from = d.pos
+      firstStruct = j === 0
       const len = skipStruct(d, client)
       // Yjs never writes an empty struct, and an empty one breaks its store (lookups by
       // clock assume every struct covers at least one).
@@ -289,6 +300,7 @@ function readLayout(update: Uint8Array): UpdateLayout {
     newTypes,
     subdocs,
     neighbours,
+    laterNeighbours,
   }
 }
 

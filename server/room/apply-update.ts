@@ -22,7 +22,7 @@ import type { Connection } from '../transport/connection.js'
 import type { AdmittedUpdate } from './inbox.js'
 import { encodeSyncStep1 } from '../codec/sync-messages.js'
 import { checkNesting } from './nesting.js'
-import { checkOrigins } from './origins.js'
+import { checkOrigins, checkPlaced } from './origins.js'
 import { ServerFault } from './message-errors.js'
 import { Refusal, type UpdateContext } from '../plugin.js'
 import type { Room } from './room.js'
@@ -224,7 +224,7 @@ function applyOne(room: Room, tr: Y.Transaction, admitted: AdmittedUpdate, judgi
   if (against === BELOW) out.reencode = true
   try {
     checkNesting(doc, admitted.update, admitted.layout, room.ctx.options.maxNestingDepth)
-    checkOrigins(doc, admitted.update, admitted.layout)
+    const placeAgain = checkOrigins(doc, admitted.update, admitted.layout)
     Y.applyUpdate(doc, admitted.update, admitted.conn)
     if (store.pendingStructs !== null || store.pendingDs !== null) {
       // Structs that depend on content the server does not have: never leave them to be
@@ -236,6 +236,7 @@ function applyOne(room: Room, tr: Y.Transaction, admitted: AdmittedUpdate, judgi
       out.reencode = true
     }
     checkIntegrated(store, structClients, before)
+    if (placeAgain) checkPlaced(doc, structClients.keys(), before, admitted.layout.neighbours.length / 5)
     if (judging) {
       // Only a room where a rollback re-created content needs the update's own deletions.
       const sentDeletes = room.hasRestored && admitted.layout.deleteEntries > 0 ? readDeleteSet(admitted.update, admitted.layout) : null
@@ -311,7 +312,11 @@ function againstState(store: Y.Doc['store'], layout: UpdateLayout): number {
  * Yjs writes map values one clock long, and only the newest item under a key is not
  * deleted. A crafted update can break that (a long string as a map value, split by a
  * later item): the document then holds values Yjs cannot collect (its garbage collection
- * throws) nor judge. Such an update is malformed and undone whole.
+ * throws) nor judge. Such an update is malformed and undone whole. A long value is refused
+ * even while it is the newest: split later (an item placed after one of its clocks, or a
+ * deletion of part of it), its first part would stay, not deleted, behind the rest on the
+ * server, while a late joiner, which gets the parts as two items, deletes it (deleted long
+ * values are fine: Yjs itself merges a key's overwritten items).
  */
 function checkIntegrated(store: Y.Doc['store'], structClients: Map<number, number>, before: Map<number, number>): void {
   for (const client of structClients.keys()) {
@@ -325,6 +330,7 @@ function checkIntegrated(store: Y.Doc['store'], structClients: Map<number, numbe
       if ((s.parent as Y.AbstractType<any>)._map.get(s.parentSub) !== s) {
         throw new MalformedUpdate(`map value '${s.parentSub.slice(0, 40)}' is not its key's newest item`)
       }
+      if (s.length > 1) throw new MalformedUpdate(`map value '${s.parentSub.slice(0, 40)}' is ${s.length} clocks long`)
     }
   }
 }

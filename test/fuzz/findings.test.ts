@@ -160,6 +160,163 @@ describe('fuzzer findings (issue 19)', () => {
   })
 })
 
+/**
+ * Divergence: a late joiner (the server's state) must equal a client that received every
+ * broadcast. Most cases need two of the attacker's updates applied in separate batches of
+ * one tick (the first urgent, the second 40 ms later), so the tick is long and the batches
+ * short; the list cases send theirs in ticks of their own (the order the server applies them).
+ */
+describe('fuzzer findings: divergence (issue 19)', () => {
+  /** An attacker's socket; returns its sender of sync updates. */
+  async function attacker(room: string) {
+    const ws = new WebSocket(`${s!.url}/${room}`)
+    sockets.push(ws)
+    ws.on('error', () => {})
+    await new Promise((r) => ws.once('open', r))
+    return (u: Uint8Array) => {
+      const e = encoding.createEncoder()
+      encoding.writeVarUint(e, MESSAGE_SYNC)
+      encoding.writeVarUint(e, 2)
+      encoding.writeVarUint8Array(e, u)
+      ws.send(encoding.toUint8Array(e))
+    }
+  }
+  async function tickOfTwo(room: string) {
+    s = await startServer({ plugins: defaultPlugins(), tickMs: 300, applyDelayMs: 5 })
+    const observer = await join(room, OWNER + 2)
+    const sendUpdate = await attacker(room)
+    /** Waits for the ticks to go out, then checks that a late joiner holds what the observer holds. */
+    const converged = async (read: (d: Y.Doc) => unknown) => {
+      await sleep(700)
+      const late = await join(room, OWNER + 3)
+      expect(read(observer.doc)).toEqual(read(late.doc))
+      expect(Y.equalSnapshots(Y.snapshot(observer.doc), Y.snapshot(late.doc))).toBe(true)
+    }
+    return { sendUpdate, converged, another: () => attacker(room) }
+  }
+  const at = (client: number, clock: number) => ({ client, clock })
+
+  it('an update whose sections are not in client order keeps all of them in a merged tick', async () => {
+    const t = await tickOfTwo('finding-section-order')
+    // Client A's section first, then B's (B > A): Yjs writes them the other way round, and
+    // Y.mergeUpdates, which the tick falls back to when A's two sections cannot be joined
+    // (the length of 'é' in clock units is not known without decoding), dropped B's 'y'.
+    t.sendUpdate(update([
+      { client: ATTACKER, clock: 0, structs: [item(content.string('é'), { parent: { root: 'text' } })] },
+      { client: ATTACKER + 1, clock: 0, structs: [item(content.string('y'), { parent: { root: 'list' } })] },
+    ]))
+    await sleep(40)
+    t.sendUpdate(update([{ client: ATTACKER, clock: 1, structs: [item(content.string('x'), { origin: at(ATTACKER, 0) })] }]))
+    await t.converged((d) => [d.getText('text').toJSON(), d.getText('list').toJSON()])
+  })
+
+  it('a section below the clocks the server has does not reach the clients in place of what it holds', async () => {
+    const t = await tickOfTwo('finding-section-below')
+    t.sendUpdate(update([{ client: ATTACKER, clock: 0, structs: [item(content.string('ab'), { parent: { root: 'text' } })] }]))
+    await sleep(400)
+    t.sendUpdate(update([{ client: ATTACKER, clock: 2, structs: [item(content.string('c'), { origin: at(ATTACKER, 1) })] }]))
+    await sleep(40)
+    // A:0..2 again, other content, and a deletion (so the update changes something). The
+    // server skips the structs; sent as received, the merged tick gave the clients 'Z' at
+    // A:2, which they did not have yet, instead of the 'c' the server holds.
+    t.sendUpdate(update([{ client: ATTACKER, clock: 0, structs: [item(content.string('XYZ'), { parent: { root: 'text' } })] }], [{ client: ATTACKER, ranges: [[0, 1]] }]))
+    await t.converged((d) => d.getText('text').toJSON())
+  })
+
+  it('an item between a collected item and a live one is refused', async () => {
+    const t = await tickOfTwo('finding-collected-origin')
+    // 'a' in the root list, and a list in map M holding 'c'.
+    t.sendUpdate(update([{ client: ATTACKER, clock: 0, structs: [
+      item(content.string('a'), { parent: { root: 'list' } }),
+      item(content.type(0), { parent: { root: 'M' }, parentSub: 'p' }),
+      item(content.string('c'), { parent: { id: at(ATTACKER, 1) } }),
+    ] }]))
+    await sleep(400)
+    // The list is deleted: at the end of its batch the server collects 'c' (a GC struct).
+    t.sendUpdate(update([], [{ client: ATTACKER, ranges: [[1, 1]] }]))
+    await sleep(40)
+    // Between 'a' and 'c': the server makes it a GC (a neighbour is one), the clients, which
+    // get the deletion in the same tick and have not collected 'c' yet, put it after 'a'.
+    t.sendUpdate(update([{ client: ATTACKER + 1, clock: 0, structs: [item(content.string('Z'), { origin: at(ATTACKER, 0), rightOrigin: at(ATTACKER, 2) })] }]))
+    await t.converged((d) => d.getArray('list').toJSON())
+  })
+
+  it('a map item with a right origin is refused: which item is the value would depend on the order of integration', async () => {
+    const t = await tickOfTwo('finding-map-right-origin')
+    const B = ATTACKER + 100
+    const C = ATTACKER + 200
+    // M.k set three times (one chain of items), then four values placed by crafted origins,
+    // each in its own message. The server integrates them in arrival order, a late joiner by
+    // client id: the observer ended with k = 'x0', the late joiner without k.
+    t.sendUpdate(update([{ client: B, clock: 0, structs: [
+      item(content.any(['b0']), { parent: { root: 'M' }, parentSub: 'k' }),
+      item(content.any(['b1']), { origin: at(B, 0) }),
+      item(content.any(['b2']), { origin: at(B, 1) }),
+    ] }]))
+    await sleep(400)
+    const crafted: Array<[ReturnType<typeof at>, ReturnType<typeof at> | null]> = [
+      [at(B, 2), null],
+      [at(B, 2), at(B, 0)],
+      [at(B, 0), at(C, 0)],
+      [at(B, 0), at(C + 2, 0)],
+    ]
+    crafted.forEach(([origin, rightOrigin], k) => t.sendUpdate(update([{ client: C + k, clock: 0, structs: [item(content.any([`x${k}`]), { origin, rightOrigin })] }])))
+    await t.converged((d) => d.getMap('M').toJSON())
+  })
+
+  // Lists: Yjs orders concurrent items by their origins on the assumption that each was
+  // written between neighbours; items that lie about it land wherever the items present when
+  // they are integrated put them (origins.ts, between()).
+  it('a map value longer than one clock is refused: split later, its first part stayed on the server only', async () => {
+    const t = await tickOfTwo('finding-long-map-value')
+    // 'EVIL' as the value of M.k, four clocks in one item (Yjs writes one per value).
+    t.sendUpdate(update([{ client: ATTACKER, clock: 0, structs: [item(content.string('EVIL'), { parent: { root: 'M' }, parentSub: 'k' })] }]))
+    await sleep(400)
+    // A value after its second clock (from another connection: the first one is closed now).
+    // Yjs splits 'EVIL' there: on the server 'EV' stayed, not deleted, behind the new value;
+    // a late joiner, which gets 'EV' and 'IL' as two items, deleted it.
+    const send = await t.another()
+    send(update([{ client: ATTACKER + 1, clock: 0, structs: [item(content.any(['x']), { origin: at(ATTACKER, 1) })] }]))
+    await t.converged((d) => d.getMap('M').toJSON())
+  })
+
+  it('a list item whose right origin is its left origin is refused', async () => {
+    const t = await tickOfTwo('finding-list-crossed')
+    const [B2, B3, C] = [ATTACKER + 300, ATTACKER + 301, ATTACKER + 400]
+    // b0 b1 (one client), then b2 at the start (another): the list b2 b0 b1.
+    t.sendUpdate(update([
+      { client: B3, clock: 0, structs: [item(content.any(['b2']), { rightOrigin: at(B2, 0) })] },
+      { client: B2, clock: 0, structs: [item(content.any(['b0']), { parent: { root: 'list' } }), item(content.any(['b1']), { origin: at(B2, 0) })] },
+    ]))
+    await sleep(400)
+    // Each with one item for both origins, in ticks of their own: the server and the
+    // observer integrated them in arrival order (b2 x0 b0 x1 b1), a late joiner by client id
+    // (b2 x0 b0 b1 x1).
+    t.sendUpdate(update([{ client: C, clock: 0, structs: [item(content.any(['x0']), { origin: at(B3, 0), rightOrigin: at(B3, 0) })] }]))
+    await sleep(400)
+    t.sendUpdate(update([{ client: C + 1, clock: 0, structs: [item(content.any(['x1']), { origin: at(B2, 1), rightOrigin: at(B2, 1) })] }]))
+    await t.converged((d) => d.getArray('list').toJSON())
+  })
+
+  it('a list item with an item its author knew of between its origins is refused', async () => {
+    const t = await tickOfTwo('finding-list-known-between')
+    const [B1, B2, C] = [ATTACKER + 300, ATTACKER + 301, ATTACKER + 400]
+    // b0, then b1 after it (another client), then b2 at the start (b0's client): b2 b0 b1.
+    t.sendUpdate(update([
+      { client: B2, clock: 0, structs: [item(content.any(['b1']), { origin: at(B1, 0) })] },
+      { client: B1, clock: 0, structs: [item(content.any(['b0']), { parent: { root: 'list' } }), item(content.any(['b2']), { rightOrigin: at(B1, 0) })] },
+    ]))
+    await sleep(400)
+    t.sendUpdate(update([{ client: C, clock: 0, structs: [item(content.any(['x0']), { origin: at(B1, 0) })] }]))
+    await sleep(400)
+    // "At the start, right before b1": but b1 was written after b0 (its origin), which lies
+    // between. The server and the observer put x2 before b1, a late joiner (x2 first, by
+    // client id) before x0.
+    t.sendUpdate(update([{ client: C + 2, clock: 0, structs: [item(content.any(['x2']), { rightOrigin: at(B2, 0) })] }]))
+    await t.converged((d) => d.getArray('list').toJSON())
+  })
+})
+
 describe('fuzzer findings: awareness (issue 19)', () => {
   it('a state added, removed and re-added in one message is removed when its connection closes', async () => {
     const room = 'finding-awareness-readd'

@@ -7,7 +7,8 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { readUpdateLayout, MalformedUpdate } from '../../server/codec/update-layout.js'
-import { mergeTick } from '../../server/codec/tick-merge.js'
+import { inClientOrder, mergeTick } from '../../server/codec/tick-merge.js'
+import { content, encodeUpdate } from '../fuzz/v1.js'
 import { mulberry32 as rng } from '../helpers.js'
 
 
@@ -246,6 +247,30 @@ describe('tick merge', () => {
     expect(readUpdateLayout(merged).sectionClients.sort()).toEqual([a.clientID, b.clientID].sort())
     expect(merged.length).toBe(ua.length + ub.length - 2)
     expect(stateOf([merged]).getMap('m').toJSON()).toEqual({ a: 1, b: 2 })
+  })
+
+  it('keeps every section of an update whose sections are not in client order (Y.mergeUpdates would drop some)', () => {
+    const text = (s: string, at: { root: string } | null, origin: { client: number; clock: number } | null = null) => ({ ...content.string(s), len: 0, origin, rightOrigin: null, parent: at, parentSub: null })
+    // Client 1000 before client 5000: Yjs writes the higher client first.
+    const u1 = encodeUpdate({
+      sections: [
+        { client: 1000, clock: 0, structs: [text('é', { root: 't' })] },
+        { client: 5000, clock: 0, structs: [text('y', { root: 'u' })] },
+      ],
+      ds: [],
+      trailing: new Uint8Array(0),
+    })
+    // Client 1000 again: its sections cannot be joined without decoding ('é'), so the merge
+    // falls back to Y.mergeUpdates.
+    const u2 = encodeUpdate({ sections: [{ client: 1000, clock: 1, structs: [text('x', null, { client: 1000, clock: 0 })] }], ds: [], trailing: new Uint8Array(0) })
+    expect(stateOf([Y.mergeUpdates([u1, u2])]).getText('u').toJSON()).toBe('') // what the fallback did
+    const merged = mergeTick([{ update: u1, layout: null }, { update: u2, layout: null }])
+    sameState(stateOf([merged]), stateOf([u1, u2]))
+    expect(stateOf([merged]).getText('u').toJSON()).toBe('y')
+    const sorted = inClientOrder(u1, readUpdateLayout(u1))
+    expect(readUpdateLayout(sorted).sectionClients).toEqual([5000, 1000])
+    expect(sorted.length).toBe(u1.length)
+    sameState(stateOf([sorted]), stateOf([u1]))
   })
 
   it('joins sections of a client across updates that also hold other clients (merged updates)', () => {
