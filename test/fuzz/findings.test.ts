@@ -139,7 +139,21 @@ describe('fuzzer findings (issue 19)', () => {
     for (const w of attackers) w.on('error', () => {})
     await Promise.all(attackers.map((w) => new Promise((r) => w.once('open', r))))
     attackers.forEach((w, i) => w.send(frame(ATTACKER + i)))
-    await sleep(1500)
+    // Both states handled by the server: relayed to the honest client (which echoes them), or
+    // dropped as too large. A write the client makes then is applied only if no echo got its
+    // connection closed (same socket, in order).
+    const handled = async () => {
+      const states = honest.provider.awareness.getStates()
+      if (states.has(ATTACKER) && states.has(ATTACKER + 1)) return true
+      const dropped = (await s!.server.metrics.rejectedMessages.get()).values.find((v) => v.labels.reason === 'awareness-state-too-large')
+      return (dropped?.value ?? 0) >= 2
+    }
+    for (const started = Date.now(); !(await handled()); ) {
+      if (Date.now() - started > 5000) throw new Error('timed out waiting for the server to handle both states')
+      await new Promise((r) => setTimeout(r, 5))
+    }
+    honest.doc.getMap('probe').set('after-echo', 1)
+    await until(() => s!.server.rooms.get(room)!.doc.getMap('probe').get('after-echo') === 1, { message: 'a write after the echo' })
     expect(closes).toEqual([])
   })
 
