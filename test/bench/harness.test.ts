@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
-import { startServer, until } from '../helpers.js'
+import { connectProvider, startServer, until } from '../helpers.js'
 import { marker, scanMarkers, MAGIC_REJECTED } from './lib/marker.js'
 import { Framing, SYNC_STEP2, SYNC_UPDATE } from './lib/framing.js'
 import { RawWebSocket } from './lib/ws-client.js'
@@ -18,6 +18,7 @@ import { encodeOverwrite } from './loadgen/overwrite.js'
 import { fixedRate } from './loadgen/fixed-rate.js'
 import { startServer as startBenchServer } from './servers/servers.js'
 import { runLoad } from './loadgen/run-load.js'
+import { SHARED_MAP } from './loadgen/client.js'
 import type { LoadConfig } from './loadgen/types.js'
 import { defaultPlugins } from '../../plugins/index.js'
 import { postgresInstalled, startPostgres } from '../postgres.js'
@@ -196,8 +197,9 @@ describe('bench instruments', () => {
 
 describe('load generator, end to end against a real yroom server', () => {
   /** A small load, run in this process against an in-process server (CPU figures are this process's). */
+  const small = { flavor: 'y-websocket', host: '127.0.0.1', serverPid: process.pid, hz: 20, warmupMs: 200, measureMs: 800, drainMs: 1000 } as const
   async function smallLoad(port: number, load: Pick<LoadConfig, 'rooms' | 'clientsPerRoom' | 'offendersPerRoom'>, roomPrefix: string) {
-    return runLoad({ flavor: 'y-websocket', host: '127.0.0.1', port, serverPid: process.pid, hz: 20, warmupMs: 200, measureMs: 800, drainMs: 1000, roomPrefix, ...load })
+    return runLoad({ ...small, port, roomPrefix, ...load })
   }
 
   it('counts every write once per other client of its room, at the rate asked, with latencies', async () => {
@@ -221,6 +223,24 @@ describe('load generator, end to end against a real yroom server', () => {
       expect(r.bytesOut).toBeGreaterThan(0)
       expect(r.serverCpuSec).toBeGreaterThan(0)
       expect(r.rollback).toBeUndefined()
+    } finally {
+      await srv.close()
+    }
+  })
+
+  it('stock clients write real Yjs transactions into their own keys of one shared root map', async () => {
+    const srv = await startServer({ plugins: defaultPlugins() })
+    try {
+      const r = await runLoad({ ...small, port: srv.port, rooms: 1, clientsPerRoom: 3, offendersPerRoom: 0, shape: 'stock', roomPrefix: 'stock' })
+      expect(r.errors).toEqual([])
+      expect(r.delivered).toBeGreaterThanOrEqual(Math.floor(0.98 * r.expected))
+      // A stock y-websocket provider joining afterwards reads each writer's newest marker.
+      const reader = await connectProvider(srv.url, 'stock-0')
+      const shared = reader.doc.getMap(SHARED_MAP)
+      expect([...shared.keys()].sort()).toEqual(['c0', 'c1', 'c2'])
+      for (const [key, value] of shared) expect(found(new TextEncoder().encode(value as string))).toEqual([[Number(key.slice(1)), expect.any(Number)]])
+      expect(reader.doc.getMap('models').size).toBe(0)
+      reader.destroy()
     } finally {
       await srv.close()
     }

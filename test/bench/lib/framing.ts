@@ -6,7 +6,7 @@
  */
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
-import { MESSAGE_AUTH, MESSAGE_SYNC } from '../../../src/shared/protocol/message-types.js'
+import { MESSAGE_AUTH, MESSAGE_AWARENESS, MESSAGE_SYNC } from '../../../src/shared/protocol/message-types.js'
 
 export type Flavor = 'y-websocket' | 'hocuspocus'
 
@@ -64,10 +64,31 @@ export class Framing {
   }
 
   update(update: Uint8Array): Uint8Array {
+    return this.sync(SYNC_UPDATE, update)
+  }
+
+  step2(update: Uint8Array): Uint8Array {
+    return this.sync(SYNC_STEP2, update)
+  }
+
+  private sync(type: number, body: Uint8Array): Uint8Array {
     const enc = this.start()
     encoding.writeVarUint(enc, MESSAGE_SYNC)
-    encoding.writeVarUint(enc, SYNC_UPDATE)
-    encoding.writeVarUint8Array(enc, update)
+    encoding.writeVarUint(enc, type)
+    encoding.writeVarUint8Array(enc, body)
+    return encoding.toUint8Array(enc)
+  }
+
+  /** An awareness update with one client's state (JSON), clock 1, as a provider sends on open. */
+  awareness(clientID: number, state: string): Uint8Array {
+    const update = encoding.createEncoder()
+    encoding.writeVarUint(update, 1)
+    encoding.writeVarUint(update, clientID)
+    encoding.writeVarUint(update, 1)
+    encoding.writeVarString(update, state)
+    const enc = this.start()
+    encoding.writeVarUint(enc, MESSAGE_AWARENESS)
+    encoding.writeVarUint8Array(enc, encoding.toUint8Array(update))
     return encoding.toUint8Array(enc)
   }
 

@@ -3,14 +3,25 @@
  * and finds the timestamps of other clients' writes in the raw frames it receives, without
  * decoding them. Offenders (rejection storm) are the exception: they must see their replica
  * roll back, so they apply what they receive.
+ *
+ * Two shapes (LoadConfig.shape):
+ *  - 'stock' (the default): what a stock y-websocket or Hocuspocus client sends. The `ws`
+ *    package's socket (random masks, permessage-deflate offered), a hello with sync step 1
+ *    and the awareness state, sync step 2 in answer to the server's step 1, and every write a
+ *    real Yjs transaction setting the client's own key of one shared root map.
+ *  - 'models': each client writes into its own owned model (SPEC §2), the overwrite encoded
+ *    directly after the first (overwrite.ts), over the cheaper raw socket (ws-client.ts).
+ *    The rejection storm needs it: its offenders write into other clients' owned models.
  */
 import * as Y from 'yjs'
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks'
 import { RawWebSocket } from '../lib/ws-client.js'
-import { Framing, SYNC_STEP2, SYNC_UPDATE } from '../lib/framing.js'
+import { StockWebSocket } from '../lib/stock-socket.js'
+import { Framing, SYNC_STEP1, SYNC_STEP2, SYNC_UPDATE } from '../lib/framing.js'
 import { MAGIC_REJECTED, marker, scanMarkers } from '../lib/marker.js'
 import { encodeOverwrite } from './overwrite.js'
 import { fixedRate } from './fixed-rate.js'
+import type { LoadShape } from './types.js'
 
 const LOCAL = Symbol('bench.local')
 const REMOTE = Symbol('bench.remote')
@@ -58,7 +69,12 @@ export interface ClientSpec {
   victimId: number | null
   /** Cluster mode: the index of the node it connects to. */
   node?: number
+  /** What it sends (see the top of this file). */
+  shape: LoadShape
 }
+
+/** The stock shape's shared root map; each client writes the key `c${id}`. */
+export const SHARED_MAP = 'shared'
 
 const modelKey = (id: number) => `m${id}`
 
@@ -67,7 +83,7 @@ export class BenchClient {
   synced = false
   /** Its connection closed (by the server, or the server died). */
   disconnected = false
-  private ws: RawWebSocket | null = null
+  private ws: RawWebSocket | StockWebSocket | null = null
   private model: Y.Map<unknown> | null = null
   private readonly lastSeen: Float64Array
   private readonly framing: Framing
@@ -109,8 +125,13 @@ export class BenchClient {
     return this.spec.victimId !== null
   }
 
+  get stock(): boolean {
+    return this.spec.shape === 'stock'
+  }
+
   async connect(host: string, port: number): Promise<void> {
-    this.ws = await RawWebSocket.open(host, port, this.framing.path, {
+    const Socket = this.stock ? StockWebSocket : RawWebSocket
+    this.ws = await Socket.open(host, port, this.framing.path, {
       onMessage: (p) => this.onMessage(p),
       onClose: (reason) => {
         this.disconnected = true
@@ -120,6 +141,7 @@ export class BenchClient {
       },
     })
     for (const m of this.framing.hello(Y.encodeStateVector(this.doc))) this.ws.send(m)
+    if (this.stock) this.ws.send(this.framing.awareness(this.doc.clientID, '{}'))
   }
 
   /** Send time of the newest write of the room's writer `local` this client received (-1: none). */
@@ -131,8 +153,9 @@ export class BenchClient {
     return this.ws?.bytesIn ?? 0
   }
 
-  /** Creates this client's model, owned by it (SPEC §2: `$meta.ownerID` = its clientID). */
+  /** Creates this client's model, owned by it (SPEC §2: `$meta.ownerID` = its clientID). Stock clients need none. */
   createModel(): void {
+    if (this.stock) return
     this.writeLocal(() => {
       const model = new Y.Map<unknown>()
       this.doc.getMap('models').set(modelKey(this.spec.id), model)
@@ -169,7 +192,9 @@ export class BenchClient {
     const inWindow = this.stats.inWindow(ts)
     if (!this.offender) {
       const value = marker(this.spec.id, ts)
-      if (this.nextClock === null) {
+      if (this.stock) {
+        this.writeLocal(() => this.doc.getMap(SHARED_MAP).set(`c${this.spec.id}`, value))
+      } else if (this.nextClock === null) {
         // The first write has no previous value to overwrite: Yjs writes it.
         this.writeLocal(() => this.model!.set('v', value))
         this.nextClock = Y.getState(this.doc.store, this.doc.clientID)
@@ -220,6 +245,10 @@ export class BenchClient {
       })
     } else if (p.sync === SYNC_STEP2) {
       this.synced = true
+    } else if (p.sync === SYNC_STEP1 && this.stock) {
+      // A stock client answers the server's step 1 with what the server lacks (its own writes).
+      const sv = this.framing.body(payload, p.body)
+      this.ws?.send(this.framing.step2(Y.encodeStateAsUpdate(this.doc, sv)))
     }
     if (this.offender && (p.sync === SYNC_UPDATE || p.sync === SYNC_STEP2)) {
       Y.applyUpdate(this.doc, this.framing.body(payload, p.body), REMOTE)

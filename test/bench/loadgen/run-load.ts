@@ -27,12 +27,15 @@ function makeClients(cfg: LoadConfig, stats: Stats): BenchClient[] {
   const clients: BenchClient[] = []
   const n = cfg.clientsPerRoom
   const writers = n - cfg.offendersPerRoom
+  // Offenders write into other clients' owned models, so a storm needs them.
+  const shape = cfg.shape ?? (cfg.offendersPerRoom > 0 ? 'models' : 'stock')
+  if (shape === 'stock' && cfg.offendersPerRoom > 0) throw new Error("offenders write into owned models: use shape 'models'")
   for (let r = 0; r < cfg.rooms; r++) {
     const roomBase = r * n
     for (let i = 0; i < n; i++) {
       const victimId = i < writers ? null : roomBase + (i % writers)
       const node = cfg.nodes ? ((cfg.spread === 'rooms' ? 0 : i) + r) % cfg.nodes.length : undefined
-      const spec = { id: roomBase + i, roomBase, clientsPerRoom: n, roomName: `${cfg.roomPrefix}-${r}`, victimId, node }
+      const spec = { id: roomBase + i, roomBase, clientsPerRoom: n, roomName: `${cfg.roomPrefix}-${r}`, victimId, node, shape }
       clients.push(new BenchClient(spec, cfg.flavor, stats))
     }
   }

@@ -1,6 +1,9 @@
 /** What the harness asks of the load generator process, and what it gets back. */
 import type { Flavor } from '../lib/framing.js'
 
+/** What the load generator's clients send (client.ts explains both). */
+export type LoadShape = 'stock' | 'models'
+
 export interface LoadConfig {
   flavor: Flavor
   host: string
@@ -11,8 +14,10 @@ export interface LoadConfig {
   clientsPerRoom: number
   /** Writes per second per writing client. */
   hz: number
-  /** Per room, clients that write only into another client's model (rejection storm). */
+  /** Per room, clients that write only into another client's model (rejection storm; needs shape 'models'). */
   offendersPerRoom: number
+  /** What the clients send (client.ts): stock clients (default) or owned models. */
+  shape?: LoadShape
   warmupMs: number
   measureMs: number
   /** After the window, keep the load running this long so late deliveries still count. */

@@ -195,7 +195,7 @@ async function failoverRound(nodes: RunningServer[], names: string[], auth: numb
   const stats = new Stats()
   const clients = Array.from(
     { length: n },
-    (_, i) => new BenchClient({ id: i, roomBase: 0, clientsPerRoom: n, roomName: room, victimId: null, node: (i + auth) % 2 }, 'y-websocket', stats),
+    (_, i) => new BenchClient({ id: i, roomBase: 0, clientsPerRoom: n, roomName: room, victimId: null, node: (i + auth) % 2, shape: 'stock' }, 'y-websocket', stats),
   )
   const round: FailoverRound = { room, killed: names[auth], clients: n, ms: null, takeoverMs: null, survivorDisconnects: 0 }
   let killAt = Infinity

@@ -2,7 +2,7 @@
 import { availableParallelism } from 'node:os'
 import { runLoadgen } from '../lib/loadgen.js'
 import { busyCores, machineSample } from '../lib/proc.js'
-import type { LoadConfig, LoadResult } from '../loadgen/types.js'
+import type { LoadConfig, LoadResult, LoadShape } from '../loadgen/types.js'
 import { startServer, type RunningServer, type ServerId, type StartOptions } from '../servers/servers.js'
 
 export interface Window {
@@ -77,6 +77,8 @@ export interface Load {
   clientsPerRoom: number
   hz: number
   offendersPerRoom?: number
+  /** Default 'stock', or 'models' with offenders (loadgen/client.ts). */
+  shape?: LoadShape
 }
 
 let runCounter = 0
@@ -116,6 +118,7 @@ function loadConfig(server: RunningServer, load: Load, window: Window): LoadConf
     clientsPerRoom: load.clientsPerRoom,
     hz: load.hz,
     offendersPerRoom: load.offendersPerRoom ?? 0,
+    shape: load.shape,
     ...window,
     roomPrefix: `bench${++runCounter}`,
   }

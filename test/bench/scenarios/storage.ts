@@ -19,6 +19,7 @@ import { LevelStorage } from '../../../server/storage/leveldb.js'
 import type { Storage } from '../../../server/storage/storage.js'
 import { openStorage } from '../../../server/storage/open.js'
 import { runLoadgen } from '../lib/loadgen.js'
+import { SHARED_MAP } from '../loadgen/client.js'
 import { runScript } from '../lib/child-script.js'
 import type { LoadResult } from '../loadgen/types.js'
 import { startServer, type ServerId } from '../servers/servers.js'
@@ -64,9 +65,13 @@ async function yroomStored(data: string, rooms: string[]): Promise<Record<string
       for (const u of updates) Y.applyUpdate(doc, u)
     })
     const values: Record<string, string> = {}
+    // Owned models (shape 'models'): `m${id}` → model with `v`; stock clients: `c${id}` → value.
     doc.getMap('models').forEach((m, key) => {
       const v = m instanceof Y.Map ? m.get('v') : undefined
       if (typeof v === 'string') values[key] = v
+    })
+    doc.getMap(SHARED_MAP).forEach((v, key) => {
+      if (typeof v === 'string') values[`m${key.slice(1)}`] = v
     })
     out[room] = values
     doc.destroy()

@@ -1,5 +1,5 @@
 // Reads what @y/websocket-server persisted with y-leveldb (YPERSISTENCE) after a crash, and
-// prints, per room, the `v` value of every model (JSON). Plain JS: y-leveldb ships no types
+// prints, per room, the `v` value of every model and every stock writer's value (JSON). Plain JS: y-leveldb ships no types
 // for its ESM entry.
 import { LeveldbPersistence } from 'y-leveldb'
 
@@ -12,6 +12,10 @@ for (const room of rooms) {
   doc.getMap('models').forEach((model, key) => {
     const v = model.get?.('v')
     if (typeof v === 'string') values[key] = v
+  })
+  // Stock-client load (loadgen/client.ts): `c${id}` keys of the shared root map.
+  doc.getMap('shared').forEach((v, key) => {
+    if (typeof v === 'string') values[`m${key.slice(1)}`] = v
   })
   out[room] = values
 }
