@@ -6,7 +6,7 @@
  * `yroom repair [--data ./data] [--room NAME] [--dry-run]` (damaged storage, see storage/repair.ts)
  */
 import { parseArgs } from 'node:util'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { resolve } from 'node:path'
 import { createServer } from './server.js'
@@ -26,6 +26,17 @@ async function loadActions(file: string | undefined): Promise<YroomPlugin[]> {
   }
   if (!Array.isArray(mod.actionSets)) throw new Error(`--actions ${file}: the module must export an array 'actionSets'`)
   return [actionsPlugin({ sets: mod.actionSets, migrations: mod.migrations })]
+}
+
+/** `--jwt-public-key FILE`: the PEM text, or exit 2 with why. */
+function readKeyFile(file: string | undefined): string | undefined {
+  if (file === undefined) return undefined
+  try {
+    return readFileSync(file, 'utf8')
+  } catch (err) {
+    console.error(`yroom: --jwt-public-key ${file}: ${(err as Error).message}`)
+    process.exit(2)
+  }
 }
 
 const HELP_COLUMN = 27
@@ -116,6 +127,12 @@ async function main(): Promise<void> {
     leaseMs: num('lease-ms'),
     nodeId: text('node-id'),
     redis: text('redis'),
+    jwtSecret: text('jwt-secret') ?? (process.env.YROOM_JWT_SECRET || undefined),
+    jwtPublicKey: readKeyFile(text('jwt-public-key')),
+    jwksUrl: text('jwks-url'),
+    jwtIssuer: text('jwt-issuer'),
+    jwtAudience: text('jwt-audience'),
+    tokenRefreshGraceMs: num('token-refresh-grace-ms'),
     plugins: [...defaultPlugins({ authority: !on('no-authority'), reconnectGraceMs: num('reconnect-grace-ms') ?? 0 }), ...actions],
     processMetrics: !on('no-process-metrics'),
     staticDir: text('static'),

@@ -35,14 +35,20 @@ export interface ServerOptions {
   nodeId?: string
   redis?: string
   authenticate?: AuthenticateHook
+  jwtSecret?: string
+  jwtPublicKey?: string
+  jwksUrl?: string
+  jwtIssuer?: string
+  jwtAudience?: string
+  tokenRefreshGraceMs?: number
   plugins?: YroomPlugin[]
   staticDir?: string
   logger?: Logger | string
   processMetrics?: boolean
 }
 
-export type ResolvedOptions = Required<Omit<ServerOptions, 'authenticate' | 'staticDir' | 'logger' | 'storage' | 'nodeId' | 'redis'>> &
-  Pick<ServerOptions, 'authenticate' | 'staticDir' | 'nodeId' | 'redis'>
+type OptionalOptions = 'authenticate' | 'staticDir' | 'nodeId' | 'redis' | 'jwtSecret' | 'jwtPublicKey' | 'jwksUrl' | 'jwtIssuer' | 'jwtAudience'
+export type ResolvedOptions = Required<Omit<ServerOptions, OptionalOptions | 'logger' | 'storage'>> & Pick<ServerOptions, OptionalOptions>
 
 const MiB = 1024 * 1024
 
@@ -70,6 +76,7 @@ export const DEFAULTS = {
   maxBufferedBytes: 4 * MiB,
   compactAfterEntries: 200,
   leaseMs: 5000,
+  tokenRefreshGraceMs: 30_000,
   processMetrics: true,
 } satisfies { [K in keyof ServerOptions]?: ServerOptions[K] & (number | string | boolean) }
 
@@ -103,6 +110,12 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     plugins: o.plugins ?? [],
     processMetrics: o.processMetrics ?? d.processMetrics,
     authenticate: o.authenticate,
+    jwtSecret: o.jwtSecret,
+    jwtPublicKey: o.jwtPublicKey,
+    jwksUrl: o.jwksUrl,
+    jwtIssuer: o.jwtIssuer,
+    jwtAudience: o.jwtAudience,
+    tokenRefreshGraceMs: o.tokenRefreshGraceMs ?? d.tokenRefreshGraceMs,
     staticDir: o.staticDir,
   }
 }
@@ -264,7 +277,45 @@ export const SETTINGS: readonly Setting[] = [
     more: 'It is also dropped when queued data has not moved for a whole `heartbeatMs`; the client sees 1006. See [Slow consumers](#slow-consumers). Also caps what a client may send before its connection is set up (authentication, room load): 1008. Stock clients and the SDK send only a few small messages then.',
   },
   { option: 'compactAfterEntries', help: "Compact a room's stored log once it has more entries than this (one entry per tick)." },
-  { option: 'authenticate', default: 'anonymous', help: 'Authentication hook; without one each connection is its own anonymous principal.', more: 'See [Authentication](#authentication).' },
+  {
+    option: 'authenticate',
+    default: 'anonymous',
+    help: 'Authentication hook; without one (and without JWT) each connection is its own anonymous principal.',
+    more: 'See [Authentication](#authentication). Not together with the JWT options: wrap `jwtAuthenticator` in your hook instead ([JWT](#jwt)).',
+  },
+  {
+    option: 'jwtSecret',
+    flag: 'jwt-secret',
+    value: 'S',
+    default: 'off',
+    help: 'Accept JWTs signed with this HS256 secret (HS384, HS512 too) as `?token=`; others are refused with 4401.',
+    more: 'The CLI also reads `YROOM_JWT_SECRET` (a flag shows in `ps`). Use at least 32 random bytes. See [JWT](#jwt).',
+  },
+  {
+    option: 'jwtPublicKey',
+    flag: 'jwt-public-key',
+    value: 'FILE',
+    default: 'off',
+    help: 'Accept JWTs signed with the private half of this PEM public key (ES256/384/512, RS256/384/512, PS256/384/512 or EdDSA, by the key).',
+    more: 'The option takes the PEM text, the flag a file holding it. See [JWT](#jwt).',
+  },
+  {
+    option: 'jwksUrl',
+    flag: 'jwks-url',
+    value: 'URL',
+    default: 'off',
+    help: 'Accept JWTs signed with a key of this JSON Web Key Set (fetched on demand, cached); unreachable: 1013.',
+    more: 'See [JWT](#jwt).',
+  },
+  { option: 'jwtIssuer', flag: 'jwt-issuer', value: 'ISS', default: 'any', help: 'With JWT: the `iss` claim must be this.' },
+  { option: 'jwtAudience', flag: 'jwt-audience', value: 'AUD', default: 'any', help: 'With JWT: the `aud` claim must contain this.' },
+  {
+    option: 'tokenRefreshGraceMs',
+    flag: 'token-refresh-grace-ms',
+    value: 'N',
+    help: 'A connection whose token expired is asked for a new one and closed with 4419 unless one arrives within this many ms.',
+    more: 'Stock clients cannot be asked: they are closed at expiry. See [Token expiry and refresh](#token-expiry-and-refresh).',
+  },
   { option: 'plugins', default: 'none', help: 'Plugins, in order; `createServer` adds none by itself, `yroom serve` runs `defaultPlugins()`.' },
   { option: '(authority plugin)', flag: 'no-authority', default: 'on in the CLI', help: 'Run without the authority plugin (a plain Yjs relay).' },
   {

@@ -18,6 +18,10 @@ import { createLogger, type Logger } from './logger.js'
 import { Metrics } from './metrics.js'
 import { DEFAULTS, resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js'
 import { Refusal, type Principal } from './plugin.js'
+import { jwtAuthenticator, jwtConfigured } from './transport/jwt.js'
+import { TokenExpiry } from './transport/token-expiry.js'
+import { decodeExtension, ExtKind, isHelloMessage, isTokenMessage } from '../src/shared/protocol/extension.js'
+import * as decoding from 'lib0/decoding'
 import type { Room } from './room/room.js'
 import { Rooms } from './room/rooms.js'
 import { InboundFlow, PendingBudget } from './transport/inbound-flow.js'
@@ -42,9 +46,25 @@ export interface YroomServer {
   readonly port: number
   /** Open connections. */
   readonly connections: ReadonlySet<Connection>
+  /**
+   * Makes every open connection of a principal read-only (`true`: its next write is rolled
+   * back) or writable again (`false`); `null` returns them to what their token says. Lasts
+   * for these connections, over token refreshes; new connections follow their token.
+   * Returns how many connections it changed.
+   */
+  setReadOnly(principalId: string, readOnly: boolean | null): number
+  /** Closes every open connection of a principal with 4410 and `reason`; returns how many. */
+  kick(principalId: string, reason?: string): number
 }
 
 let anonymousCounter = 0
+
+/** The close code for an authentication refusal. */
+function authCloseCode(err: unknown): number {
+  if (err instanceof Refusal && err.code === 'forbidden') return CloseCode.FORBIDDEN
+  if (err instanceof Refusal && err.code === 'unavailable') return CloseCode.TRY_AGAIN_LATER
+  return CloseCode.UNAUTHORIZED
+}
 
 function toBytes(data: RawData): Uint8Array {
   if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data))
@@ -71,6 +91,12 @@ function parseTarget(req: IncomingMessage): { room: string; token: string | null
 
 export async function createServer(input: ServerOptions = {}): Promise<YroomServer> {
   const options = resolveOptions(input)
+  const jwt = { secret: options.jwtSecret, publicKey: options.jwtPublicKey, jwksUrl: options.jwksUrl, issuer: options.jwtIssuer, audience: options.jwtAudience }
+  if (jwtConfigured(jwt) && options.authenticate) {
+    throw new Error('give either an authenticate hook or JWT options (jwtSecret, jwtPublicKey, jwksUrl), not both: call jwtAuthenticator() from your hook instead')
+  }
+  // JWT is a built-in authenticate hook (transport/jwt.ts).
+  const authenticateHook = options.authenticate ?? (jwtConfigured(jwt) ? jwtAuthenticator(jwt) : undefined)
   const logger = typeof input.logger === 'object' ? input.logger : createLogger(input.logger)
   const metrics = new Metrics(options.processMetrics)
   const storage = typeof input.storage === 'object' ? input.storage : await openStorage(input.storage ?? DEFAULTS.storage, { leaseMs: options.leaseMs, nodeId: options.nodeId })
@@ -144,8 +170,20 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
   // Cluster mode: anonymous principals are told apart across nodes.
   const anonymousPrefix = cluster ? `anonymous:${cluster.node}:` : 'anonymous:'
   async function authenticate(room: string, req: IncomingMessage, token: string | null): Promise<Principal> {
-    if (options.authenticate) return options.authenticate({ room, request: req, token })
+    if (authenticateHook) return authenticateHook({ room, request: req, token })
     return { id: `${anonymousPrefix}${++anonymousCounter}`, anonymous: true }
+  }
+  // Tokens that expire mid-session: refresh requests, new tokens, closing (token-expiry.ts).
+  const tokens = new TokenExpiry({
+    graceMs: options.tokenRefreshGraceMs,
+    authenticate: authenticateHook ? authenticate : null,
+    closeCodeOf: authCloseCode,
+    logger,
+  })
+  /** An established connection, either path: its token is watched until the socket closes. */
+  function watchToken(ws: WebSocket, conn: Connection, req: IncomingMessage): void {
+    tokens.watch(conn, req)
+    ws.once('close', () => tokens.forget(conn))
   }
 
   /**
@@ -174,6 +212,21 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
       conn.close(CloseCode.UNSUPPORTED_DATA, 'binary messages only')
       return null
     }
+    // A new token belongs to the connection, not to its room (relayed ones included).
+    if (isTokenMessage(bytes)) {
+      let token: string
+      try {
+        const msg = decodeExtension(decoding.createDecoder(bytes.subarray(1)))
+        if (msg.kind !== ExtKind.TOKEN) return null
+        token = msg.body.token
+      } catch (err) {
+        conn.close(CloseCode.PROTOCOL_ERROR, `malformed message: ${(err as Error).message}`)
+        return null
+      }
+      void tokens.refresh(conn, token)
+      return null
+    }
+    if (isHelloMessage(bytes)) tokens.helloed(conn)
     return bytes
   }
 
@@ -193,7 +246,7 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
    * Cluster mode, a room another node is the authority of: the connection's messages are
    * relayed to it (cluster/relayed-room.ts), until this node takes the room over.
    */
-  function relay(ws: WebSocket, conn: Connection, c: Cluster, early: Array<{ data: RawData; isBinary: boolean }>, setDeliver: (d: (data: RawData, isBinary: boolean) => void) => void): void {
+  function relay(ws: WebSocket, req: IncomingMessage, conn: Connection, c: Cluster, early: Array<{ data: RawData; isBinary: boolean }>, setDeliver: (d: (data: RawData, isBinary: boolean) => void) => void): void {
     if (ws.readyState !== ws.OPEN || !serving) {
       if (ws.readyState === ws.OPEN) closeSocket(ws, CloseCode.GOING_AWAY, 'server shutting down')
       return
@@ -201,6 +254,7 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
     const r: RelayedRoom = c.relayFor(conn)
     connections.add(conn)
     metrics.connections.set(connections.size)
+    watchToken(ws, conn, req)
     ws.on('pong', () => (conn.alive = true))
     ws.on('close', () => {
       conn.closed = true
@@ -253,9 +307,9 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
     try {
       principal = await authenticate(target.room, req, target.token)
     } catch (err) {
-      const forbidden = err instanceof Refusal && err.code === 'forbidden'
-      logger.info({ room: target.room, forbidden, reason: (err as Error)?.message }, 'authentication refused')
-      closeSocket(ws, forbidden ? CloseCode.FORBIDDEN : CloseCode.UNAUTHORIZED, (err as Error)?.message || 'unauthorized')
+      const code = authCloseCode(err)
+      logger.info({ room: target.room, code, reason: (err as Error)?.message }, 'authentication refused')
+      closeSocket(ws, code, (err as Error)?.message || 'unauthorized')
       return
     }
     // A hook written in plain JS may return anything; a connection without an id would
@@ -277,7 +331,7 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
     } catch (err) {
       if (err instanceof RoomLeased && cluster) {
         // Cluster mode: another node is the room's authority; this one relays (SPEC §11).
-        relay(ws, conn, cluster, early, (d) => (deliver = d))
+        relay(ws, req, conn, cluster, early, (d) => (deliver = d))
         return
       }
       if (err instanceof Refusal) {
@@ -307,6 +361,7 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
     }
     connections.add(conn)
     metrics.connections.set(connections.size)
+    watchToken(ws, conn, req)
     ws.on('pong', () => (conn.alive = true))
     // Detach once, from the room the connection actually joined: the socket may close
     // while attach still waits (e.g. for an unload of the room to finish).
@@ -373,6 +428,29 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
     connections,
     get port() {
       return port
+    },
+    setReadOnly(principalId, readOnly) {
+      let n = 0
+      for (const conn of connections) {
+        if (conn.principal.id !== principalId || conn.closed) continue
+        const was = conn.readOnly
+        conn.readOnlyOverride = readOnly
+        // Told again (y-protocols auth message) at its next refused write.
+        if (conn.readOnly !== was) conn.permissionDeniedSent = false
+        n++
+      }
+      if (n > 0) logger.info({ principal: principalId, readOnly, connections: n }, 'rights changed')
+      return n
+    },
+    kick(principalId, reason = 'kicked') {
+      let n = 0
+      for (const conn of connections) {
+        if (conn.principal.id !== principalId || conn.closed) continue
+        conn.close(CloseCode.KICKED, reason)
+        n++
+      }
+      if (n > 0) logger.info({ principal: principalId, reason, connections: n }, 'principal kicked')
+      return n
     },
     listen() {
       return new Promise((resolve, reject) => {

@@ -103,7 +103,8 @@ export class Connection {
     readonly socket: WebSocket,
     private stream: Duplex,
     readonly room: string,
-    readonly principal: Principal,
+    /** Replaced (same id) when the client sends a new token (server/transport/token-expiry.ts). */
+    public principal: Principal,
     private metrics: Metrics,
     private limits: ConnectionLimits,
     private logger: Logger | undefined,
@@ -111,8 +112,11 @@ export class Connection {
     readonly inbound: InboundFlow,
   ) {}
 
+  /** Set by `server.setReadOnly`: overrides `principal.readOnly`, a refreshed token's included. */
+  readOnlyOverride: boolean | null = null
+
   get readOnly(): boolean {
-    return this.principal.readOnly === true
+    return this.readOnlyOverride ?? this.principal.readOnly === true
   }
 
   /**

@@ -6,6 +6,11 @@ export interface Principal {
   anonymous: boolean
   /** Read-only connections have every change rejected (and rolled back). */
   readOnly?: boolean
+  /**
+   * When the credentials expire (ms since the epoch): the connection is then asked for a new
+   * token and closed (4419) without one. The JWT check sets it from `exp`; a hook may too.
+   */
+  expiresAt?: number
   /** Anything the application wants to carry along. */
   data?: unknown
 }

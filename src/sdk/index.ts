@@ -37,6 +37,8 @@ export { applyRestored } from './restored.js'
 export { StringKeyDictionary } from './collections/string-key-dictionary.js'
 export {
   RequestInterruptedError,
+  backoffDelay,
+  type TokenSource,
   type ConnectionStatus,
   type StatusEvent,
   type WebSocketConstructor,

@@ -9,7 +9,7 @@ import { Datastore, ROOT_MAP } from './datastore.js'
 import { DATASTORE_ENSURE } from '../shared/protocol/skeleton.js'
 import { Emitter } from './emitter.js'
 import type { ModelType } from './schema.js'
-import { Transport, type ConnectionStatus, type StatusEvent, type WebSocketConstructor } from './transport.js'
+import { Transport, type ConnectionStatus, type StatusEvent, type TokenSource, type WebSocketConstructor } from './transport.js'
 import { ActionClient, type ActionTarget, type Snapshot } from './actions.js'
 import { assertOwnYjs, warnYjsCopies } from '../shared/yjs-copies.js'
 import type { ActionSet } from '../shared/actions/define.js'
@@ -20,8 +20,12 @@ export interface ConnectOptions<R extends ModelType = ModelType> {
   url: string
   /** Room name (at most 512 characters). */
   room: string
-  /** Passed to the server's authenticate hook as `?token=`. */
-  token?: string
+  /**
+   * Sent as `?token=` to the server's authenticate hook or JWT check. A function is called
+   * before every (re)connect and whenever the server asks for a new token (the current one
+   * expired), so the connection stays open across expiries (docs/sdk.md#tokens).
+   */
+  token?: TokenSource
   /** Extra query parameters. */
   params?: Record<string, string>
   /** Seconds: local changes within one frame go out as one merged update. Default 1/20. */
@@ -36,7 +40,10 @@ export interface ConnectOptions<R extends ModelType = ModelType> {
   WebSocket?: WebSocketConstructor
   /** Connect at once (default true). */
   connect?: boolean
-  /** Reconnect backoff bounds in ms (default 100 .. 2500, doubling per failed attempt). */
+  /**
+   * Reconnect backoff in ms: after the n-th failed attempt in a row, a random delay between 0
+   * and min(maxDelayMs, minDelayMs * 2^n) ("full jitter"). Default 100 .. 2500.
+   */
   reconnect?: { minDelayMs?: number; maxDelayMs?: number }
   /** Reconnect when the server sent nothing for this long (default 30000 ms). */
   watchdogMs?: number

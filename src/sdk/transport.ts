@@ -8,7 +8,8 @@
  * `_updateHandler`. The hello must also precede sync step 1, and requests need their own
  * bookkeeping. The protocol work itself is y-protocols' (sync, awareness, auth) and lib0's;
  * this file only owns the socket's life cycle: connect, hello, batching, reconnect with
- * backoff, a no-traffic watchdog and request/response matching.
+ * backoff (exponential, full jitter), tokens (fresh on every connect and refresh request),
+ * a no-traffic watchdog and request/response matching.
  *
  * Offline: local updates are not queued while the socket is down. The document holds them,
  * and on reconnect the server's sync step 1 is answered with a step 2 that carries every
@@ -32,6 +33,7 @@ import {
   decodeExtension,
   encodeHello,
   encodeRequest,
+  encodeToken,
   ExtKind,
   PROTOCOL_VERSION,
   type AnyValue,
@@ -70,12 +72,16 @@ export interface StatusEvent {
   willReconnect?: boolean
 }
 
-/** Close codes after which reconnecting cannot help (the server's decision, §7). */
+/**
+ * Close codes after which reconnecting cannot help (the server's decision, §7). TOKEN_EXPIRED
+ * is not one: the reconnect asks the token function for a new token.
+ */
 const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([
   CloseCode.MESSAGE_TOO_BIG,
   CloseCode.INVALID_ROOM,
   CloseCode.UNAUTHORIZED,
   CloseCode.FORBIDDEN,
+  CloseCode.KICKED,
   CloseCode.DOCUMENT_TOO_LARGE,
   CloseCode.UNPROCESSABLE,
 ])
@@ -98,18 +104,35 @@ export type TransportEvents = {
   frame: (bytes: number) => void
 }
 
+/**
+ * A token, or a function that returns one: called before every (re)connect and when the server
+ * asks for a new token (its token expired), so it should return a fresh one (e.g. from your
+ * auth endpoint; cache it yourself if you like).
+ */
+export type TokenSource = string | (() => string | Promise<string>)
+
+/**
+ * Reconnect delay after `attempt` failed attempts (0 based): "full jitter", a uniformly random
+ * delay between 0 and min(maxMs, minMs * 2^attempt), so clients dropped together (a server
+ * restart) do not come back together.
+ */
+export function backoffDelay(attempt: number, minMs: number, maxMs: number, random: () => number = Math.random): number {
+  const cap = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30))
+  return Math.floor(random() * cap)
+}
+
 export interface TransportOptions {
   /** Server base URL, e.g. ws://localhost:1234. */
   url: string
   room: string
-  token?: string
+  token?: TokenSource
   params?: Record<string, string>
   doc: Y.Doc
   awareness: awarenessProtocol.Awareness
   /** Frame length in ms; 0 sends at the end of the current task. */
   frameMs: number
   WebSocket?: WebSocketConstructor
-  /** Reconnect backoff: min * 2^attempts, capped. */
+  /** Reconnect backoff: a random delay up to min * 2^attempts, capped at max (backoffDelay). */
   minBackoffMs?: number
   maxBackoffMs?: number
   /** Reconnect when nothing arrived for this long (the server echoes awareness renewals). */
@@ -170,9 +193,10 @@ export class Transport {
     opts.awareness.on('update', this.onAwarenessUpdate)
   }
 
-  get url(): string {
+  /** The URL a connection opens, with `token` (the current one) as `?token=`. */
+  urlWith(token: string | undefined): string {
     const params = new URLSearchParams(this.opts.params ?? {})
-    if (this.opts.token !== undefined) params.set('token', this.opts.token)
+    if (token !== undefined) params.set('token', token)
     const q = params.toString()
     return `${this.opts.url.replace(/\/+$/, '')}/${encodeURIComponent(this.opts.room)}${q ? '?' + q : ''}`
   }
@@ -283,11 +307,32 @@ export class Transport {
 
   // ---- socket life cycle --------------------------------------------------------------
 
+  private opening = false
+
   private async open(): Promise<void> {
-    if (!this.shouldConnect || this.ws !== null) return
-    this.WS ??= await defaultWebSocket()
+    if (!this.shouldConnect || this.ws !== null || this.opening) return
+    this.opening = true
+    let token: string | undefined
+    try {
+      this.WS ??= await defaultWebSocket()
+      if (typeof this.opts.token === 'function') {
+        this.setStatus({ status: 'connecting' })
+        token = await this.opts.token()
+        if (typeof token !== 'string') throw new TypeError(`the token function returned ${typeof token}, not a string`)
+      } else {
+        token = this.opts.token
+      }
+    } catch (err) {
+      this.opening = false
+      if (!this.shouldConnect || this.destroyed || this.ws !== null) return
+      // Like a failed connection: reported, and retried after the backoff.
+      this.setStatus({ status: 'disconnected', reason: `token function failed: ${(err as Error)?.message ?? String(err)}`, willReconnect: true })
+      this.scheduleReconnect()
+      return
+    }
+    this.opening = false
     if (!this.shouldConnect || this.ws !== null || this.destroyed) return
-    const ws = new this.WS(this.url)
+    const ws = new this.WS(this.urlWith(token))
     ws.binaryType = 'arraybuffer'
     this.ws = ws
     this.synced = false
@@ -369,7 +414,7 @@ export class Transport {
   }
 
   private scheduleReconnect(): void {
-    const delay = Math.min(this.minBackoff * 2 ** this.attempts, this.maxBackoff)
+    const delay = backoffDelay(this.attempts, this.minBackoff, this.maxBackoff)
     this.attempts++
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null
@@ -416,7 +461,7 @@ export class Transport {
         authProtocol.readAuthMessage(decoder, this.opts.doc, (_doc, reason) => this.events.emit('permission-denied', reason))
         break
       case MESSAGE_YROOM:
-        this.onExtension(decoder)
+        this.onExtension(ws, decoder)
         break
       default:
         // Unknown message types are ignored: newer servers may speak more than we do.
@@ -435,9 +480,34 @@ export class Transport {
     for (const r of queued) if (this.requests.has(r.id)) ws.send(r.bytes)
   }
 
-  private onExtension(decoder: decoding.Decoder): void {
+  /**
+   * The server asks for a new token (ours expired): from the token function, sent on the same
+   * connection. A fixed token cannot be renewed; the server closes with 4419 after the grace
+   * period and the reconnect is refused (4401) unless the token was replaced meanwhile.
+   */
+  private refreshToken(ws: WebSocketLike): void {
+    const source = this.opts.token
+    if (typeof source !== 'function') return
+    Promise.resolve()
+      .then(() => source())
+      .then(
+        (token) => {
+          if (this.ws !== ws || ws.readyState !== OPEN) return
+          if (typeof token !== 'string') throw new TypeError(`the token function returned ${typeof token}, not a string`)
+          ws.send(encodeToken({ token }))
+        },
+      )
+      .catch((err: unknown) => {
+        this.events.emit('error', { code: 'token-refresh-failed', message: `token function failed: ${(err as Error)?.message ?? String(err)}` })
+      })
+  }
+
+  private onExtension(ws: WebSocketLike, decoder: decoding.Decoder): void {
     const msg = decodeExtension(decoder)
     switch (msg.kind) {
+      case ExtKind.REFRESH_TOKEN:
+        this.refreshToken(ws)
+        break
       case ExtKind.WELCOME:
         this.welcome = msg.body
         this.events.emit('welcome', msg.body)

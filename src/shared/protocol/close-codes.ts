@@ -16,7 +16,9 @@ export const CloseCode = {
   UNAUTHORIZED: 4401,
   FORBIDDEN: 4403,
   HEARTBEAT_TIMEOUT: 4408,
+  KICKED: 4410,
   DOCUMENT_TOO_LARGE: 4413,
+  TOKEN_EXPIRED: 4419,
   UNPROCESSABLE: 4422,
 } as const
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode]
@@ -47,15 +49,30 @@ export const CLOSE_CODE_DOCS: { readonly [K in keyof typeof CloseCode]: CloseCod
       '`room could not be opened`, `connection setup failed`, `authentication failed`, `internal error`, `judging this update failed; it was undone`, `room reloads after an internal error`, `stored state of this room is damaged: …`',
   },
   TRY_AGAIN_LATER: {
-    when: 'over a [connection limit](#connections), or the room is served elsewhere: its lease passed to another server ([leases](storage.md#leases-and-epochs), [cluster mode](scaling-out.md)); try again later',
-    reasons: '`too many connections from this address`, `server at its connection limit`, `room moved to another server; reconnect`, `room is served by another server; try again`',
+    when: 'over a [connection limit](#connections), the JWKS could not be fetched, or the room is served elsewhere: its lease passed to another server ([leases](storage.md#leases-and-epochs), [cluster mode](scaling-out.md)); try again later',
+    reasons:
+      '`too many connections from this address`, `server at its connection limit`, `room moved to another server; reconnect`, `room is served by another server; try again`, `token keys (JWKS) unavailable; try again`',
   },
   INVALID_ROOM: {
     when: 'an invalid room name in the URL',
     reasons: '`room name is empty`, `room name longer than 512 characters`, `room name contains control characters`, `room name is not valid URL encoding`',
   },
-  UNAUTHORIZED: { when: '`authenticate` refused the connection (unauthorized)', reasons: "the hook's message, else `unauthorized`" },
-  FORBIDDEN: { when: '`authenticate` or a plugin\'s `onConnect` refused the connection (forbidden)', reasons: "the hook's or plugin's message" },
+  UNAUTHORIZED: {
+    when: '`authenticate` or the [JWT check](#jwt) refused the connection (unauthorized), or a [refreshed token](#token-expiry-and-refresh) was refused or names another principal; the SDK does not reconnect',
+    reasons: "the hook's message, else `unauthorized`; `token expired`, `token signature is invalid`, `token required`, `token refresh refused: …`",
+  },
+  FORBIDDEN: {
+    when: '`authenticate`, the JWT check (room not in the token\'s `rooms`) or a plugin\'s `onConnect` refused the connection (forbidden); the SDK does not reconnect',
+    reasons: "the hook's or plugin's message; `token does not allow room NAME`",
+  },
+  KICKED: {
+    when: '`server.kick(principalId)` closed the principal\'s connections; the SDK does not reconnect',
+    reasons: 'the reason passed to `kick`, else `kicked`',
+  },
+  TOKEN_EXPIRED: {
+    when: 'the connection\'s token expired and no valid new one arrived within `tokenRefreshGraceMs` of the refresh request (a stock client gets no request: it is closed at expiry); the SDK reconnects, asking its token function for a new token',
+    reasons: '`token expired`, `token expired; no new token within N ms`',
+  },
   HEARTBEAT_TIMEOUT: {
     when: '**never sent**: a connection silent for a heartbeat interval is dropped without a closing handshake (a dead peer could not answer one), so the client sees 1006. The code stays reserved',
     reasons: '—',

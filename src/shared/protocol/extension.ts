@@ -20,6 +20,10 @@ export const ExtKind = {
   REQUEST: 4,
   RESPONSE: 5,
   RESTORED: 6,
+  /** Server to client: the connection's token expired; send a new one (TOKEN) within `graceMs`. */
+  REFRESH_TOKEN: 7,
+  /** Client to server: a new token for this connection, on REFRESH_TOKEN or at any time. */
+  TOKEN: 8,
 } as const
 
 /** A path from the document root to a model or property: root name, then keys / indexes. */
@@ -95,6 +99,17 @@ export interface Response {
   result: AnyValue
 }
 
+export interface RefreshToken {
+  /** When the token expired, ms since the epoch (server time). */
+  expiresAt: number
+  /** The connection is closed (4419) if no valid new token arrives within this many ms. */
+  graceMs: number
+}
+
+export interface TokenBody {
+  token: string
+}
+
 export type ExtMessage =
   | { kind: typeof ExtKind.HELLO; body: Hello }
   | { kind: typeof ExtKind.WELCOME; body: Welcome }
@@ -103,6 +118,8 @@ export type ExtMessage =
   | { kind: typeof ExtKind.REQUEST; body: Request }
   | { kind: typeof ExtKind.RESPONSE; body: Response }
   | { kind: typeof ExtKind.RESTORED; body: { ranges: RestoredRange[] } }
+  | { kind: typeof ExtKind.REFRESH_TOKEN; body: RefreshToken }
+  | { kind: typeof ExtKind.TOKEN; body: TokenBody }
 
 function header(kind: number): encoding.Encoder {
   const enc = encoding.createEncoder()
@@ -163,6 +180,31 @@ export function encodeRestored(ranges: readonly RestoredRange[]): Uint8Array {
     encoding.writeVarUint(enc, r.toClock)
   }
   return encoding.toUint8Array(enc)
+}
+
+export function encodeRefreshToken(body: RefreshToken): Uint8Array {
+  const enc = header(ExtKind.REFRESH_TOKEN)
+  encoding.writeAny(enc, { expiresAt: body.expiresAt, graceMs: body.graceMs })
+  return encoding.toUint8Array(enc)
+}
+
+export function encodeToken(body: TokenBody): Uint8Array {
+  const enc = header(ExtKind.TOKEN)
+  encoding.writeAny(enc, { token: body.token })
+  return encoding.toUint8Array(enc)
+}
+
+/**
+ * True when `bytes` is a TOKEN message (both varUints are single bytes): the server reads
+ * these before any room sees the message.
+ */
+export function isTokenMessage(bytes: Uint8Array): boolean {
+  return bytes.byteLength > 2 && bytes[0] === MESSAGE_YROOM && bytes[1] === ExtKind.TOKEN
+}
+
+/** True when `bytes` is a HELLO message. */
+export function isHelloMessage(bytes: Uint8Array): boolean {
+  return bytes.byteLength > 2 && bytes[0] === MESSAGE_YROOM && bytes[1] === ExtKind.HELLO
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -250,6 +292,16 @@ export function decodeExtension(decoder: decoding.Decoder): ExtMessage {
         ranges.push({ client, clock, length, toClient: decoding.readVarUint(decoder), toClock: decoding.readVarUint(decoder) })
       }
       return { kind, body: { ranges } }
+    }
+    case ExtKind.REFRESH_TOKEN: {
+      const b = readAnyChecked(decoder)
+      if (!isRecord(b)) throw new TypeError('extension message: refresh-token body must be an object')
+      return { kind, body: { expiresAt: num(b.expiresAt, 'expiresAt'), graceMs: num(b.graceMs, 'graceMs') } }
+    }
+    case ExtKind.TOKEN: {
+      const b = readAnyChecked(decoder)
+      if (!isRecord(b)) throw new TypeError('extension message: token body must be an object')
+      return { kind, body: { token: str(b.token, 'token') } }
     }
     default:
       throw new TypeError(`extension message: unknown kind ${kind}`)
