@@ -299,7 +299,8 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
     const target = parseTarget(req)
     if ('error' in target) {
       metrics.rejectedMessages.inc({ reason: 'invalid-room' })
-      logger.warn({ url: req.url?.slice(0, 200), reason: target.error }, 'invalid room name')
+      // The path only: the query holds the token, which must not reach the logs.
+      logger.warn({ url: req.url?.split('?')[0].slice(0, 200), reason: target.error }, 'invalid room name')
       closeSocket(ws, CloseCode.INVALID_ROOM, target.error)
       return
     }

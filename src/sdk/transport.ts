@@ -336,7 +336,7 @@ export class Transport {
     ws.binaryType = 'arraybuffer'
     this.ws = ws
     this.synced = false
-    this.setStatus({ status: 'connecting' })
+    if (this.status !== 'connecting') this.setStatus({ status: 'connecting' }) // a token function may have said so
     ws.onopen = () => {
       if (this.ws !== ws) return
       this.lastMessageAt = Date.now()
