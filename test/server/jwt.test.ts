@@ -12,6 +12,10 @@ import { createServer } from '../../server/index.js'
 import { CloseCode } from '../../src/shared/protocol/close-codes.js'
 import { encodeToken, ExtKind } from '../../src/shared/protocol/extension.js'
 import { connectProvider, RawClient, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
+import { startChildServer } from '../child-server.js'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join as joinPath } from 'node:path'
 
 const SECRET = 'test-secret-of-at-least-32-bytes!!'
 const secretKey = new TextEncoder().encode(SECRET)
@@ -159,6 +163,33 @@ describe('JWT (public keys)', () => {
     s = await startServer({ jwksUrl })
     const { code, reason } = await closeOf(`${s.url}/jwks?token=${await sign({ sub: 'dave' })}`)
     expect({ code, reason }).toEqual({ code: CloseCode.TRY_AGAIN_LATER, reason: 'token keys (JWKS) unavailable; try again' })
+  })
+})
+
+describe('yroom serve', () => {
+  it('--jwt-secret and --jwt-public-key FILE', async () => {
+    const a = await startChildServer(['--data', ':memory:', '--jwt-secret', SECRET])
+    try {
+      const good = await hs256({ sub: 'cli', rooms: ['r'] })
+      expect((await closeOf(`${a.url}/r?token=${await hs256({ sub: 'cli' }, '1h', new TextEncoder().encode('x'.repeat(32)))}`)).code).toBe(CloseCode.UNAUTHORIZED)
+      expect((await closeOf(`${a.url}/other?token=${good}`)).code).toBe(CloseCode.FORBIDDEN)
+      const c = await connectProvider(a.url, 'r', { params: { token: good } })
+      c.destroy()
+    } finally {
+      await a.kill()
+    }
+    const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true })
+    const file = joinPath(mkdtempSync(joinPath(tmpdir(), 'yroom-jwt-')), 'public.pem')
+    writeFileSync(file, await exportSPKI(publicKey))
+    const b = await startChildServer(['--data', ':memory:', '--jwt-public-key', file])
+    try {
+      const token = await new SignJWT({ sub: 'cli' }).setProtectedHeader({ alg: 'RS256' }).setExpirationTime('1h').sign(privateKey)
+      const c = await connectProvider(b.url, 'r', { params: { token } })
+      c.destroy()
+      expect((await closeOf(`${b.url}/r?token=${await hs256({ sub: 'cli' })}`)).code).toBe(CloseCode.UNAUTHORIZED)
+    } finally {
+      await b.kill()
+    }
   })
 })
 
