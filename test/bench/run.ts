@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --quick] [-- --only 1,3] [-- --no-build] [-- --out FILE]`
  * (`--only` takes scenario numbers, or names: fanout, capacity, authority, rejection, cold,
- * storage, memory, cluster)
+ * storage, memory, cluster, b4)
  * `npm run bench -- --from-json test/bench/results/results.json`: re-render a report only.
  * `npm run bench -- --only 5,6 --merge test/bench/results/results.json`: measure some scenarios
  * again and merge them into an earlier full run's results (the report says which, and when).
@@ -32,6 +32,7 @@ import { coldLoad } from './scenarios/coldload.js'
 import { storage } from './scenarios/storage.js'
 import { memoryScenario } from './scenarios/memory.js'
 import { clusterScenario } from './scenarios/cluster.js'
+import { b4Scenario } from './scenarios/b4.js'
 import { capacityChart } from './report/chart.js'
 import { evaluateTargets, renderMarkdown, type BenchReport, type ProfileSummary } from './report/markdown.js'
 
@@ -99,14 +100,15 @@ const SCENARIO_KEYS: Record<number, Array<keyof BenchReport>> = {
   6: ['storage'],
   7: ['memory'],
   8: ['cluster', 'clusterSkipped'],
+  9: ['b4'],
 }
 
 /** `--only` accepts these names beside the numbers. */
-const SCENARIO_NAMES: Record<string, number> = { fanout: 1, capacity: 2, authority: 3, rejection: 4, cold: 5, storage: 6, memory: 7, cluster: 8 }
+const SCENARIO_NAMES: Record<string, number> = { fanout: 1, capacity: 2, authority: 3, rejection: 4, cold: 5, storage: 6, memory: 7, cluster: 8, b4: 9 }
 
 function scenarioNumber(x: string): number {
   const n = SCENARIO_NAMES[x.toLowerCase()] ?? Number(x)
-  if (!SCENARIO_KEYS[n]) throw new Error(`--only: no scenario ${JSON.stringify(x)} (numbers 1–8 or ${Object.keys(SCENARIO_NAMES).join(', ')})`)
+  if (!SCENARIO_KEYS[n]) throw new Error(`--only: no scenario ${JSON.stringify(x)} (numbers 1–9 or ${Object.keys(SCENARIO_NAMES).join(', ')})`)
   return n
 }
 
@@ -218,6 +220,13 @@ async function main(): Promise<void> {
       const c = await clusterScenario(s, quick ? null : profileDir)
       if ('skipped' in c) report.clusterSkipped = c.skipped
       else report.cluster = c
+    })
+  }
+
+  if (want(9)) {
+    await attempt('scenario 9 (B4 editing trace)', async () => {
+      report.b4 = await b4Scenario(s)
+      for (const e of report.b4.diskErrors) report.failures.push(`scenario 9 (B4 disk): ${e}`)
     })
   }
 

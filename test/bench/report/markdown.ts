@@ -13,6 +13,8 @@ import { PATHS } from '../loadgen/types.js'
 import type { Settings } from '../scenarios/common.js'
 import type { HotFunction } from '../lib/profile.js'
 import { SERVERS, yroomNodeFlags } from '../servers/servers.js'
+import type { B4Result } from '../scenarios/b4.js'
+import { b4Section, b4Targets } from './b4.js'
 
 export interface Machine {
   cpu: string
@@ -58,6 +60,8 @@ export interface BenchReport {
   cluster?: ClusterResult
   /** Why scenario 8 was not measured (PostgreSQL or redis-server missing). */
   clusterSkipped?: string
+  /** Scenario 9, the B4 editing trace (absent in reports from before it). */
+  b4?: B4Result
   profiles: ProfileSummary[]
   chartPath: string | null
   failures: string[]
@@ -251,6 +255,7 @@ export function evaluateTargets(r: BenchReport): TargetRow[] {
       met: times.length === 0 ? null : times.length === c.failover.rounds.length && p99 <= 2 * c.leaseMs,
     })
   }
+  if (r.b4) rows.push(...b4Targets(r.b4))
   return rows
 }
 
@@ -655,6 +660,8 @@ export function renderMarkdown(r: BenchReport): string {
 
   if (r.cluster) out.push(...clusterSection(r.cluster, std))
   else if (r.clusterSkipped) out.push('## 8. Cluster', '', `Not measured: ${r.clusterSkipped}.`, '')
+
+  if (r.b4) out.push(...b4Section(r.b4))
 
   if (r.profiles.length) {
     out.push('## Profiles')
