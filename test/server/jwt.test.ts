@@ -13,6 +13,8 @@ import { CloseCode } from '../../src/shared/protocol/close-codes.js'
 import { encodeToken, ExtKind } from '../../src/shared/protocol/extension.js'
 import { connectProvider, RawClient, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
 import { startChildServer } from '../child-server.js'
+import { jwtAuthenticator } from '../../plugins/jwt.js'
+import { Refusal } from '../../server/index.js'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join as joinPath } from 'node:path'
@@ -112,6 +114,21 @@ describe('JWT (HS256 secret)', () => {
     await until(() => viewer.doc.getMap('m').get('later') === 1)
     expect(writer.doc.getMap('m').get('intruder')).toBeUndefined()
     expect(s.server.rooms.get('ro')!.doc.getMap('m').toJSON()).toEqual({ keep: 'v', later: 1 })
+  })
+
+  it('jwtAuthenticator composes into an authenticate hook', async () => {
+    const jwt = jwtAuthenticator({ secret: SECRET })
+    s = await startServer({
+      authenticate: async (ctx) => {
+        const principal = await jwt(ctx)
+        if (principal.id === 'banned') throw new Refusal('forbidden', 'banned')
+        return { ...principal, data: { via: 'hook' } }
+      },
+    })
+    await join('mix', await hs256({ sub: 'ok' }))
+    expect(principalsIn('mix')[0]).toMatchObject({ id: 'ok', data: { via: 'hook' } })
+    expect(await closeOf(`${s.url}/mix?token=${await hs256({ sub: 'banned' })}`)).toEqual({ code: CloseCode.FORBIDDEN, reason: 'banned' })
+    expect((await closeOf(`${s.url}/mix?token=${await hs256({ sub: 'ok' }, now() - 5)}`)).code).toBe(CloseCode.UNAUTHORIZED)
   })
 
   it('is refused together with an authenticate hook (compose with jwtAuthenticator instead)', async () => {
