@@ -81,8 +81,8 @@ async function main(): Promise<void> {
     process.exitCode = await repairCommand(process.argv.slice(3))
     return
   }
-  const flags: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } }
-  for (const s of FLAGS) flags[s.flag] = { type: s.value === undefined ? 'boolean' : 'string' }
+  const flags: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = { help: { type: 'boolean', short: 'h' } }
+  for (const s of FLAGS) flags[s.flag] = { type: s.value === undefined ? 'boolean' : 'string', ...(s.multiple ? { multiple: true } : {}) }
   const { values, positionals } = parseArgs({ allowPositionals: true, options: flags })
   // The flags are data, so parseArgs cannot type them: read each as what SETTINGS declares.
   const text = (flag: string): string | undefined => {
@@ -90,6 +90,11 @@ async function main(): Promise<void> {
     return typeof v === 'string' ? v : undefined
   }
   const on = (flag: string): boolean => values[flag] === true
+  /** A repeatable flag (`multiple` in SETTINGS): every value given. */
+  const list = (flag: string): string[] | undefined => {
+    const v = values[flag]
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined
+  }
   const num = (flag: string): number | undefined => int(text(flag), flag)
   if (values.help || positionals[0] !== 'serve') {
     console.log(`${USAGE}\n\n${REPAIR_USAGE}`)
@@ -133,6 +138,9 @@ async function main(): Promise<void> {
     jwtIssuer: text('jwt-issuer'),
     jwtAudience: text('jwt-audience'),
     tokenRefreshGraceMs: num('token-refresh-grace-ms'),
+    apiKey: text('api-key') ?? (process.env.YROOM_API_KEY || undefined),
+    webhooks: list('webhook'),
+    webhookSecret: text('webhook-secret') ?? (process.env.YROOM_WEBHOOK_SECRET || undefined),
     plugins: [...defaultPlugins({ authority: !on('no-authority'), reconnectGraceMs: num('reconnect-grace-ms') ?? 0 }), ...actions],
     processMetrics: !on('no-process-metrics'),
     staticDir: text('static'),

@@ -101,6 +101,25 @@ export class Metrics {
     registers: [this.registry],
   })
 
+  readonly apiRequests = new Counter({
+    name: 'yroom_api_requests_total',
+    help: 'HTTP API requests answered, by route and status code',
+    labelNames: ['route', 'status'] as const,
+    registers: [this.registry],
+  })
+  readonly webhookDeliveries = new Counter({
+    name: 'yroom_webhook_deliveries_total',
+    help: 'Webhook delivery attempts (ok: 2xx; retry: failed, will be retried; failed: failed, out of attempts)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  })
+  readonly webhookDropped = new Counter({
+    name: 'yroom_webhook_dropped_total',
+    help: 'Webhook events dropped, oldest first, because the delivery queue was full',
+    registers: [this.registry],
+  })
+  readonly webhookQueue = new Gauge({ name: 'yroom_webhook_queue', help: 'Webhook events waiting for delivery (all endpoints)', registers: [this.registry] })
+
   constructor(defaultMetrics: boolean) {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry })
   }

@@ -41,13 +41,16 @@ export interface ServerOptions {
   jwtIssuer?: string
   jwtAudience?: string
   tokenRefreshGraceMs?: number
+  apiKey?: string
+  webhooks?: string[]
+  webhookSecret?: string
   plugins?: YroomPlugin[]
   staticDir?: string
   logger?: Logger | string
   processMetrics?: boolean
 }
 
-type OptionalOptions = 'authenticate' | 'staticDir' | 'nodeId' | 'redis' | 'jwtSecret' | 'jwtPublicKey' | 'jwksUrl' | 'jwtIssuer' | 'jwtAudience'
+type OptionalOptions = 'apiKey' | 'webhookSecret' | 'authenticate' | 'staticDir' | 'nodeId' | 'redis' | 'jwtSecret' | 'jwtPublicKey' | 'jwksUrl' | 'jwtIssuer' | 'jwtAudience'
 export type ResolvedOptions = Required<Omit<ServerOptions, OptionalOptions | 'logger' | 'storage'>> & Pick<ServerOptions, OptionalOptions>
 
 const MiB = 1024 * 1024
@@ -116,6 +119,9 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     jwtIssuer: o.jwtIssuer,
     jwtAudience: o.jwtAudience,
     tokenRefreshGraceMs: o.tokenRefreshGraceMs ?? d.tokenRefreshGraceMs,
+    apiKey: o.apiKey,
+    webhooks: o.webhooks ?? [],
+    webhookSecret: o.webhookSecret,
     staticDir: o.staticDir,
   }
 }
@@ -127,6 +133,8 @@ export interface Setting {
   /** The `yroom serve` flag without its dashes, and the value it takes (none: a switch). */
   flag?: string
   value?: string
+  /** The flag may be given several times (the option is a list). */
+  multiple?: true
   /** The default as shown (Markdown), where DEFAULTS has no plain value for it. */
   default?: string
   /** The first sentence: --help prints it, the docs table starts with it. Markdown code spans only, no links. */
@@ -315,6 +323,31 @@ export const SETTINGS: readonly Setting[] = [
     value: 'N',
     help: 'A connection whose token expired is asked for a new one and closed with 4419 unless one arrives within this many ms.',
     more: 'Stock clients cannot be asked: they are closed at expiry. See [Token expiry and refresh](#token-expiry-and-refresh).',
+  },
+  {
+    option: 'apiKey',
+    flag: 'api-key',
+    value: 'KEY',
+    default: 'off',
+    help: 'Enable the HTTP API under `/api/v1/`, for requests with `Authorization: Bearer KEY`; without a key it answers 404.',
+    more: 'The CLI also reads `YROOM_API_KEY` (a flag shows in `ps`). Use at least 32 random bytes. See [HTTP API](#http-api).',
+  },
+  {
+    option: 'webhooks',
+    flag: 'webhook',
+    value: 'URL',
+    multiple: true,
+    default: 'none',
+    help: 'POST signed JSON events (rooms loaded and stored, clients joining, rejections, actions) to this URL; repeatable.',
+    more: 'Delivered in the background with retries; never blocks a room. See [Webhooks](#webhooks).',
+  },
+  {
+    option: 'webhookSecret',
+    flag: 'webhook-secret',
+    value: 'S',
+    default: 'none',
+    help: 'The HMAC-SHA256 secret webhook bodies are signed with (header `X-Yroom-Signature`); required with `--webhook`.',
+    more: 'The CLI also reads `YROOM_WEBHOOK_SECRET`. See [verifying a webhook](#verifying-a-webhook).',
   },
   { option: 'plugins', default: 'none', help: 'Plugins, in order; `createServer` adds none by itself, `yroom serve` runs `defaultPlugins()`.' },
   { option: '(authority plugin)', flag: 'no-authority', default: 'on in the CLI', help: 'Run without the authority plugin (a plain Yjs relay).' },

@@ -8,14 +8,12 @@
  * parts of it before anyone else does.
  */
 import type * as Y from 'yjs'
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { AnyValue } from '../src/shared/protocol/extension.js'
+import type { IncomingMessage } from 'node:http'
+import type { AnyValue, RejectedChange } from '../src/shared/protocol/extension.js'
 import type { Change, TransactionView } from './room/transaction-view.js'
 import type { Connection } from './transport/connection.js'
 import type { Principal } from './transport/principal.js'
 import type { Logger } from './logger.js'
-import type { Rooms } from './room/rooms.js'
-import type { Storage } from './storage/storage.js'
 
 export { SERVER_PRINCIPAL, type Principal } from './transport/principal.js'
 
@@ -98,9 +96,18 @@ export interface IdentityService {
   adoptStoredIds(conn: Connection): void
 }
 
+/**
+ * Events other systems may want to hear of (the webhooks plugin provides it): a plugin
+ * reports what it did, e.g. the actions plugin an action applied or refused.
+ */
+export interface EventsService {
+  emit(type: string, data: Record<string, unknown>): void
+}
+
 /** Services a room's plugins provide to each other, set in their onLoad. */
 export interface RoomServices {
   identity?: IdentityService
+  events?: EventsService
 }
 
 export interface BeforeUpdateContext {
@@ -136,6 +143,8 @@ export interface AfterApplyContext {
   connection: Connection
   /** Number of changes rejected in this update. */
   rejected: number
+  /** The rejected changes: their paths, reasons and messages (as the author is told). */
+  rejections: readonly RejectedChange[]
 }
 
 export interface ConnectionContext {
@@ -156,18 +165,6 @@ export interface AuthenticateContext {
   request: IncomingMessage
   /** `?token=` query parameter, or null. */
   token: string | null
-}
-
-/** A GET or HEAD request no built-in route answered (health, metrics, cluster), before static files. */
-export interface HttpRouteContext {
-  request: IncomingMessage
-  response: ServerResponse
-  url: URL
-  /** The room registry (loaded rooms, reads of any room) and the storage (stored rooms). */
-  rooms: Rooms
-  storage: Storage
-  /** Cluster mode: this node's name; undefined on a single server. */
-  node?: string
 }
 
 /**
@@ -199,13 +196,10 @@ export interface YroomPlugin {
   beforeAwareness?(ctx: ConnectionContext & { clientIds: number[] }): number[] | void
   /** A connection closed (cleanly or by heartbeat timeout). */
   onDisconnect?(ctx: ConnectionContext): void | Promise<void>
+  /** Changes of the room were stored: its log now ends at `seq`. Observe only; runs once per tick with changes. */
+  onStored?(room: RoomHandle, seq: number): void
   /** The room is about to unload (its idle time after the last client passed). */
   onUnload?(room: RoomHandle): void | Promise<void>
-  /**
-   * Serves an HTTP GET/HEAD request (e.g. a page or an event stream of its own): return true
-   * when it answered, false to pass it on. Plugins are asked in registration order.
-   */
-  http?(ctx: HttpRouteContext): boolean | Promise<boolean>
   /** Extension request methods (SPEC §7) this plugin answers. */
   requests?: Record<string, RequestHandler>
 }

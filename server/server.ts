@@ -2,7 +2,7 @@
  * createServer: wires HTTP, WebSocket upgrades, authentication, heartbeat and the room
  * registry together. Everything about documents lives in rooms.ts / room.ts.
  */
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
@@ -14,6 +14,9 @@ import { closeSocket, Connection } from './transport/connection.js'
 import { ConnectionGate, httpTimeouts } from './transport/connection-limits.js'
 import { handleMessage } from './room/dispatch.js'
 import { handleHttp } from './transport/http.js'
+import { handleApi } from './http/api.js'
+import type { ApiContext } from './http/context.js'
+import { webhooksPlugin } from '../plugins/webhooks/index.js'
 import { createLogger, type Logger } from './logger.js'
 import { Metrics } from './metrics.js'
 import { DEFAULTS, resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js'
@@ -99,6 +102,9 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
   const authenticateHook = options.authenticate ?? (jwtConfigured(jwt) ? jwtAuthenticator(jwt) : undefined)
   const logger = typeof input.logger === 'object' ? input.logger : createLogger(input.logger)
   const metrics = new Metrics(options.processMetrics)
+  // Webhooks are a plugin (plugins/webhooks), the last one: it reports what the others decided.
+  const webhooks = options.webhooks.length > 0 ? webhooksPlugin({ urls: options.webhooks, secret: options.webhookSecret ?? '', metrics, logger }) : null
+  if (webhooks) options.plugins = [...options.plugins, webhooks]
   const storage = typeof input.storage === 'object' ? input.storage : await openStorage(input.storage ?? DEFAULTS.storage, { leaseMs: options.leaseMs, nodeId: options.nodeId })
   const rooms = new Rooms({ storage, options, plugins: options.plugins, metrics, logger })
   const cluster = options.redis ? await startCluster(options.redis, storage, rooms, options, metrics, logger) : null
@@ -107,14 +113,16 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
   let port = 0
 
   const gate = new ConnectionGate(options, metrics, logger)
-  /** Plugins' HTTP routes (YroomPlugin.http), in registration order. */
-  const routed = options.plugins.filter((p) => p.http)
-  const pluginRoutes = async (request: IncomingMessage, response: ServerResponse, url: URL): Promise<boolean> => {
-    for (const p of routed) if (await p.http!({ request, response, url, rooms, storage, node: cluster?.node })) return true
-    return false
+  // The HTTP API (server/http): /api/v1/…
+  const api: ApiContext = {
+    ...{ apiKey: options.apiKey, rooms, storage, connections, plugins: options.plugins, metrics, logger, cluster: cluster !== null },
+    ...{ maxBodyBytes: options.maxMessageBytes, maxNestingDepth: options.maxNestingDepth },
+    kick: (principal, reason) => server.kick(principal, reason),
+    setReadOnly: (principal, readOnly) => server.setReadOnly(principal, readOnly),
   }
+  const apiRoute = (rq: IncomingMessage, rs: import('node:http').ServerResponse, url: URL) => handleApi(api, rq, rs, url)
   const http = createHttpServer(httpTimeouts(options.headersTimeoutMs), (req, res) => {
-    handleHttp({ metrics, staticDir: options.staticDir, isServing: () => serving, leases: storage.leases?.bind(storage), cluster: cluster ? () => cluster.status() : undefined, routes: pluginRoutes }, req, res).catch((err) => {
+    handleHttp({ metrics, staticDir: options.staticDir, isServing: () => serving, leases: storage.leases?.bind(storage), cluster: cluster ? () => cluster.status() : undefined, api: apiRoute }, req, res).catch((err) => {
       logger.error({ err }, 'http handler failed')
       if (!res.headersSent) res.writeHead(500).end()
     })
@@ -490,6 +498,7 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
       await new Promise((r) => setImmediate(r))
       cluster?.detachRemotes()
       await rooms.unloadAll()
+      webhooks?.close()
       await cluster?.close()
       await storage.close()
       wss.close()

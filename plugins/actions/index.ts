@@ -67,6 +67,20 @@ export interface ActionsPlugin extends YroomPlugin {
 
 let backendSeq = 0
 
+/** Tells the room's events service (webhooks) how an action ended; the outcome passes through. */
+async function reported(room: RoomHandle | undefined, req: ActionRequest, principal: string | null, outcome: Promise<ActionOutcome>): Promise<ActionOutcome> {
+  const base = { path: req.path, action: req.action, principal }
+  try {
+    const out = await outcome
+    if (!out.duplicate) room?.services.events?.emit('action.applied', base)
+    return out
+  } catch (err) {
+    const reason = err instanceof ActionRefused ? err.reason : 'action-failed'
+    room?.services.events?.emit('action.refused', { ...base, reason, message: (err as Error).message })
+    throw err
+  }
+}
+
 export function actionsPlugin(options: ActionsPluginOptions): ActionsPlugin {
   const sets = new Map(options.sets.map((s) => [s.name, s]))
   const strict = options.strict ?? process.env.NODE_ENV !== 'production'
@@ -101,7 +115,7 @@ export function actionsPlugin(options: ActionsPluginOptions): ActionsPlugin {
         const req = parseRequest(params)
         const caller = { principalId: connection.principal.id, clientID: connection.announcedClientID ?? -2 }
         try {
-          const out = await applyAction(roomAccess(room), sets, req, caller, strict)
+          const out = await reported(room, req, caller.principalId, applyAction(roomAccess(room), sets, req, caller, strict))
           return { data: out.data, duplicate: out.duplicate }
         } catch (err) {
           if (err instanceof ActionRefused) throw new Refusal(err.reason, err.message)
@@ -112,7 +126,8 @@ export function actionsPlugin(options: ActionsPluginOptions): ActionsPlugin {
     run(rooms, room, path, action, args = []) {
       const req: ActionRequest = { client: backendClient, seq: ++backendSeq, path, action, args }
       const access: DocAccess = { read: (fn) => rooms.read(room, fn), edit: (fn) => rooms.edit(room, fn) }
-      return applyAction(access, sets, req, { principalId: null, clientID: 0 }, strict)
+      // Reported when the room is loaded (its plugins' services exist only then).
+      return reported(rooms.get(room), req, null, applyAction(access, sets, req, { principalId: null, clientID: 0 }, strict))
     },
   }
 }

@@ -409,7 +409,7 @@ export function applyBatch(room: Room, batch: AdmittedUpdate[], onError: (conn: 
       onError(out.admitted.conn, out.failed)
       continue
     }
-    for (const p of room.plugins) p.afterApply?.({ room, connection: out.admitted.conn, rejected: out.rejected.length })
+    for (const p of room.plugins) p.afterApply?.({ room, connection: out.admitted.conn, rejected: out.rejected.length, rejections: out.rejected })
     tellAuthor(room, out)
   }
 }

@@ -521,6 +521,7 @@ export class Room implements RoomHandle {
       this.writing--
     }
     this.ctx.metrics.storageWriteSeconds.observe((performance.now() - started) / 1000)
+    for (const p of this.plugins) p.onStored?.(this, this.seq)
     const frame = binaryFrame(encodeSyncUpdate(merged))
     // One message per connection per tick. A lone author does not get its own update back;
     // when several wrote, everyone gets the one merged message (Yjs ignores known structs),

@@ -5,6 +5,7 @@ import { stat } from 'node:fs/promises'
 import { extname, join, normalize, sep } from 'node:path'
 import type { Metrics } from '../metrics.js'
 import type { Leases } from '../storage/storage.js'
+import { isApiPath } from '../http/api.js'
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -25,12 +26,13 @@ export interface HttpContext {
   leases?: () => Leases
   /** Cluster mode: the rooms this node relays and the clients it serves for other nodes. */
   cluster?: () => { node: string; relayed: Array<{ name: string; clients: number }>; remoteClients: number }
-  /** Plugins' own routes (YroomPlugin.http), asked before static files: true when one answered. */
-  routes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>
+  /** The HTTP API (server/http/api.ts): answers every path under /api. */
+  api?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>
 }
 
 export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost')
+  if (ctx.api && isApiPath(url.pathname)) return ctx.api(req, res, url)
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { allow: 'GET, HEAD' }).end()
     return
@@ -56,7 +58,6 @@ export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: Se
     res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType }).end(await ctx.metrics.registry.metrics())
     return
   }
-  if (ctx.routes && (await ctx.routes(req, res, url))) return
   if (ctx.staticDir && (await serveStatic(ctx.staticDir, url.pathname, res))) return
   res.writeHead(404, { 'content-type': 'text/plain' }).end('yroom: connect over WebSocket at ws://<host>/<room>\n')
 }

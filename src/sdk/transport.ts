@@ -82,6 +82,7 @@ const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([
   CloseCode.UNAUTHORIZED,
   CloseCode.FORBIDDEN,
   CloseCode.KICKED,
+  CloseCode.ROOM_DELETED,
   CloseCode.DOCUMENT_TOO_LARGE,
   CloseCode.UNPROCESSABLE,
 ])

@@ -55,10 +55,10 @@ describe('reference docs', () => {
     const cli = read('server/cli.ts')
     // parseArgs is configured from SETTINGS, so a flag read here but not declared would be
     // rejected as unknown, and a declared one not read here would be silently ignored.
-    const reads = [...cli.matchAll(/\b(?:text|on|num)\('([\w-]+)'\)/g)].map((m) => m[1])
+    const reads = [...cli.matchAll(/\b(?:text|on|num|list)\('([\w-]+)'\)/g)].map((m) => m[1])
     const declared = SETTINGS.flatMap((s) => (s.flag === undefined ? [] : [s.flag]))
     expect([...new Set(reads)].sort()).toEqual([...declared].sort())
-    for (const [, option, flag] of cli.matchAll(/(\w+): (?:num|text)\('([\w-]+)'\)/g)) {
+    for (const [, option, flag] of cli.matchAll(/(\w+): (?:num|text|list)\('([\w-]+)'\)/g)) {
       const declaredAs = SETTINGS.find((s) => s.flag === flag)?.option
       // A flag that configures a plugin (e.g. reconnectGraceMs) is declared under the plugin's name.
       if (!declaredAs?.startsWith('(')) expect(declaredAs, `--${flag}`).toBe(option)

@@ -15,6 +15,7 @@ export const CloseCode = {
   INVALID_ROOM: 4400,
   UNAUTHORIZED: 4401,
   FORBIDDEN: 4403,
+  ROOM_DELETED: 4404,
   HEARTBEAT_TIMEOUT: 4408,
   KICKED: 4410,
   DOCUMENT_TOO_LARGE: 4413,
@@ -72,6 +73,10 @@ export const CLOSE_CODE_DOCS: { readonly [K in keyof typeof CloseCode]: CloseCod
   TOKEN_EXPIRED: {
     when: 'the connection\'s token expired and no valid new one arrived within `tokenRefreshGraceMs` of the refresh request (a stock client gets no request: it is closed at expiry); the SDK reconnects, asking its token function for a new token',
     reasons: '`token expired`, `token expired; no new token within N ms`',
+  },
+  ROOM_DELETED: {
+    when: 'the room was deleted ([HTTP API](#http-api): `DELETE /api/v1/rooms/{room}`); the SDK does not reconnect (a stock client does, and its local state recreates the room)',
+    reasons: '`room deleted`',
   },
   HEARTBEAT_TIMEOUT: {
     when: '**never sent**: a connection silent for a heartbeat interval is dropped without a closing handshake (a dead peer could not answer one), so the client sees 1006. The code stays reserved',

@@ -1,0 +1,40 @@
+/** POST /rooms/{room}/actions: runs a registered action as the server (the actions plugin's `run`). */
+import { ActionRefused } from '../../../src/shared/actions/define.js'
+import type { JsonValue } from '../../../src/shared/actions/snapshot.js'
+import type { ModelPath } from '../../../src/shared/protocol/extension.js'
+import type { ActionsPlugin } from '../../../plugins/actions/index.js'
+import { readJsonObject } from '../body.js'
+import type { ApiContext, Handler } from '../context.js'
+import { ApiError } from '../errors.js'
+import { requireRoom, translate } from '../room-access.js'
+
+function actionsOf(ctx: ApiContext): ActionsPlugin {
+  const p = ctx.plugins.find((x): x is ActionsPlugin => x.name === 'actions' && typeof (x as Partial<ActionsPlugin>).run === 'function')
+  if (!p) throw new ApiError(404, 'no-actions', 'this server runs no actions plugin (yroom serve --actions MODULE)')
+  return p
+}
+
+function parse(body: Record<string, unknown>): { path: ModelPath; action: string; args: JsonValue[] } {
+  const { path, action, args = [] } = body
+  const pathOk = Array.isArray(path) && path.length > 0 && typeof path[0] === 'string' && path.every((s) => typeof s === 'string' || (typeof s === 'number' && Number.isInteger(s) && s >= 0))
+  if (!pathOk || typeof action !== 'string' || !Array.isArray(args)) {
+    throw new ApiError(400, 'bad-request', 'body must be { "path": ["root", "key", …], "action": "name", "args": [ … ] }')
+  }
+  return { path: path as ModelPath, action, args: args as JsonValue[] }
+}
+
+export const runAction: Handler = async (ctx, { req, params }) => {
+  const actions = actionsOf(ctx)
+  const { path, action, args } = parse(await readJsonObject(req, ctx.maxBodyBytes))
+  await requireRoom(ctx, params.room)
+  try {
+    // Loaded first: the action's effect is broadcast at once, and the room's events (webhooks) see it.
+    // In cluster mode this makes this node the room's authority, or refuses (409) if another is.
+    await ctx.rooms.open(params.room)
+    const out = await actions.run(ctx.rooms, params.room, path, action, args)
+    return { json: { data: out.data, duplicate: out.duplicate } }
+  } catch (err) {
+    if (err instanceof ActionRefused) throw new ApiError(409, err.reason, err.message)
+    throw translate(err)
+  }
+}
