@@ -8,12 +8,14 @@
  * parts of it before anyone else does.
  */
 import type * as Y from 'yjs'
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AnyValue, RejectedChange } from '../src/shared/protocol/extension.js'
 import type { Change, TransactionView } from './room/transaction-view.js'
 import type { Connection } from './transport/connection.js'
 import type { Principal } from './transport/principal.js'
 import type { Logger } from './logger.js'
+import type { Rooms } from './room/rooms.js'
+import type { Storage } from './storage/storage.js'
 
 export { SERVER_PRINCIPAL, type Principal } from './transport/principal.js'
 
@@ -167,6 +169,18 @@ export interface AuthenticateContext {
   token: string | null
 }
 
+/** A GET or HEAD request no built-in route answered (health, metrics, cluster), before static files. */
+export interface HttpRouteContext {
+  request: IncomingMessage
+  response: ServerResponse
+  url: URL
+  /** The room registry (loaded rooms, reads of any room) and the storage (stored rooms). */
+  rooms: Rooms
+  storage: Storage
+  /** Cluster mode: this node's name; undefined on a single server. */
+  node?: string
+}
+
 /**
  * Returns the principal for a new connection, or throws a Refusal (code 'unauthorized' or
  * 'forbidden') to close it with 4401/4403.
@@ -200,6 +214,11 @@ export interface YroomPlugin {
   onStored?(room: RoomHandle, seq: number): void
   /** The room is about to unload (its idle time after the last client passed). */
   onUnload?(room: RoomHandle): void | Promise<void>
+  /**
+   * Serves an HTTP GET/HEAD request (e.g. a page or an event stream of its own): return true
+   * when it answered, false to pass it on. Plugins are asked in registration order.
+   */
+  http?(ctx: HttpRouteContext): boolean | Promise<boolean>
   /** Extension request methods (SPEC §7) this plugin answers. */
   requests?: Record<string, RequestHandler>
 }

@@ -2,7 +2,7 @@
  * createServer: wires HTTP, WebSocket upgrades, authentication, heartbeat and the room
  * registry together. Everything about documents lives in rooms.ts / room.ts.
  */
-import { createServer as createHttpServer, type IncomingMessage } from 'node:http'
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
@@ -121,8 +121,14 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
     setReadOnly: (principal, readOnly) => server.setReadOnly(principal, readOnly),
   }
   const apiRoute = (rq: IncomingMessage, rs: import('node:http').ServerResponse, url: URL) => handleApi(api, rq, rs, url)
+  /** Plugins' HTTP routes (YroomPlugin.http), in registration order. */
+  const routed = options.plugins.filter((p) => p.http)
+  const pluginRoutes = async (request: IncomingMessage, response: ServerResponse, url: URL): Promise<boolean> => {
+    for (const p of routed) if (await p.http!({ request, response, url, rooms, storage, node: cluster?.node })) return true
+    return false
+  }
   const http = createHttpServer(httpTimeouts(options.headersTimeoutMs), (req, res) => {
-    handleHttp({ metrics, staticDir: options.staticDir, isServing: () => serving, leases: storage.leases?.bind(storage), cluster: cluster ? () => cluster.status() : undefined, api: apiRoute }, req, res).catch((err) => {
+    handleHttp({ metrics, staticDir: options.staticDir, isServing: () => serving, leases: storage.leases?.bind(storage), cluster: cluster ? () => cluster.status() : undefined, routes: pluginRoutes, api: apiRoute }, req, res).catch((err) => {
       logger.error({ err }, 'http handler failed')
       if (!res.headersSent) res.writeHead(500).end()
     })

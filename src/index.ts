@@ -18,5 +18,6 @@ export {
   type CollectionKind,
 } from './shared/layout.js'
 export { pathOfType, resolvePath } from './shared/paths.js'
+export { clientColor, CLIENT_PALETTE, SERVER_COLOR } from './shared/client-color.js'
 export { CloseCode, type CloseCodeValue } from './shared/protocol/close-codes.js'
 export { PROTOCOL_VERSION, type ModelPath, type RejectedChange, type ErrorNotice, type RestoredRange } from './shared/protocol/extension.js'

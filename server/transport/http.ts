@@ -28,6 +28,8 @@ export interface HttpContext {
   cluster?: () => { node: string; relayed: Array<{ name: string; clients: number }>; remoteClients: number }
   /** The HTTP API (server/http/api.ts): answers every path under /api. */
   api?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>
+  /** Plugins' own routes (YroomPlugin.http), asked before static files: true when one answered. */
+  routes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>
 }
 
 export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -58,6 +60,7 @@ export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: Se
     res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType }).end(await ctx.metrics.registry.metrics())
     return
   }
+  if (ctx.routes && (await ctx.routes(req, res, url))) return
   if (ctx.staticDir && (await serveStatic(ctx.staticDir, url.pathname, res))) return
   res.writeHead(404, { 'content-type': 'text/plain' }).end('yroom: connect over WebSocket at ws://<host>/<room>\n')
 }

@@ -19,8 +19,6 @@ if (!params.get('room')) {
   params.set('room', roomName)
   history.replaceState(null, '', `?${params}`) // the address bar shows a shareable room link
 }
-const who = identity(params)
-
 // `actions` is read by SDK versions with actions support (SPEC §8) and ignored before.
 const options: ConnectOptions<typeof Board> & { actions?: unknown[] } = {
   url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`,
@@ -29,6 +27,8 @@ const options: ConnectOptions<typeof Board> & { actions?: unknown[] } = {
   actions: [counterActions],
 }
 const room = connect(options)
+// The cursor's colour follows the client id, as the room inspector's owner badges do.
+const who = identity(params, room.clientID)
 
 let scheduled = false
 const app: App = {
