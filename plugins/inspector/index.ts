@@ -8,8 +8,7 @@
  * Register it after the other plugins: it hears of actions through the room's events
  * service, which it wraps in its onLoad.
  */
-import type { RoomHandle, YroomPlugin, HttpRouteContext, AfterApplyContext, RoomServices } from '../../server/plugin.js'
-import type { RejectedChange } from '../../src/shared/protocol/extension.js'
+import type { EventsService, RoomHandle, YroomPlugin, HttpRouteContext } from '../../server/plugin.js'
 import { accessStatus, type AccessOptions } from './access.js'
 import { EventStream, type InspectorCounters } from './sse.js'
 import { RoomWatch, type WatchEnv } from './room-watch.js'
@@ -27,10 +26,6 @@ export interface InspectorPlugin extends YroomPlugin {
   /** Rooms some page watches now. */
   watched(): string[]
 }
-
-/** The events service as the webhooks plugin may provide it (server/plugin.ts RoomServices). */
-type EventsService = { emit(type: string, data: Record<string, unknown>): void }
-type ServicesWithEvents = RoomServices & { events?: EventsService }
 
 export const INSPECT_PATH = '/inspect'
 
@@ -82,7 +77,7 @@ export function inspectorPlugin(options: InspectorOptions = {}): InspectorPlugin
    * it is wrapped again at the next hello.
    */
   function hearEvents(room: RoomHandle): void {
-    const services = room.services as ServicesWithEvents
+    const services = room.services
     const next = services.events
     if (next && wrappers.has(next)) return
     const wrapper: EventsService = {
@@ -121,10 +116,8 @@ export function inspectorPlugin(options: InspectorOptions = {}): InspectorPlugin
       if (!watch) return
       const { connection } = ctx
       watch.noteRejected(connection, ctx.rejected)
-      // The rejected changes themselves, where the server passes them (AfterApplyContext.rejections).
-      const rejections = (ctx as AfterApplyContext & { rejections?: readonly RejectedChange[] }).rejections ?? []
       const t = Date.now()
-      for (const r of rejections) {
+      for (const r of ctx.rejections) {
         watch.addLog({ t, kind: 'rejection', path: r.path, reason: r.reason, message: r.message, principal: connection.principal.id, clientID: connection.announcedClientID, conn: connection.id })
       }
     },

@@ -6,6 +6,8 @@
 import type { SeriesPoint } from '../../../plugins/inspector/room-watch.js'
 import { bytes } from './dom.js'
 
+/** The timeline spans what was gathered, from half a minute up to five minutes. */
+const MIN_WINDOW_MS = 30_000
 const WINDOW_MS = 5 * 60_000
 
 export class Chart {
@@ -39,7 +41,8 @@ export class Chart {
     g.clearRect(0, 0, w, hgt)
     const pts = this.points
     const last = pts.length > 0 ? pts[pts.length - 1].t : Date.now()
-    const x = (t: number) => w - ((last - t) / WINDOW_MS) * w
+    const span = Math.min(WINDOW_MS, Math.max(MIN_WINDOW_MS, pts.length > 0 ? last - pts[0].t : 0))
+    const x = (t: number) => w - ((last - t) / span) * w
     const top = 14
     const plot = hgt - top - 4
     g.strokeStyle = '#e5e7eb'

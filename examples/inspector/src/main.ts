@@ -12,6 +12,7 @@ import { $, bytes, h } from './dom.js'
 import { LogView } from './log-view.js'
 import { href, subscribe } from './stream.js'
 import { TreeView } from './tree-view.js'
+import { flagIcon } from './icons.js'
 
 const params = new URLSearchParams(location.search)
 const roomName = params.get('room')
@@ -81,6 +82,7 @@ function showRoom(name: string): void {
   $('room-view').hidden = false
   document.title = `${name} · yroom inspector`
   $('crumb').append(' / ', h('strong', {}, name))
+  $('flag-legend').append(flagIcon('preventOwnershipTakeover', ''), ' preventOwnershipTakeover · ', flagIcon('destroyWhenOwnerOrLastClientLeaves', ''), ' destroyWhenOwnerOrLastClientLeaves')
   const tree = new TreeView($('tree'))
   const log = new LogView($('log'), $('log-filter') as HTMLInputElement, Array.from(document.querySelectorAll<HTMLInputElement>('.filters input[type=checkbox]')), (p) => tree.reveal(p))
   const chart = new Chart($('chart') as HTMLCanvasElement)

@@ -5,6 +5,7 @@
 import type { TreeNode } from '../../../plugins/inspector/tree.js'
 import { ownerBadge } from './badge.js'
 import { h } from './dom.js'
+import { flagIcon } from './icons.js'
 
 /** What of a node, its children aside, is drawn: a change to it flashes the row. */
 function signature(n: TreeNode): string {
@@ -53,8 +54,8 @@ export class TreeView {
     const row = h('div', { class: `row t-${n.t}${changed ? ' flash' : ''}`, 'data-path': path }, h('span', { class: 'key' }, String(n.k)))
     if (n.t === 'model') {
       row.append(ownerBadge(n.owner))
-      if (n.pt) row.append(h('span', { class: 'flag', 'data-flag': 'preventOwnershipTakeover', title: 'preventOwnershipTakeover: only its owner may take it over or release it' }, '🔒'))
-      if (n.dl) row.append(h('span', { class: 'flag', 'data-flag': 'destroyWhenOwnerOrLastClientLeaves', title: 'destroyWhenOwnerOrLastClientLeaves: removed when its owner (or, unowned, the last client) leaves' }, '⏏'))
+      if (n.pt) row.append(flagIcon('preventOwnershipTakeover', 'only its owner may take it over or release it'))
+      if (n.dl) row.append(flagIcon('destroyWhenOwnerOrLastClientLeaves', 'removed when its owner (or, unowned, the last client) leaves'))
       if (n.coll) row.append(h('span', { class: `coll coll-${n.coll}`, title: `a ${n.coll} collection` }, n.coll))
     } else if (n.t !== 'value') {
       row.append(h('span', { class: 'kind' }, n.t === 'map' ? 'Y.Map' : n.t === 'array' ? `Y.Array[${(n.c?.length ?? 0) + (n.more ?? 0)}]` : n.t === 'text' ? 'Y.Text' : 'Y.Xml'))
