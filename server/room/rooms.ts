@@ -245,7 +245,7 @@ export class Rooms {
   private async editStored<T>(name: string, fn: (doc: Y.Doc) => T): Promise<T> {
     const stored = await this.ctx.storage.load(name)
     const doc = new Y.Doc({ gc: true })
-    applyStored(doc, stored.updates)
+    applyStored(doc, stored.updates, stored.v2)
     // A fresh server id no stored struct uses (SPEC §3).
     doc.clientID = uniqueServerClientId(doc)
     const updates: Uint8Array[] = []
@@ -256,7 +256,8 @@ export class Rooms {
       await storeServerId(this.ctx.storage, name, doc.clientID)
       // The doc holds every entry up to seq: compact here once the log grows long.
       if (stored.updates.length + updates.length > this.ctx.options.compactAfterEntries) {
-        await this.ctx.storage.compact(name, Y.encodeStateAsUpdate(doc), seq)
+        const v2 = this.ctx.storage.snapshotEncoding === 'v2'
+        await this.ctx.storage.compact(name, v2 ? Y.encodeStateAsUpdateV2(doc) : Y.encodeStateAsUpdate(doc), seq, v2 ? 'v2' : 'v1')
       }
     }
     doc.destroy()
@@ -282,7 +283,7 @@ export class Rooms {
     // On the room's queue: an unload still storing its last changes finishes first.
     const stored = await this.queue(name, () => this.ctx.storage.load(name))
     const doc = new Y.Doc()
-    applyStored(doc, stored.updates)
+    applyStored(doc, stored.updates, stored.v2)
     try {
       return fn(doc)
     } finally {

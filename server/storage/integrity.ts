@@ -7,7 +7,9 @@
  *   0..7    FF FF FF FF FF FF FF FF   marker. Read as a Yjs update it is a var-uint above
  *                                     2^53, which lib0 refuses, so no update Yjs accepted (and
  *                                     so no entry written before this format) starts with it.
- *   8       format version (1)
+ *   8       format version: 1 = the update is in Yjs update format V1, 2 = in V2 (a compacted
+ *           snapshot; V2 is about half the size of V1 for text). A reader that knows only
+ *           version 1 reports a version 2 entry as corrupt rather than misreading it.
  *   9       flags: bit 0 = BASE (a compaction's merged entry; it does not link to an earlier one)
  *   10..13  crc32, big-endian, of: room name (UTF-8), 0x00, seq (8 bytes BE), version, flags, update
  *   14..17  chain value, big-endian: crc32(previous chain ‖ this crc) (both 4 bytes BE), where
@@ -28,7 +30,12 @@ import { open, readFile, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32Final, crc32Update, CRC32_INIT } from './crc32.js'
 
+/** Header version of an entry whose update is in Yjs update format V1. */
 export const FORMAT_VERSION = 1
+/** Header version of an entry whose update is in Yjs update format V2 (compacted snapshots). */
+export const FORMAT_VERSION_V2 = 2
+/** The header version for an update in the given Yjs encoding. */
+export const versionFor = (v2: boolean): number => (v2 ? FORMAT_VERSION_V2 : FORMAT_VERSION)
 export const HEADER_BYTES = 18
 const MARKER_BYTES = 8
 export const FLAG_BASE = 1
@@ -71,9 +78,9 @@ function getU32(b: Uint8Array, at: number): number {
  * The entry checksum: binds the update to its room and its place in the log. `room` is the
  * room name or, to save recomputing it per entry, its roomCrc.
  */
-export function entryCrc(room: string | number, seq: number, flags: number, payload: Uint8Array): number {
+export function entryCrc(room: string | number, seq: number, flags: number, payload: Uint8Array, version = FORMAT_VERSION): number {
   putU64(scratch, 0, seq)
-  scratch[8] = FORMAT_VERSION
+  scratch[8] = version
   scratch[9] = flags
   let c = crc32Update(typeof room === 'number' ? room : roomCrc(room), scratch)
   c = crc32Update(c, payload)
@@ -87,11 +94,11 @@ export function link(prev: number, crc: number): number {
   return crc32Final(crc32Update(CRC32_INIT, scratch.subarray(0, 8)))
 }
 
-/** A stored value: header + update. */
-export function encodeEntry(payload: Uint8Array, flags: number, crc: number, chain: number): Uint8Array {
+/** A stored value: header + update (`version` as for entryCrc). */
+export function encodeEntry(payload: Uint8Array, flags: number, crc: number, chain: number, version = FORMAT_VERSION): Uint8Array {
   const out = new Uint8Array(HEADER_BYTES + payload.length)
   out.fill(0xff, 0, MARKER_BYTES)
-  out[8] = FORMAT_VERSION
+  out[8] = version
   out[9] = flags
   putU32(out, 10, crc)
   putU32(out, 14, chain)
@@ -100,6 +107,7 @@ export function encodeEntry(payload: Uint8Array, flags: number, crc: number, cha
 }
 
 export interface EntryHeader {
+  version: number
   flags: number
   crc: number
   chain: number
@@ -109,8 +117,8 @@ export interface EntryHeader {
 /** The header of a headed value, or a string saying why it cannot be read. */
 export function decodeEntry(value: Uint8Array): EntryHeader | string {
   if (value.length < HEADER_BYTES) return 'header cut short'
-  if (value[8] !== FORMAT_VERSION) return `unknown format version ${value[8]}`
-  return { flags: value[9], crc: getU32(value, 10), chain: getU32(value, 14), payload: value.subarray(HEADER_BYTES) }
+  if (value[8] !== FORMAT_VERSION && value[8] !== FORMAT_VERSION_V2) return `unknown format version ${value[8]}`
+  return { version: value[8], flags: value[9], crc: getU32(value, 10), chain: getU32(value, 14), payload: value.subarray(HEADER_BYTES) }
 }
 
 /** The value the entry after `value` links to: its chain value; 0 for an entry without header. */
@@ -229,6 +237,8 @@ export interface CheckedEntry {
   /** Written without header (by a yroom from before this format). */
   raw: boolean
   flags: number
+  /** The payload is in Yjs update format V2 (header version 2); else V1. */
+  v2: boolean
 }
 
 export interface LogCheck {
@@ -254,19 +264,19 @@ export function checkLog(room: string, log: readonly StoredEntry[], legacyThroug
       // Written before this format (no continuity check: older versions could leave gaps).
       const ok = seq <= legacyThrough
       if (!ok) damage.push({ kind: 'corrupt', seq, detail: 'no integrity header' })
-      entries.push({ seq, payload: value, ok, raw: true, flags: 0 })
+      entries.push({ seq, payload: value, ok, raw: true, flags: 0, v2: false })
       prev = { seq, chain: ok ? 0 : null }
       continue
     }
     const h = decodeEntry(value)
     if (typeof h === 'string') {
       damage.push({ kind: 'corrupt', seq, detail: h })
-      entries.push({ seq, payload: value.subarray(Math.min(value.length, HEADER_BYTES)), ok: false, raw: false, flags: 0 })
+      entries.push({ seq, payload: value.subarray(Math.min(value.length, HEADER_BYTES)), ok: false, raw: false, flags: 0, v2: false })
       prev = { seq, chain: null }
       continue
     }
     let ok = true
-    if (entryCrc(roomState, seq, h.flags, h.payload) !== h.crc) {
+    if (entryCrc(roomState, seq, h.flags, h.payload, h.version) !== h.crc) {
       damage.push({ kind: 'corrupt', seq, detail: 'checksum mismatch' })
       ok = false
     }
@@ -280,7 +290,7 @@ export function checkLog(room: string, log: readonly StoredEntry[], legacyThroug
     } else if (ok && prev.chain !== null && h.chain !== link(prev.chain, h.crc)) {
       damage.push({ kind: 'chain', seq })
     }
-    entries.push({ seq, payload: h.payload, ok, raw: false, flags: h.flags })
+    entries.push({ seq, payload: h.payload, ok, raw: false, flags: h.flags, v2: h.version === FORMAT_VERSION_V2 })
     prev = { seq, chain: h.chain }
   }
   const last = prev === null ? null : { seq: prev.seq, chain: prev.chain ?? 0 }

@@ -7,6 +7,17 @@
  *   `l\0<room>`               → the room's last seq when the directory was first opened with
  *                               the integrity format: entries up to it may be raw updates
  *   `f\0format`               → the integrity format is in use in this directory
+ * A compaction's snapshot is stored in Yjs update format V2 when the caller gives it so (the
+ * room server does; header version 2, integrity.ts); older V1 snapshots and log entries load
+ * as they are.
+ *
+ * LevelDB keeps deleted and overwritten values on disk (its log file, then its tables) until
+ * its own compaction of the tables holding them, which a small store may not reach for a
+ * long time: a room compacted from a long log would keep that whole log on disk. So after
+ * room compactions have dropped enough (RECLAIM_MIN_BYTES, and a quarter of the log's size
+ * on disk), the rooms' key ranges are compacted (`compactRange`, LevelDB's background
+ * thread, one at a time; close() waits for it).
+ *
  * Beside LevelDB's files, `yroom-heads.json` records each room's last seq and chain value
  * (integrity.ts, HeadFile), so that a log cut short is noticed on the next load.
  *
@@ -18,7 +29,7 @@
  */
 import { readdir } from 'node:fs/promises'
 import { ClassicLevel } from 'classic-level'
-import type { Storage, StoredDocument } from './storage.js'
+import type { Storage, StoredDocument, UpdateEncoding } from './storage.js'
 import {
   chainOf,
   checkLog,
@@ -34,6 +45,7 @@ import {
   type Damage,
   type Head,
   type LogCheck,
+  versionFor,
 } from './integrity.js'
 
 const SEP = '\u0000'
@@ -46,6 +58,8 @@ const seqKey = (room: string, seq: number) => logPrefix(room) + seq.toString(16)
 const END = '\uffff'
 const utf8 = new TextEncoder()
 const text = new TextDecoder()
+/** Bytes room compactions must have dropped before their key ranges are compacted on disk. */
+export const RECLAIM_MIN_BYTES = 64 * 1024
 
 /** The LevelDB directory cannot be opened; `cause` is LevelDB's own error. */
 export class StorageOpenError extends Error {
@@ -81,6 +95,8 @@ export interface LevelStorageOptions {
 }
 
 export class LevelStorage implements Storage {
+  /** Compacted snapshots are stored in Yjs V2 (Storage.snapshotEncoding). */
+  readonly snapshotEncoding = 'v2'
   private level: ClassicLevel<string, Uint8Array> | null = null
   private heads: HeadFile
   private state = new Map<string, RoomState>()
@@ -90,6 +106,13 @@ export class LevelStorage implements Storage {
   private appending = new Map<string, Array<{ updates: Uint8Array[]; resolve: (seq: number) => void; reject: (err: unknown) => void }>>()
   /** Problems with the head record found at open (the server still starts). */
   readonly warnings: string[] = []
+  /** Bytes dropped by room compactions since the last reclaim, and the rooms they were in. */
+  private dropped = 0
+  private droppedIn = new Set<string>()
+  /** The running reclaim (compactRange), if any. */
+  private reclaiming: Promise<void> | null = null
+  /** A room compaction finished while a reclaim ran: check again after it. */
+  private reclaimAgain = false
 
   constructor(
     private dir: string,
@@ -205,7 +228,7 @@ export class LevelStorage implements Storage {
   }
 
   /** Reads and checks a room's log; throws StorageDamaged (and remembers it) on damage. */
-  private async verified(room: string): Promise<{ updates: Uint8Array[]; state: RoomState }> {
+  private async verified(room: string): Promise<{ updates: Uint8Array[]; v2: boolean[] | undefined; state: RoomState }> {
     const known = this.damaged.get(room)
     if (known) throw known
     const legacyThrough = await this.legacyThrough(room)
@@ -219,7 +242,8 @@ export class LevelStorage implements Storage {
     this.state.set(room, state)
     // Rooms written before the head record existed get one now.
     if (state.head.seq > 0) this.heads.set(room, state.head)
-    return { updates: check.entries.map((e) => e.payload), state }
+    const v2 = check.entries.some((e) => e.v2) ? check.entries.map((e) => e.v2) : undefined
+    return { updates: check.entries.map((e) => e.payload), v2, state }
   }
 
   private async roomState(room: string): Promise<RoomState> {
@@ -230,8 +254,8 @@ export class LevelStorage implements Storage {
 
   load(room: string): Promise<StoredDocument> {
     return this.queue(room, async () => {
-      const { updates, state } = await this.verified(room)
-      return { updates, seq: state.head.seq }
+      const { updates, v2, state } = await this.verified(room)
+      return v2 ? { updates, seq: state.head.seq, v2 } : { updates, seq: state.head.seq }
     })
   }
 
@@ -280,23 +304,76 @@ export class LevelStorage implements Storage {
     }
   }
 
-  compact(room: string, merged: Uint8Array, through: number): Promise<void> {
+  compact(room: string, merged: Uint8Array, through: number, encoding: UpdateEncoding = 'v1'): Promise<void> {
     return this.queue(room, async () => {
       const state = await this.roomState(room)
       const current = await this.db.get(seqKey(room, through))
       if (current === undefined) throw new Error(`cannot compact room ${JSON.stringify(room)} through ${through}: no such entry`)
-      const keys = await this.db.keys({ gte: logPrefix(room), lte: seqKey(room, through) }).all()
-      const ops: Array<{ type: 'del'; key: string } | { type: 'put'; key: string; value: Uint8Array }> = keys
-        .filter((k) => k !== seqKey(room, through))
-        .map((key) => ({ type: 'del' as const, key }))
+      // Streamed (only the keys are kept): the bytes dropped count towards reclaiming them on disk.
+      let dropped = 0
+      const ops: Array<{ type: 'del'; key: string } | { type: 'put'; key: string; value: Uint8Array }> = []
+      for await (const [key, value] of this.db.iterator({ gte: logPrefix(room), lte: seqKey(room, through) })) {
+        dropped += key.length + value.byteLength
+        if (key !== seqKey(room, through)) ops.push({ type: 'del', key })
+      }
       // The base keeps the chain value of the entry it replaces: later entries link to it.
-      const crc = entryCrc(room, through, FLAG_BASE, merged)
-      ops.push({ type: 'put', key: seqKey(room, through), value: encodeEntry(merged, FLAG_BASE, crc, chainOf(current)) })
+      const version = versionFor(encoding === 'v2')
+      const crc = entryCrc(room, through, FLAG_BASE, merged, version)
+      ops.push({ type: 'put', key: seqKey(room, through), value: encodeEntry(merged, FLAG_BASE, crc, chainOf(current), version) })
       const dropLegacy = state.legacyThrough > 0 && through >= state.legacyThrough
       if (dropLegacy) ops.push({ type: 'del', key: legacyKey(room) })
       await this.db.batch(ops)
       if (dropLegacy) state.legacyThrough = 0
+      this.dropped += dropped
+      this.droppedIn.add(room)
+      this.reclaimSoon()
     })
+  }
+
+  /**
+   * Compacts, on disk, the key ranges of the rooms compacted since the last time, once their
+   * compactions dropped at least RECLAIM_MIN_BYTES and a quarter of what the logs take in
+   * LevelDB's tables (so a large store is left to LevelDB's own compactions, which reach the
+   * dropped values soon enough there). One at a time; rooms compacted meanwhile wait for the next.
+   */
+  private reclaimSoon(): void {
+    if (this.reclaiming !== null) {
+      this.reclaimAgain = true
+      return
+    }
+    if (this.dropped < RECLAIM_MIN_BYTES || this.level === null) return
+    const run = async (): Promise<void> => {
+      const onDisk = await this.db.approximateSize(`u${SEP}`, `u${SEP}${END}`)
+      if (this.dropped < onDisk / 4) return
+      const rooms = [...this.droppedIn].sort()
+      this.dropped = 0
+      this.droppedIn.clear()
+      // One range from the first room's log to the last's (a narrow one for a single room).
+      const from = logPrefix(rooms[0])
+      const to = logPrefix(rooms[rooms.length - 1]) + END
+      await this.db.compactRange(from, to)
+      // LevelDB writes a flushed memtable straight to level 2 when nothing there overlaps it,
+      // and a manual compaction never takes the deepest overlapping level as its input: the
+      // dropped values could stay in that table. Writing each room's first entry again (the
+      // same value, on the room's queue so that no compaction replaces it meanwhile) puts a
+      // table inside that one's key range one level above it, so a second pass merges them.
+      for (const room of rooms) {
+        await this.queue(room, async () => {
+          const [first] = await this.db.iterator({ gte: logPrefix(room), lt: logPrefix(room) + END, limit: 1 }).all()
+          if (first) await this.db.put(first[0], first[1])
+        })
+      }
+      await this.db.compactRange(from, to)
+    }
+    this.reclaiming = run()
+      .catch((err: Error) => this.warn(`cannot compact the data directory ${this.dir} after room compactions (${err.message}); LevelDB reclaims the space later`))
+      .finally(() => {
+        this.reclaiming = null
+        if (this.reclaimAgain && this.level?.status === 'open') {
+          this.reclaimAgain = false
+          this.reclaimSoon()
+        }
+      })
   }
 
   async size(room: string): Promise<number> {
@@ -340,6 +417,7 @@ export class LevelStorage implements Storage {
 
   async close(): Promise<void> {
     await Promise.all([...this.queues.values()])
+    while (this.reclaiming !== null) await this.reclaiming
     try {
       await this.heads.close() // a failure was reported as a warning
     } catch {
@@ -382,9 +460,10 @@ export class LevelStorage implements Storage {
         let chain = 0
         for (const [i, e] of kept.entries()) {
           const flags = i === 0 ? FLAG_BASE : 0
-          const crc = entryCrc(room, seq, flags, e.payload)
+          const version = versionFor(e.v2)
+          const crc = entryCrc(room, seq, flags, e.payload, version)
           chain = i === 0 ? link(0, crc) : link(chain, crc)
-          ops.push({ type: 'put', key: seqKey(room, seq), value: encodeEntry(e.payload, flags, crc, chain) })
+          ops.push({ type: 'put', key: seqKey(room, seq), value: encodeEntry(e.payload, flags, crc, chain, version) })
           seq++
         }
         head = { seq: seq - 1, chain }

@@ -1,19 +1,23 @@
 /** In-memory storage (`--data :memory:`): same semantics as LevelDB, nothing survives the process. */
-import type { Storage, StoredDocument } from './storage.js'
+import type { Storage, StoredDocument, UpdateEncoding } from './storage.js'
 
 interface MemoryRoom {
   log: Map<number, Uint8Array>
   seq: number
+  /** The seq of a snapshot compacted in Yjs V2 (0: none). */
+  v2At: number
   meta: Map<string, Uint8Array>
 }
 
 export class MemoryStorage implements Storage {
+  /** Compacted snapshots are stored in Yjs V2 (Storage.snapshotEncoding). */
+  readonly snapshotEncoding = 'v2'
   private rooms = new Map<string, MemoryRoom>()
 
   private room(name: string): MemoryRoom {
     let r = this.rooms.get(name)
     if (!r) {
-      r = { log: new Map(), seq: 0, meta: new Map() }
+      r = { log: new Map(), seq: 0, v2At: 0, meta: new Map() }
       this.rooms.set(name, r)
     }
     return r
@@ -22,7 +26,8 @@ export class MemoryStorage implements Storage {
   async load(room: string): Promise<StoredDocument> {
     const r = this.rooms.get(room)
     if (!r) return { updates: [], seq: 0 }
-    return { updates: [...r.log.values()], seq: r.seq }
+    if (r.v2At === 0 || !r.log.has(r.v2At)) return { updates: [...r.log.values()], seq: r.seq }
+    return { updates: [...r.log.values()], seq: r.seq, v2: [...r.log.keys()].map((seq) => seq === r.v2At) }
   }
 
   async append(room: string, updates: Uint8Array[]): Promise<number> {
@@ -31,10 +36,11 @@ export class MemoryStorage implements Storage {
     return r.seq
   }
 
-  async compact(room: string, merged: Uint8Array, through: number): Promise<void> {
+  async compact(room: string, merged: Uint8Array, through: number, encoding: UpdateEncoding = 'v1'): Promise<void> {
     const r = this.room(room)
     const rest = [...r.log].filter(([seq]) => seq > through)
     r.log = new Map([[through, merged], ...rest])
+    r.v2At = encoding === 'v2' ? through : 0
   }
 
   async size(room: string): Promise<number> {

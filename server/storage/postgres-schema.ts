@@ -10,7 +10,8 @@
  *   epochs     the sequence epochs are drawn from: they only grow, across all rooms, so a
  *              room's row can be deleted without an epoch ever being handed out twice
  *   updates    the log after the snapshot: (room, seq) → Yjs update, with its CRC-32
- *   snapshots  the compacted state, in chunks of at most CHUNK_BYTES, each with its CRC-32
+ *   snapshots  the compacted state, in chunks of at most CHUNK_BYTES, each with its CRC-32;
+ *              rooms.snapshot_encoding says its Yjs update format (1 = V1, 2 = V2; migration 2)
  *   meta       small per-room records (identity bindings, action ledger, server ids)
  */
 
@@ -56,5 +57,11 @@ export const MIGRATIONS: readonly Migration[] = [
         value bytea NOT NULL,
         PRIMARY KEY (room, key)
       );`,
+  },
+  {
+    // Snapshots compacted by the room server are in Yjs update format V2 (half the bytes of V1
+    // for text); those written before stay V1.
+    version: 2,
+    sql: (s) => `ALTER TABLE ${s}.rooms ADD COLUMN snapshot_encoding smallint NOT NULL DEFAULT 1;`,
   },
 ]

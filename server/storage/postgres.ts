@@ -25,7 +25,7 @@ import pg from 'pg'
 import { crc32 } from './crc32.js'
 import { StorageDamaged, type Damage } from './integrity.js'
 import { CHUNK_BYTES, MIGRATIONS } from './postgres-schema.js'
-import { LeaseLost, RoomLeased, type Leases, type Storage, type StoredDocument } from './storage.js'
+import { LeaseLost, RoomLeased, type Leases, type Storage, type StoredDocument, type UpdateEncoding } from './storage.js'
 
 export interface PostgresStorageOptions {
   /** How long a lease lasts without renewal, in ms (default 5000). */
@@ -40,6 +40,8 @@ const crcOf = (bytes: Uint8Array): number => crc32(bytes) | 0
 const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength)
 
 export class PostgresStorage implements Storage {
+  /** Compacted snapshots are stored in Yjs V2 (Storage.snapshotEncoding). */
+  readonly snapshotEncoding = 'v2'
   private readonly pool: pg.Pool
   /** The quoted schema name, for SQL text. */
   private readonly s: string
@@ -208,7 +210,10 @@ export class PostgresStorage implements Storage {
   async load(room: string): Promise<StoredDocument> {
     // One consistent view: a compaction by the lease holder may run meanwhile.
     const read = await this.transaction(async (client) => {
-      const head = await client.query<{ seq: string; base: string; snapshot_chunks: number }>(`SELECT seq, base, snapshot_chunks FROM ${this.s}.rooms WHERE name = $1`, [room])
+      const head = await client.query<{ seq: string; base: string; snapshot_chunks: number; snapshot_encoding: number }>(
+        `SELECT seq, base, snapshot_chunks, snapshot_encoding FROM ${this.s}.rooms WHERE name = $1`,
+        [room],
+      )
       if (head.rows.length === 0) return null
       const snap = await client.query<{ chunk: number; crc: number; data: Buffer }>(`SELECT chunk, crc, data FROM ${this.s}.snapshots WHERE room = $1 ORDER BY chunk`, [room])
       const log = await client.query<{ seq: string; crc: number; data: Buffer }>(`SELECT seq, crc, data FROM ${this.s}.updates WHERE room = $1 ORDER BY seq`, [room])
@@ -245,6 +250,7 @@ export class PostgresStorage implements Storage {
     }
     if (expected <= seq) damage.push({ kind: 'missing', from: expected, to: seq })
     if (damage.length > 0) throw new StorageDamaged(room, damage)
+    if (chunks > 0 && read.head.snapshot_encoding === 2) return { updates, seq, v2: updates.map((_, i) => i === 0) }
     return { updates, seq }
   }
 
@@ -272,12 +278,18 @@ export class PostgresStorage implements Storage {
     return rows.length === 0 ? 0 : Number(rows[0].seq)
   }
 
-  async compact(room: string, merged: Uint8Array, through: number): Promise<void> {
+  async compact(room: string, merged: Uint8Array, through: number, encoding: UpdateEncoding = 'v1'): Promise<void> {
     const epoch = this.epochOf(room)
     const chunks: Buffer[] = []
     for (let at = 0; at < merged.byteLength || chunks.length === 0; at += CHUNK_BYTES) chunks.push(asBuffer(merged.subarray(at, at + CHUNK_BYTES)))
     await this.fenced(room, epoch, async (client) => {
-      await client.query(`UPDATE ${this.s}.rooms SET base = $3, snapshot_chunks = $4 WHERE name = $1 AND epoch = $2`, [room, epoch, through, chunks.length])
+      await client.query(`UPDATE ${this.s}.rooms SET base = $3, snapshot_chunks = $4, snapshot_encoding = $5 WHERE name = $1 AND epoch = $2`, [
+        room,
+        epoch,
+        through,
+        chunks.length,
+        encoding === 'v2' ? 2 : 1,
+      ])
       await client.query(`DELETE FROM ${this.s}.snapshots WHERE room = $1`, [room])
       await client.query(
         `INSERT INTO ${this.s}.snapshots (room, chunk, crc, data)

@@ -132,7 +132,7 @@ export async function repairDataDir(dir: string, options: RepairOptions = {}): P
       try {
         const doc = new Y.Doc()
         doc.transact(() => {
-          for (const e of kept) Y.applyUpdate(doc, e.payload)
+          for (const e of kept) (e.v2 ? Y.applyUpdateV2 : Y.applyUpdate)(doc, e.payload)
         })
         pending = doc.store.pendingStructs !== null || doc.store.pendingDs !== null
         doc.destroy()

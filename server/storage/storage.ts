@@ -5,11 +5,22 @@
  * safe while writers keep appending after that prefix.
  */
 export interface StoredDocument {
-  /** Updates in log order; applying all of them (in any order) gives the document. */
+  /**
+   * Updates in log order; applying all of them (in any order) gives the document. Each is in
+   * Yjs update format V1 (`Y.applyUpdate`) unless `v2` says otherwise for it.
+   */
   updates: Uint8Array[]
   /** Sequence number of the last update, 0 for an empty document. */
   seq: number
+  /**
+   * Per entry of `updates`: true when it is in Yjs update format V2 (`Y.applyUpdateV2`), as a
+   * snapshot compacted with `compact(…, 'v2')` is. Absent when every entry is V1.
+   */
+  v2?: boolean[]
 }
+
+/** The Yjs update encodings a compacted snapshot can be stored in. */
+export type UpdateEncoding = 'v1' | 'v2'
 
 export interface Storage {
   /** Reads a room's log. Unknown rooms load as empty. */
@@ -18,9 +29,17 @@ export interface Storage {
   append(room: string, updates: Uint8Array[]): Promise<number>
   /**
    * Replaces every entry with seq <= `through` by `merged` (which must contain all of them).
-   * Entries appended after `through` are untouched.
+   * Entries appended after `through` are untouched. `encoding` is merged's Yjs update format
+   * (default 'v1'); it is stored with it and a load reports it (StoredDocument.v2). The room
+   * server compacts in V2: about half the bytes of V1 for text, and as fast to apply.
    */
-  compact(room: string, merged: Uint8Array, through: number): Promise<void>
+  compact(room: string, merged: Uint8Array, through: number, encoding?: UpdateEncoding): Promise<void>
+  /**
+   * The encoding the server compacts into: 'v2' for stores that record it (the built-in
+   * ones). Absent: 'v1', for a store written before encodings existed (it ignores the
+   * argument and loads every entry as V1).
+   */
+  readonly snapshotEncoding?: UpdateEncoding
   /** Number of log entries of a room (for inspection and tests; the room counts its own). */
   size(room: string): Promise<number>
   /** Names of all stored rooms. */
