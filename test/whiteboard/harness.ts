@@ -11,7 +11,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { createServer, type YroomServer } from '../../server/index.js'
 import { defaultPlugins } from '../../plugins/index.js'
 import { actionsPlugin } from '../../plugins/actions/index.js'
-import { actionSets, migrations } from '../../examples/whiteboard/server-actions.js'
+import { actionSets, migrations, plugins as appPlugins } from '../../examples/whiteboard/server-actions.js'
 import { buildWhiteboard } from '../../examples/whiteboard/build.js'
 
 export const CHROMIUM = '/usr/bin/chromium'
@@ -72,16 +72,23 @@ export interface WhiteboardServer {
 }
 
 /** The real server with the CLI's default plugins, LevelDB storage in `dataDir`, serving the app. */
-export async function startWhiteboardServer(dataDir: string, staticDir: string): Promise<WhiteboardServer> {
+/** `jwtSecret`: as `yroom serve --jwt-secret` (tokens required; the app's demo login on, its tokens living `loginTtlSeconds`). */
+export async function startWhiteboardServer(
+  dataDir: string,
+  staticDir: string,
+  { jwtSecret, loginTtlSeconds }: { jwtSecret?: string; loginTtlSeconds?: number } = {},
+): Promise<WhiteboardServer> {
   const server = await createServer({
     host: '127.0.0.1',
     port: 0,
     storage: dataDir,
     logger: 'silent',
     processMetrics: false,
-    // What `yroom serve` runs for the whiteboard: default plugins plus the vote counter's actions.
-    plugins: [...defaultPlugins(), actionsPlugin({ sets: actionSets, migrations })],
+    // What `yroom serve --actions …/server-actions.mjs` runs for the whiteboard: default
+    // plugins, the vote counter's actions, and the module's own plugins (the demo login).
+    plugins: [...defaultPlugins(), actionsPlugin({ sets: actionSets, migrations }), ...appPlugins({ jwtSecret, loginTtlSeconds })],
     staticDir,
+    jwtSecret,
   })
   const bound = await server.listen()
   return { server, http: `http://127.0.0.1:${bound}`, close: () => server.close() }

@@ -5,6 +5,7 @@
 import { connect, type ConnectOptions, type StatusEvent } from '../../../src/index.js'
 import { shapeEntries, type App } from './app.js'
 import { identity } from './identity.js'
+import { login } from './login.js'
 import { attachInput } from './input.js'
 import { Board, Peer } from './models.js'
 import { watchRejections, type NoticeRecord } from './rejections.js'
@@ -19,12 +20,16 @@ if (!params.get('room')) {
   params.set('room', roomName)
   history.replaceState(null, '', `?${params}`) // the address bar shows a shareable room link
 }
+// A server started with --jwt-secret wants a token: the demo login signs one for this
+// tab's name (the name shown beside its cursor); else the whiteboard connects anonymously.
+const token = await login(identity(params).name)
 // `actions` is read by SDK versions with actions support (SPEC §8) and ignored before.
 const options: ConnectOptions<typeof Board> & { actions?: unknown[] } = {
   url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`,
   room: roomName,
   model: Board,
   actions: [counterActions],
+  token,
 }
 const room = connect(options)
 // The cursor's colour follows the client id, as the room inspector's owner badges do.
