@@ -141,6 +141,7 @@ async function main(): Promise<void> {
     apiKey: text('api-key') ?? (process.env.YROOM_API_KEY || undefined),
     webhooks: list('webhook'),
     webhookSecret: text('webhook-secret') ?? (process.env.YROOM_WEBHOOK_SECRET || undefined),
+    advertiseUrl: text('advertise-url'),
     plugins: [...defaultPlugins({ authority: !on('no-authority'), reconnectGraceMs: num('reconnect-grace-ms') ?? 0 }), ...actions],
     processMetrics: !on('no-process-metrics'),
     staticDir: text('static'),

@@ -44,13 +44,14 @@ export interface ServerOptions {
   apiKey?: string
   webhooks?: string[]
   webhookSecret?: string
+  advertiseUrl?: string
   plugins?: YroomPlugin[]
   staticDir?: string
   logger?: Logger | string
   processMetrics?: boolean
 }
 
-type OptionalOptions = 'apiKey' | 'webhookSecret' | 'authenticate' | 'staticDir' | 'nodeId' | 'redis' | 'jwtSecret' | 'jwtPublicKey' | 'jwksUrl' | 'jwtIssuer' | 'jwtAudience'
+type OptionalOptions = 'advertiseUrl' | 'apiKey' | 'webhookSecret' | 'authenticate' | 'staticDir' | 'nodeId' | 'redis' | 'jwtSecret' | 'jwtPublicKey' | 'jwksUrl' | 'jwtIssuer' | 'jwtAudience'
 export type ResolvedOptions = Required<Omit<ServerOptions, OptionalOptions | 'logger' | 'storage'>> & Pick<ServerOptions, OptionalOptions>
 
 const MiB = 1024 * 1024
@@ -122,6 +123,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     apiKey: o.apiKey,
     webhooks: o.webhooks ?? [],
     webhookSecret: o.webhookSecret,
+    advertiseUrl: o.advertiseUrl,
     staticDir: o.staticDir,
   }
 }
@@ -348,6 +350,14 @@ export const SETTINGS: readonly Setting[] = [
     default: 'none',
     help: 'The HMAC-SHA256 secret webhook bodies are signed with (header `X-Yroom-Signature`); required with `--webhook`.',
     more: 'The CLI also reads `YROOM_WEBHOOK_SECRET`. See [verifying a webhook](#verifying-a-webhook).',
+  },
+  {
+    option: 'advertiseUrl',
+    flag: 'advertise-url',
+    value: 'URL',
+    default: '`http://HOSTNAME:PORT`',
+    help: 'Cluster mode: the URL other nodes reach this node\'s HTTP API at; they forward writes to rooms this node holds there.',
+    more: 'Published with the node\'s heartbeat in Redis. The default uses `host`, or the machine\'s hostname when bound to all interfaces. See [HTTP API](#http-api).',
   },
   { option: 'plugins', default: 'none', help: 'Plugins, in order; `createServer` adds none by itself, `yroom serve` runs `defaultPlugins()`.' },
   { option: '(authority plugin)', flag: 'no-authority', default: 'on in the CLI', help: 'Run without the authority plugin (a plain Yjs relay).' },

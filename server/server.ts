@@ -4,6 +4,7 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
+import { hostname } from 'node:os'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
 import { CloseCode } from '../src/shared/protocol/close-codes.js'
@@ -119,6 +120,7 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
     ...{ maxBodyBytes: options.maxMessageBytes, maxNestingDepth: options.maxNestingDepth },
     kick: (principal, reason) => server.kick(principal, reason),
     setReadOnly: (principal, readOnly) => server.setReadOnly(principal, readOnly),
+    nodeUrl: cluster ? (node) => cluster.httpUrlOf(node) : undefined,
   }
   const apiRoute = (rq: IncomingMessage, rs: import('node:http').ServerResponse, url: URL) => handleApi(api, rq, rs, url)
   /** Plugins' HTTP routes (YroomPlugin.http), in registration order. */
@@ -481,6 +483,7 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
           port = (http.address() as AddressInfo).port
           serving = true
           startHeartbeat()
+          void cluster?.advertise(options.advertiseUrl ?? `http://${/^(0\.0\.0\.0|::)?$/.test(options.host) ? hostname() : options.host}:${port}`)
           logger.info({ port, host: options.host }, 'yroom listening')
           resolve(port)
         })

@@ -110,7 +110,21 @@ export class Cluster {
   }
 
   private heartbeat(): Promise<unknown> {
-    return this.cmd.set(keys.alive(this.node), '1', 'PX', Math.max(1000, this.o.leaseMs)).catch(() => {})
+    return this.cmd.set(keys.alive(this.node), this.httpUrl ?? '1', 'PX', Math.max(1000, this.o.leaseMs)).catch(() => {})
+  }
+
+  /** The URL of this node's HTTP API, published as its heartbeat's value (the HTTP API forwards to it). */
+  private httpUrl: string | null = null
+
+  advertise(url: string): Promise<unknown> {
+    this.httpUrl = url
+    return this.heartbeat()
+  }
+
+  /** The HTTP URL a live node published, or null. */
+  async httpUrlOf(node: string): Promise<string | null> {
+    const v = await this.cmd.get(keys.alive(node)).catch(() => null)
+    return v !== null && /^https?:\/\//.test(v) ? v : null
   }
 
   // ---- joining ----

@@ -5,8 +5,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { roomNameError } from '../../src/shared/layout.js'
 import { bearerMatches } from './auth.js'
-import type { ApiContext } from './context.js'
+import { readBody } from './body.js'
+import type { ApiContext, ApiRequest } from './context.js'
 import { ApiError, sendError, sendResult } from './errors.js'
+import { forward, forwardTarget } from './forward.js'
+import { RoomElsewhere } from './room-access.js'
 import { API_PREFIX, matchPath, ROUTES, type Route } from './routes.js'
 
 /** True for the paths the API answers (`/api` and everything under it). */
@@ -45,6 +48,23 @@ function route(method: string, pathname: string): { route: Route; params: Record
   throw new ApiError(404, 'not-found', `no such endpoint: ${pathname}`)
 }
 
+/** Runs the route; in cluster mode, a write to a room another node holds is forwarded to it. */
+async function answer(ctx: ApiContext, r: ApiRequest, res: ServerResponse): Promise<number> {
+  const found = route(r.req.method ?? 'GET', r.url.pathname)
+  try {
+    return sendResult(res, await found.route.handler(ctx, r))
+  } catch (err) {
+    if (!(err instanceof RoomElsewhere)) throw err
+    const target = await forwardTarget(ctx, r, err)
+    if (target === null) throw err
+    try {
+      return await forward(target, r, res, err.holder)
+    } catch (e) {
+      throw new ApiError(502, 'forward-failed', `${err.message}; forwarding there failed: ${(e as Error).message}`)
+    }
+  }
+}
+
 export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   let label = 'unmatched'
   let status: number
@@ -53,7 +73,8 @@ export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: Serv
     if (!bearerMatches(req, ctx.apiKey)) throw new ApiError(401, 'unauthorized', 'send the API key as Authorization: Bearer KEY', { 'www-authenticate': 'Bearer' })
     const found = route(req.method ?? 'GET', url.pathname)
     label = `${found.route.method} ${found.route.path}`
-    status = sendResult(res, await found.route.handler(ctx, { req, url, params: found.params }))
+    const body = found.route.method === 'GET' ? Buffer.alloc(0) : await readBody(req, ctx.maxBodyBytes)
+    status = await answer(ctx, { req, url, params: found.params, body }, res)
   } catch (err) {
     if (!(err instanceof ApiError)) ctx.logger.error({ err, method: req.method, path: url.pathname }, 'HTTP API request failed')
     status = sendError(res, err instanceof ApiError ? err : new ApiError(500, 'internal', 'internal error; see the server log'))

@@ -21,8 +21,7 @@ function tooLarge(limit: number): ApiError {
 }
 
 /** A JSON object body; 400 when it is not one. An empty body is `{}`. */
-export async function readJsonObject(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
-  const raw = await readBody(req, limit)
+export function jsonObject(raw: Buffer): Record<string, unknown> {
   if (raw.byteLength === 0) return {}
   let value: unknown
   try {

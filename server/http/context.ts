@@ -24,6 +24,8 @@ export interface ApiContext {
   cluster: boolean
   kick(principalId: string, reason?: string): number
   setReadOnly(principalId: string, readOnly: boolean | null): number
+  /** Cluster mode: the HTTP address (`http://host:port`) a node publishes with its heartbeat, or null. */
+  nodeUrl?: (node: string) => Promise<string | null>
 }
 
 /** One request as a route sees it. */
@@ -32,6 +34,8 @@ export interface ApiRequest {
   url: URL
   /** Path parameters, decoded (`{room}` → `params.room`). */
   params: Record<string, string>
+  /** The request body, read up to the limit (empty for GET). */
+  body: Buffer
 }
 
 export type Handler = (ctx: ApiContext, r: ApiRequest) => Promise<import('./errors.js').ApiResult>

@@ -31,11 +31,19 @@ export async function authorityFor(ctx: ApiContext, name: string): Promise<Room 
   }
 }
 
+/** 409: another server holds the room. Cluster mode forwards the request to it (api.ts). */
+export class RoomElsewhere extends ApiError {
+  constructor(
+    room: string,
+    readonly holder: string,
+  ) {
+    super(409, 'room-elsewhere', `room ${JSON.stringify(room)} is served by node ${holder}; send this request to that node (GET /cluster lists a node's rooms)`)
+  }
+}
+
 /** Room errors as API errors: 409 for a room another server holds, 500 for damaged storage. */
 export function translate(err: unknown): unknown {
-  if (err instanceof RoomLeased) {
-    return new ApiError(409, 'room-elsewhere', `room ${JSON.stringify(err.room)} is served by node ${err.holder}; send this request to that node (GET /cluster lists a node's rooms)`)
-  }
+  if (err instanceof RoomLeased) return new RoomElsewhere(err.room, err.holder)
   if (err instanceof StorageDamaged) return new ApiError(500, 'storage-damaged', err.closeReason)
   return err
 }

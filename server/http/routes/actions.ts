@@ -3,7 +3,7 @@ import { ActionRefused } from '../../../src/shared/actions/define.js'
 import type { JsonValue } from '../../../src/shared/actions/snapshot.js'
 import type { ModelPath } from '../../../src/shared/protocol/extension.js'
 import type { ActionsPlugin } from '../../../plugins/actions/index.js'
-import { readJsonObject } from '../body.js'
+import { jsonObject } from '../body.js'
 import type { ApiContext, Handler } from '../context.js'
 import { ApiError } from '../errors.js'
 import { requireRoom, translate } from '../room-access.js'
@@ -23,9 +23,9 @@ function parse(body: Record<string, unknown>): { path: ModelPath; action: string
   return { path: path as ModelPath, action, args: args as JsonValue[] }
 }
 
-export const runAction: Handler = async (ctx, { req, params }) => {
+export const runAction: Handler = async (ctx, { body, params }) => {
   const actions = actionsOf(ctx)
-  const { path, action, args } = parse(await readJsonObject(req, ctx.maxBodyBytes))
+  const { path, action, args } = parse(jsonObject(body))
   await requireRoom(ctx, params.room)
   try {
     // Loaded first: the action's effect is broadcast at once, and the room's events (webhooks) see it.

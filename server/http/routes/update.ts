@@ -6,7 +6,6 @@ import * as Y from 'yjs'
 import { MalformedUpdate, readUpdateLayout, type UpdateLayout } from '../../codec/update-layout.js'
 import { checkNesting } from '../../room/nesting.js'
 import { Refusal } from '../../plugin.js'
-import { readBody } from '../body.js'
 import type { Handler } from '../context.js'
 import { ApiError } from '../errors.js'
 import { authorityFor, requireRoom, translate } from '../room-access.js'
@@ -61,8 +60,8 @@ function checkDependencies(doc: Y.Doc, layout: UpdateLayout): void {
   }
 }
 
-export const postUpdate: Handler = async (ctx, { req, params }) => {
-  const update = new Uint8Array(await readBody(req, ctx.maxBodyBytes))
+export const postUpdate: Handler = async (ctx, { body, params }) => {
+  const update = new Uint8Array(body)
   const layout = checkUpdate(update)
   await authorityFor(ctx, params.room)
   try {

@@ -1,0 +1,91 @@
+/**
+ * The HTTP API in cluster mode (issue 26): any node answers; a write to a room another node
+ * is the authority of is forwarded to that node. Two yroom servers in one process on a
+ * throwaway PostgreSQL and redis-server, as in test/cluster/cluster.test.ts.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { defaultPlugins } from '../../plugins/index.js'
+import { CloseCode } from '../../src/shared/protocol/close-codes.js'
+import { connectProvider, RawClient, startServer, until, type TestServer } from '../helpers.js'
+import { createDatabase, stopSharedPostgres } from '../postgres.js'
+import { startRedis, type RedisServer } from '../redis.js'
+
+const KEY = 'cluster-api-key'
+const ready = !/^(0|false|no|off)$/i.test(process.env.YROOM_TEST_CLUSTER ?? '')
+const cleanups: Array<() => unknown> = []
+let redis: RedisServer
+
+beforeAll(async () => {
+  if (ready) redis = await startRedis()
+})
+afterAll(async () => {
+  await redis?.stop()
+  await stopSharedPostgres()
+})
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+async function nodes(): Promise<[TestServer, TestServer]> {
+  const db = await createDatabase()
+  cleanups.push(() => db.drop())
+  const start = async (name: string) => {
+    const s = await startServer({ storage: db.url, redis: redis.url, nodeId: name, leaseMs: 2000, apiKey: KEY, plugins: defaultPlugins() })
+    cleanups.push(() => s.close())
+    return s
+  }
+  return [await start('a'), await start('b')]
+}
+
+const api = (s: TestServer, path: string, init: RequestInit = {}) =>
+  fetch(`http://127.0.0.1:${s.port}/api/v1${path}`, { ...init, headers: { authorization: `Bearer ${KEY}`, ...(init.headers as Record<string, string>) } })
+
+describe.runIf(ready)('HTTP API in cluster mode', () => {
+  it('forwards a write to the node that is the room authority, and any node reads', async () => {
+    const [a, b] = await nodes()
+    const c = await connectProvider(a.url, 'shared')
+    cleanups.push(() => c.destroy())
+    c.doc.getMap('m').set('from', 'client')
+    await until(() => a.server.rooms.get('shared')?.doc.getMap('m').get('from') === 'client')
+    await a.server.rooms.get('shared')!.flush()
+    expect(b.server.rooms.get('shared')).toBeUndefined()
+
+    // Node b is not the room's authority: its answer comes from node a.
+    const source = new Y.Doc()
+    source.getMap('m').set('from', 'http-via-b')
+    source.getMap('other').set('k', 1)
+    const res = await api(b, '/rooms/shared/update', { method: 'POST', body: new Uint8Array(Y.encodeStateAsUpdate(source)) })
+    expect(res.status).toBe(200)
+    expect(res.headers.get('x-yroom-served-by')).toMatch(/^a\//)
+    await until(() => c.doc.getMap('other').get('k') === 1, { message: 'the forwarded update at the client' })
+    expect(b.server.rooms.get('shared')).toBeUndefined()
+
+    // Reads answer on either node (b reads what a stored).
+    await a.server.rooms.get('shared')!.flush()
+    const read = (await (await api(b, '/rooms/shared')).json()) as { doc: { other: Record<string, unknown> } }
+    expect(read.doc.other).toEqual({ k: 1 })
+
+    // Delete through b: a closes the room's connections and deletes it.
+    const raw = new RawClient(a.url, 'shared')
+    cleanups.push(() => raw.ws.terminate())
+    await raw.open()
+    c.provider.shouldConnect = false
+    const del = await api(b, '/rooms/shared', { method: 'DELETE' })
+    expect(del.status).toBe(200)
+    await raw.closed
+    expect(raw.closeCode).toBe(CloseCode.ROOM_DELETED)
+    expect(await a.server.storage.list()).not.toContain('shared')
+  })
+
+  it('a node that holds no room takes the write itself when nobody holds the room', async () => {
+    const [, b] = await nodes()
+    const source = new Y.Doc()
+    source.getArray('items').push(['x'])
+    const res = await api(b, '/rooms/free/update', { method: 'POST', body: new Uint8Array(Y.encodeStateAsUpdate(source)) })
+    expect(res.status).toBe(200)
+    expect(res.headers.get('x-yroom-served-by')).toBeNull()
+    const read = (await (await api(b, '/rooms/free')).json()) as { doc: { items: unknown[] } }
+    expect(read.doc.items).toEqual(['x'])
+  })
+})
