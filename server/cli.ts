@@ -12,10 +12,16 @@ import { resolve } from 'node:path'
 import { createServer } from './server.js'
 import { defaultPlugins } from '../plugins/index.js'
 import { actionsPlugin } from '../plugins/actions/index.js'
+import { inspectorPlugin } from '../plugins/inspector/index.js'
 import type { YroomPlugin } from './plugin.js'
 import { DEFAULTS, SETTINGS, shownDefault, type Setting } from './options.js'
 import { REPAIR_USAGE, repairCommand } from './storage/repair.js'
 import { otherYjsCopies, YJS_COPIES_HELP } from '../src/shared/yjs-copies.js'
+
+/** The room inspector (docs/inspector.md): open with --inspect (development), else behind the API key. */
+function inspector(open: boolean, apiKey: string | undefined): YroomPlugin[] {
+  return open || apiKey ? [inspectorPlugin({ open, apiKey })] : []
+}
 
 /** Loads `--actions MODULE`: `export const actionSets = [...]`, optional `export const migrations = [...]`. */
 async function loadActions(file: string | undefined): Promise<YroomPlugin[]> {
@@ -142,7 +148,7 @@ async function main(): Promise<void> {
     webhooks: list('webhook'),
     webhookSecret: text('webhook-secret') ?? (process.env.YROOM_WEBHOOK_SECRET || undefined),
     advertiseUrl: text('advertise-url'),
-    plugins: [...defaultPlugins({ authority: !on('no-authority'), reconnectGraceMs: num('reconnect-grace-ms') ?? 0 }), ...actions],
+    plugins: [...defaultPlugins({ authority: !on('no-authority'), reconnectGraceMs: num('reconnect-grace-ms') ?? 0 }), ...actions, ...inspector(on('inspect'), text('api-key') ?? (process.env.YROOM_API_KEY || undefined))],
     processMetrics: !on('no-process-metrics'),
     staticDir: text('static'),
     // Explicitly 'info': the CLI logs even when started from a test run (createServer would be silent).

@@ -385,6 +385,13 @@ export const SETTINGS: readonly Setting[] = [
     more: "See [actions](sdk.md#actions). `npm start` passes the whiteboard's, `examples/whiteboard/dist/server-actions.mjs`.",
   },
   {
+    option: '(inspector plugin)',
+    flag: 'inspect',
+    default: 'off',
+    help: 'Serve the room inspector at `/inspect/` to anyone (development); without it, only with `--api-key` and to requests presenting the key.',
+    more: '`npm start` passes it. Read-only. See [inspector.md](inspector.md).',
+  },
+  {
     option: 'logger',
     flag: 'log-level',
     value: 'LEVEL',
