@@ -22,13 +22,21 @@ export class DocumentSize {
   /** How long the last measure took (ms). */
   private measureMs = 0
 
+  /** No upper bound known yet: the first admitted update measures. */
+  private unknown: boolean
+
   constructor(
     private readonly doc: Y.Doc,
     private readonly cap: number,
-    /** A first upper bound (the stored log's bytes): measured only if ever needed. */
-    initialBound: number,
+    /**
+     * A first upper bound, measured only if ever needed: the stored log's bytes when it is
+     * all in Yjs's V1 encoding, whose state is never larger than its updates together; null
+     * when not (a V2 snapshot is smaller than the V1 state this cap counts).
+     */
+    initialBound: number | null,
   ) {
-    this.measured = initialBound
+    this.measured = initialBound ?? 0
+    this.unknown = initialBound === null
   }
 
   /** The current upper bound of the document's encoded size. */
@@ -41,6 +49,11 @@ export class DocumentSize {
    * runs before an exact measure (the room applies the updates still waiting).
    */
   admit(bytes: number, beforeMeasure: () => void): boolean {
+    if (this.unknown) {
+      // Once per load of a room stored in V2, on its first write.
+      beforeMeasure()
+      this.measure()
+    }
     if (this.bound + bytes > this.cap) {
       beforeMeasure()
       if (this.mayMeasure()) this.measure()
@@ -60,6 +73,7 @@ export class DocumentSize {
 
   /** Records an exact size computed elsewhere (a compaction encodes the state anyway). */
   measuredAs(bytes: number): void {
+    this.unknown = false
     this.measured = bytes
     this.since = 0
     this.deleted = 0

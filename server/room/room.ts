@@ -183,7 +183,8 @@ export class Room implements RoomHandle {
     this.seq = stored.seq
     this.logEntries = stored.updates.length
     this.compactSeq = stored.updates.length <= 1 ? stored.seq : -1
-    this.size = new DocumentSize(this.doc, ctx.options.maxDocumentBytes, stored.updates.reduce((n, u) => n + u.byteLength, 0))
+    const v1Bytes = stored.v2?.some(Boolean) ? null : stored.updates.reduce((n, u) => n + u.byteLength, 0)
+    this.size = new DocumentSize(this.doc, ctx.options.maxDocumentBytes, v1Bytes)
     this.awareness = new awarenessProtocol.Awareness(this.doc)
     this.awareness.setLocalState(null)
     this.awareness.on('update', this.onAwarenessUpdate)

@@ -15,7 +15,7 @@ import { datastoreSkeletonPlugin } from '../../plugins/datastore/skeleton.js'
 import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS } from '../../src/shared/protocol/message-types.js'
 import { authorityPlugin, identityOf } from '../../plugins/authority/index.js'
 import type { ServerOptions } from '../../server/index.js'
-import { connectProvider, RawClient, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
+import { connectProvider, mulberry32, RawClient, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
 import { createModel, model, trio, type Trio } from '../authority/trio.js'
 import { killAll, startCli, type CliServer } from './fixtures/cli.js'
 import { backendCases, type Backend } from '../backends.js'
@@ -415,6 +415,39 @@ describe('case 4: maxDocumentBytes is measured on the document, not on the log',
     )
     expect(closes).toEqual([])
     expect(newcomer.closeCode).toBe(null)
+  })
+
+  it.each(backendCases)('a room stored as a V2 snapshot, far smaller than its document, is measured on its first write after a reload (%s)', async (_name, backend) => {
+    const path = await dir(backend)
+    // 8,000 single-character inserts at random places: a 134 KB document (the V1 state the
+    // cap counts) whose V2 snapshot is about 40 KB.
+    const source = new Y.Doc()
+    const text = source.getText('t')
+    const rnd = mulberry32(7)
+    for (let i = 0; i < 8000; i++) text.insert(Math.floor(rnd() * (text.length + 1)), 'ab'[i % 2])
+    const v1 = Y.encodeStateAsUpdate(source).byteLength
+    expect(v1 / Y.encodeStateAsUpdateV2(source).byteLength).toBeGreaterThan(2.5)
+    let s = await server({ storage: path, maxMessageBytes: 200_000 })
+    {
+      const filler = await raw(s.url, 'v2', source).sync()
+      await roundTrip(filler)
+      expect(filler.closeCode).toBe(null)
+      for (const c of clients.splice(0)) c.destroy()
+      await closeServer(s) // unloads: the room is stored as one V2 snapshot
+    }
+    s = await server({ storage: path, maxDocumentBytes: v1 + 16_000, maxMessageBytes: 200_000 })
+    const observer = await join(s.url, 'v2')
+    expect(observer.doc.getText('t').toString()).toBe(text.toString())
+    // 30 KB more would pass the cap: refused, though the stored bytes plus it would not be.
+    const grower = await raw(s.url, 'v2').sync()
+    grower.doc.getMap('m').set('grow', 'y'.repeat(30_000))
+    await until(() => grower.closeCode !== null, { message: 'growth refused' })
+    expect(grower.closeCode).toBe(CloseCode.DOCUMENT_TOO_LARGE)
+    // 5 KB fits.
+    const writer = await raw(s.url, 'v2').sync()
+    writer.doc.getMap('m').set('small', 'z'.repeat(5_000))
+    await until(() => writer.closeCode !== null || observer.doc.getMap('m').get('small') !== undefined, { message: 'small write' })
+    expect(writer.closeCode, `small write refused: ${writer.closeReason}`).toBe(null)
   })
 })
 
