@@ -1,0 +1,77 @@
+/**
+ * The inspector in cluster mode (issue 27): every node lists every stored room and opens any
+ * of them; a room served by another node is shown from shared storage (read path, no lease),
+ * a room served here live with its clients.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { defaultPlugins } from '../../plugins/index.js'
+import { inspectorPlugin } from '../../plugins/inspector/index.js'
+import type { TreeNode } from '../../plugins/inspector/tree.js'
+import type { RoomRow } from '../../plugins/inspector/room-list.js'
+import type { ClientInfo } from '../../plugins/inspector/room-watch.js'
+import { connectProvider, startServer, until, type TestServer } from '../helpers.js'
+import { createDatabase, stopSharedPostgres } from '../postgres.js'
+import { startRedis, type RedisServer } from '../redis.js'
+import { openSse, type SseStream } from './sse-client.js'
+
+const ready = !/^(0|false|no|off)$/i.test(process.env.YROOM_TEST_CLUSTER ?? '')
+const cleanups: Array<() => unknown> = []
+let redis: RedisServer
+
+beforeAll(async () => {
+  if (ready) redis = await startRedis()
+})
+afterAll(async () => {
+  await redis?.stop()
+  await stopSharedPostgres()
+})
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+async function node(url: string, name: string): Promise<TestServer & { http: string }> {
+  const s = await startServer({ storage: url, redis: redis.url, nodeId: name, leaseMs: 2000, plugins: [...defaultPlugins(), inspectorPlugin({ open: true })] })
+  cleanups.push(() => s.close())
+  return { ...s, http: `http://127.0.0.1:${s.port}` }
+}
+
+async function sse(url: string): Promise<SseStream> {
+  const st = await openSse(url)
+  cleanups.push(() => st.close())
+  return st
+}
+
+const value = (tree: TreeNode[], root: string, key: string) => tree.find((n) => n.k === root)?.c?.find((n) => n.k === key)?.v
+
+describe.skipIf(!ready)('inspector in cluster mode', { timeout: 60_000 }, () => {
+  it("a room served by node A: listed and shown on node B from storage, live with its clients on A", async () => {
+    const db = await createDatabase()
+    cleanups.push(() => db.drop())
+    const a = await node(db.url, 'a')
+    const b = await node(db.url, 'b')
+    const doc = new Y.Doc()
+    const c = await connectProvider(a.url, 'shared', { doc })
+    cleanups.push(() => c.destroy())
+    doc.getMap('models').set('k', 'one')
+    await until(() => a.server.rooms.get('shared')?.doc.getMap('models').get('k') === 'one')
+    await a.server.rooms.get('shared')!.flush()
+
+    // Node B: the room is listed as served by another node, and shown from storage.
+    const list = await sse(`${b.http}/inspect/events/rooms`)
+    await until(() => list.of<RoomRow[]>('rooms').some((rows) => rows.some((r) => r.name === 'shared' && r.where === 'remote')), { timeout: 10_000, message: 'listed as remote on b' })
+    const onB = await sse(`${b.http}/inspect/events/room?name=shared`)
+    await until(() => onB.of<{ tree: TreeNode[] }>('tree').some((t) => value(t.tree, 'models', 'k') === 'one'), { timeout: 10_000, message: 'tree on b' })
+    await until(() => onB.of<{ mode: string }>('hello').some((h) => h.mode === 'remote'), { timeout: 10_000, message: 'remote mode on b' })
+    expect(b.server.rooms.get('shared')).toBeUndefined() // B neither loaded the room nor took its lease
+
+    // A change on A reaches B's inspector through storage within a few seconds.
+    doc.getMap('models').set('k', 'two')
+    await until(() => onB.of<{ tree: TreeNode[] }>('tree').some((t) => value(t.tree, 'models', 'k') === 'two'), { timeout: 10_000, message: 'change seen on b' })
+
+    // Node A: live, with the client and its node.
+    const onA = await sse(`${a.http}/inspect/events/room?name=shared`)
+    await until(() => onA.of<{ mode: string }>('hello').some((h) => h.mode === 'live'))
+    await until(() => onA.of<ClientInfo[]>('clients').some((list) => list.length === 1 && list[0].node !== null))
+  })
+})
