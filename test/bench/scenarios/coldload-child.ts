@@ -85,8 +85,10 @@ async function storeAsServer(wheres: string[], updates: Uint8Array[]): Promise<n
     entries++
     Y.applyUpdate(doc, merged)
     if (entries > limit) {
-      const state = Y.encodeStateAsUpdate(doc)
-      await Promise.all(stores.map((s, k) => s.compact(ROOM, state, seqs[k])))
+      // As Room.compactNow: the snapshot in Yjs's V2 encoding when the store takes it.
+      const v2 = stores.every((s) => s.snapshotEncoding === 'v2')
+      const state = v2 ? Y.encodeStateAsUpdateV2(doc) : Y.encodeStateAsUpdate(doc)
+      await Promise.all(stores.map((s, k) => s.compact(ROOM, state, seqs[k], v2 ? 'v2' : 'v1')))
       entries = 1
     }
   }
