@@ -507,7 +507,8 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
       await new Promise((r) => setImmediate(r))
       cluster?.detachRemotes()
       await rooms.unloadAll()
-      webhooks?.close()
+      // Webhooks get a moment to deliver the last events (room.unloaded).
+      await webhooks?.close(2000)
       await cluster?.close()
       await storage.close()
       wss.close()

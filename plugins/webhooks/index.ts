@@ -52,8 +52,11 @@ export interface WebhooksPlugin extends YroomPlugin {
   /** Events waiting (all endpoints) and events dropped so far. */
   readonly pending: number
   readonly dropped: number
-  /** Stops delivery (server shutdown): what is queued is discarded. */
-  close(): void
+  /**
+   * Stops delivery (server shutdown): waits up to `drainMs` for the queued events (the last
+   * rooms' `room.unloaded` among them) to be delivered, then discards what is left.
+   */
+  close(drainMs?: number): Promise<void>
 }
 
 const STATE = 'webhooks'
@@ -111,7 +114,9 @@ export function webhooksPlugin(options: WebhooksPluginOptions): WebhooksPlugin {
     get dropped() {
       return endpoints.reduce((n, e) => n + e.dropped, 0)
     },
-    close() {
+    async close(drainMs = 0) {
+      const deadline = Date.now() + drainMs
+      while (endpoints.some((e) => e.pending > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
       for (const e of endpoints) e.close()
     },
     onLoad(room) {
