@@ -184,6 +184,10 @@ describe('HTTP API: rooms', () => {
     expect(client.getMap('m').toJSON()).toEqual(writer.doc.getMap('m').toJSON())
     expect(Y.encodeStateVector(client)).toEqual(Y.encodeStateVector(s.server.rooms.get('bin')!.doc))
 
+    // Plain base64 works too (URL-encoded, or with a raw `+` read as a space).
+    const plain = Buffer.from(Y.encodeStateVector(client)).toString('base64')
+    expect((await s.api(`/api/v1/rooms/bin/update?sv=${encodeURIComponent(plain)}`)).status).toBe(200)
+
     const bad = await s.api('/api/v1/rooms/bin/update?sv=%%%')
     expect(bad.status).toBe(400)
     expect(await errorOf(bad)).toMatchObject({ code: 'bad-state-vector' })

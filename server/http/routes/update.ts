@@ -15,8 +15,10 @@ export const STATE_VECTOR_HEADER = 'x-yroom-state-vector'
 /** `?sv=`: the encoded state vector, checked to decode. */
 function stateVectorParam(text: string): Uint8Array {
   try {
-    if (!/^[A-Za-z0-9_-]*={0,2}$/.test(text)) throw new Error('not base64url')
-    const bytes = new Uint8Array(Buffer.from(text, 'base64url'))
+    // base64url; plain base64 too (a `+` that arrived unencoded reads as a space).
+    const b64 = text.replaceAll(' ', '+')
+    if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(b64)) throw new Error('not base64url')
+    const bytes = new Uint8Array(Buffer.from(b64, 'base64'))
     const sv = Y.decodeStateVector(bytes)
     for (const [client, clock] of sv) if (!Number.isSafeInteger(client) || !Number.isSafeInteger(clock) || clock < 0) throw new Error('bad entry')
     return bytes
