@@ -9,6 +9,7 @@
  * service, which it wraps in its onLoad.
  */
 import type { EventsService, RoomHandle, YroomPlugin, HttpRouteContext } from '../../server/plugin.js'
+import { roomNameError } from '../../src/shared/layout.js'
 import { accessStatus, type AccessOptions } from './access.js'
 import { EventStream, type InspectorCounters } from './sse.js'
 import { RoomWatch, type WatchEnv } from './room-watch.js'
@@ -167,6 +168,10 @@ export function inspectorPlugin(options: InspectorOptions = {}): InspectorPlugin
         return true
       }
       const name = url.searchParams.get('name')
+      if (rest === '/events/room' && name !== null && roomNameError(name)) {
+        response.writeHead(400, { 'content-type': 'text/plain' }).end(`yroom inspector: ${roomNameError(name)}\n`)
+        return true
+      }
       if (rest === '/events/room' && name) {
         openRoom(ctx, name)
         return true

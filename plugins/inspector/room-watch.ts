@@ -52,6 +52,8 @@ const TICK_MS = 1000
 const POLL_MS = 2000
 /** Changes arriving within this are drawn together. */
 const TREE_DELAY_MS = 150
+/** Sizes up to this are measured exactly each second the document changed. */
+const EXACT_SIZE_BYTES = 4 * 1024 * 1024
 /** Timeline length: ten minutes of seconds. */
 const SERIES_POINTS = 600
 
@@ -236,7 +238,7 @@ export class RoomWatch {
       if (performance.now() - this.lastPoll >= POLL_MS) void this.poll()
     } else if (this.sizeStale) {
       this.sizeStale = false
-      this.size = Y.encodeStateAsUpdate(this.doc).byteLength
+      this.size = this.measure(this.doc)
     }
     const point: SeriesPoint = { t: Date.now(), size: this.size, updatesPerSecond: this.updates.roll() }
     for (const c of this.conns.values()) {
@@ -246,6 +248,16 @@ export class RoomWatch {
     this.series.push(point)
     this.broadcast('stats', point)
     this.broadcast('clients', this.clients())
+  }
+
+  /**
+   * The live document's encoded size: exact while small; past EXACT_SIZE_BYTES the upper
+   * bound the room keeps for its size cap (encoding a large document every second would cost).
+   */
+  private measure(doc: Y.Doc): number {
+    const room = this.env.rooms.get(this.name)
+    if (room && room.size.bound > EXACT_SIZE_BYTES) return room.size.bound
+    return Y.encodeStateAsUpdate(doc).byteLength
   }
 
   private clients(): ClientInfo[] {

@@ -100,6 +100,7 @@ describe('inspector access', () => {
     expect((await fetchText(`${http}/inspect/`)).status).toBe(200)
     expect((await fetchText(`${http}/inspect`)).status).toBe(301)
     expect((await fetchText(`${http}/inspect/main.js`)).status).toBe(200)
+    expect((await fetchText(`${http}/inspect/events/room?name=%01`)).status).toBe(400)
   })
 })
 
