@@ -121,6 +121,7 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
     kick: (principal, reason) => server.kick(principal, reason),
     setReadOnly: (principal, readOnly) => server.setReadOnly(principal, readOnly),
     nodeUrl: cluster ? (node) => cluster.httpUrlOf(node) : undefined,
+    peerUrls: cluster ? () => cluster.peerUrls() : undefined,
   }
   const apiRoute = (rq: IncomingMessage, rs: import('node:http').ServerResponse, url: URL) => handleApi(api, rq, rs, url)
   /** Plugins' HTTP routes (YroomPlugin.http), in registration order. */

@@ -121,6 +121,21 @@ export class Cluster {
     return this.heartbeat()
   }
 
+  /** The HTTP URLs the other live nodes published (the HTTP API fans principal commands out to them). */
+  async peerUrls(): Promise<string[]> {
+    const names: string[] = []
+    let cursor = '0'
+    do {
+      const [next, batch] = await this.cmd.scan(cursor, 'MATCH', keys.alive('*'), 'COUNT', 1000)
+      cursor = next
+      names.push(...batch)
+    } while (cursor !== '0')
+    const others = names.filter((k) => k !== keys.alive(this.node))
+    if (others.length === 0) return []
+    const values = await this.cmd.mget(...others).catch(() => [] as Array<string | null>)
+    return values.filter((v): v is string => v !== null && /^https?:\/\//.test(v))
+  }
+
   /** The HTTP URL a live node published, or null. */
   async httpUrlOf(node: string): Promise<string | null> {
     const v = await this.cmd.get(keys.alive(node)).catch(() => null)

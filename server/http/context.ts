@@ -26,6 +26,8 @@ export interface ApiContext {
   setReadOnly(principalId: string, readOnly: boolean | null): number
   /** Cluster mode: the HTTP address (`http://host:port`) a node publishes with its heartbeat, or null. */
   nodeUrl?: (node: string) => Promise<string | null>
+  /** Cluster mode: the HTTP addresses of the other live nodes. */
+  peerUrls?: () => Promise<string[]>
 }
 
 /** One request as a route sees it. */

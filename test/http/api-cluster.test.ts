@@ -28,10 +28,14 @@ afterEach(async () => {
 })
 
 async function nodes(): Promise<[TestServer, TestServer]> {
+  let anon = 0
   const db = await createDatabase()
   cleanups.push(() => db.drop())
   const start = async (name: string) => {
-    const s = await startServer({ storage: db.url, redis: redis.url, nodeId: name, leaseMs: 2000, apiKey: KEY, plugins: defaultPlugins() })
+    const s = await startServer({
+      ...{ storage: db.url, redis: redis.url, nodeId: name, leaseMs: 2000, apiKey: KEY, plugins: defaultPlugins() },
+      authenticate: ({ token }) => ({ id: token ?? `anon-${name}-${++anon}`, anonymous: token === null }),
+    })
     cleanups.push(() => s.close())
     return s
   }
@@ -87,5 +91,25 @@ describe.runIf(ready)('HTTP API in cluster mode', () => {
     expect(res.headers.get('x-yroom-served-by')).toBeNull()
     const read = (await (await api(b, '/rooms/free')).json()) as { doc: { items: unknown[] } }
     expect(read.doc.items).toEqual(['x'])
+  })
+
+  it('kicks and sets read-only a principal on every node, wherever it is connected', async () => {
+    const [a, b] = await nodes()
+    const onA = new RawClient(a.url, 'r1', { query: '?token=carol' })
+    const onB = new RawClient(b.url, 'r2', { query: '?token=carol' })
+    const other = new RawClient(b.url, 'r2', { query: '?token=dave' })
+    cleanups.push(() => onA.ws.terminate(), () => onB.ws.terminate(), () => other.ws.terminate())
+    await Promise.all([onA.open(), onB.open(), other.open()])
+    await until(() => a.server.connections.size === 1 && b.server.connections.size === 2)
+
+    const ro = await api(a, '/principals/carol/read-only', { method: 'PUT', body: JSON.stringify({ readOnly: true }) })
+    expect(await ro.json()).toEqual({ changed: 2 })
+    expect([...b.server.connections].find((c) => c.principal.id === 'carol')?.readOnly).toBe(true)
+
+    const kick = await api(a, '/principals/carol/kick', { method: 'POST', body: JSON.stringify({ reason: 'gone' }) })
+    expect(await kick.json()).toEqual({ closed: 2 })
+    await Promise.all([onA.closed, onB.closed])
+    expect([onA.closeCode, onB.closeCode]).toEqual([CloseCode.KICKED, CloseCode.KICKED])
+    expect(other.closeCode).toBeNull()
   })
 })
