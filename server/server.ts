@@ -117,7 +117,7 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
   // The HTTP API (server/http): /api/v1/…
   const api: ApiContext = {
     ...{ apiKey: options.apiKey, rooms, storage, connections, plugins: options.plugins, metrics, logger, cluster: cluster !== null },
-    ...{ maxBodyBytes: options.maxMessageBytes, maxNestingDepth: options.maxNestingDepth },
+    ...{ maxBodyBytes: options.maxMessageBytes, maxNestingDepth: options.maxNestingDepth, maxDocumentBytes: options.maxDocumentBytes },
     kick: (principal, reason) => server.kick(principal, reason),
     setReadOnly: (principal, readOnly) => server.setReadOnly(principal, readOnly),
     nodeUrl: cluster ? (node) => cluster.httpUrlOf(node) : undefined,

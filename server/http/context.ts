@@ -20,6 +20,7 @@ export interface ApiContext {
   /** Largest request body. */
   maxBodyBytes: number
   maxNestingDepth: number
+  maxDocumentBytes: number
   /** Cluster mode: a room-scoped write is done where the room is loaded (its authority). */
   cluster: boolean
   kick(principalId: string, reason?: string): number

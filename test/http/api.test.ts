@@ -252,6 +252,22 @@ describe('HTTP API: rooms', () => {
     expect(s.server.rooms.get('keep')!.doc.getMap('m').toJSON()).toEqual({ k: 'v' })
   })
 
+  it('refuses an update that would take the document past maxDocumentBytes with 413, loaded or not', async () => {
+    const s = await serve({ maxDocumentBytes: 4000, maxMessageBytes: 64 * 1024 })
+    const big = new Y.Doc()
+    big.getText('t').insert(0, 'x'.repeat(5000))
+    await s.server.rooms.edit('small', (doc) => doc.getMap('m').set('a', 1))
+    for (const loaded of [false, true]) {
+      const c = loaded ? await connectProvider(s.url, 'small') : null
+      if (c) cleanup.push(() => c.destroy())
+      const res = await s.api('/api/v1/rooms/small/update', { method: 'POST', body: bin(Y.encodeStateAsUpdate(big)) })
+      expect(res.status, `loaded: ${loaded}`).toBe(413)
+      expect(await errorOf(res)).toMatchObject({ code: 'document-too-large' })
+    }
+    const read = (await (await s.api('/api/v1/rooms/small')).json()) as { doc: Record<string, unknown> }
+    expect(read.doc.t).toBeUndefined()
+  })
+
   it('runs an action on a room, loaded or not, and returns its result; a refusal is 409', async () => {
     const s = await serve()
     const c = await connectProvider(s.url, 'act')

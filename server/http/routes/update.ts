@@ -6,7 +6,7 @@ import * as Y from 'yjs'
 import { MalformedUpdate, readUpdateLayout, type UpdateLayout } from '../../codec/update-layout.js'
 import { checkNesting } from '../../room/nesting.js'
 import { Refusal } from '../../plugin.js'
-import type { Handler } from '../context.js'
+import type { ApiContext, Handler } from '../context.js'
 import { ApiError } from '../errors.js'
 import { authorityFor, requireRoom, translate } from '../room-access.js'
 
@@ -62,14 +62,25 @@ function checkDependencies(doc: Y.Doc, layout: UpdateLayout): void {
   }
 }
 
+/** 413 when the update could take the document past `maxDocumentBytes` (an update adding no structs never grows it). */
+function tooLarge(ctx: ApiContext): ApiError {
+  return new ApiError(413, 'document-too-large', `document would exceed ${ctx.maxDocumentBytes} bytes`)
+}
+
 export const postUpdate: Handler = async (ctx, { body, params }) => {
   const update = new Uint8Array(body)
   const layout = checkUpdate(update)
   await authorityFor(ctx, params.room)
+  const grows = layout.structClients.size > 0
+  // A loaded room keeps a bound on its size (document-size.ts), as for its clients' updates.
+  const live = ctx.rooms.get(params.room)
+  if (grows && live && !live.size.admit(update.byteLength, () => live.applyInbox())) throw tooLarge(ctx)
   try {
     await ctx.rooms.edit(params.room, (doc) => {
       checkDependencies(doc, layout)
       checkNesting(doc, update, layout, ctx.maxNestingDepth)
+      // Not loaded (a copy from storage): measured.
+      if (grows && ctx.rooms.get(params.room)?.doc !== doc && Y.encodeStateAsUpdate(doc).byteLength + update.byteLength > ctx.maxDocumentBytes) throw tooLarge(ctx)
       Y.applyUpdate(doc, update)
     })
   } catch (err) {
