@@ -10,6 +10,7 @@
  */
 import type { EventsService, RoomHandle, YroomPlugin, HttpRouteContext } from '../../server/plugin.js'
 import { roomNameError } from '../../src/shared/layout.js'
+import { ownerAt } from './owner-at.js'
 import { accessStatus, type AccessOptions } from './access.js'
 import { EventStream, type InspectorCounters } from './sse.js'
 import { RoomWatch, type WatchEnv } from './room-watch.js'
@@ -119,7 +120,9 @@ export function inspectorPlugin(options: InspectorOptions = {}): InspectorPlugin
       watch.noteRejected(connection, ctx.rejected)
       const t = Date.now()
       for (const r of ctx.rejections) {
-        watch.addLog({ t, kind: 'rejection', path: r.path, reason: r.reason, message: r.message, principal: connection.principal.id, clientID: connection.announcedClientID, conn: connection.id })
+        // Whose the content is (after the rollback: as the rules saw it).
+        const owner = ownerAt(ctx.room.doc, r.path)
+        watch.addLog({ t, kind: 'rejection', path: r.path, reason: r.reason, message: r.message, principal: connection.principal.id, clientID: connection.announcedClientID, conn: connection.id, owner })
       }
     },
 

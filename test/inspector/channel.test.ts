@@ -183,7 +183,7 @@ describe('inspector channel', () => {
     const logged = () => st.of<LogEntry[]>('log').flat()
     await until(() => logged().some((e) => e.kind === 'rejection'))
     const rejection = logged().find((e) => e.kind === 'rejection')!
-    expect(rejection).toMatchObject({ path: ['models', 'a', 'x'], reason: 'owned-by-another', clientID: offender.doc.clientID })
+    expect(rejection).toMatchObject({ path: ['models', 'a', 'x'], reason: 'owned-by-another', clientID: offender.doc.clientID, owner: { path: 'models/a', ownerID: owner.doc.clientID } })
     expect(logged().some((e) => e.kind === 'join' && e.clientID === offender.doc.clientID)).toBe(true)
     await until(() => st.of<Array<{ clientIDs: number[]; rejected: number }>>('clients').some((list) => list.some((c) => c.clientIDs.includes(offender.doc.clientID) && c.rejected === 1)))
 

@@ -135,11 +135,13 @@ describe.skipIf(SKIP_BROWSER)('room inspector in Chromium', { timeout: 90_000 },
         path: li.querySelector('.path')!.textContent!,
         reason: li.querySelector('.reason')!.textContent!,
         who: li.querySelector<HTMLElement>('.who .badge')!.dataset.client,
+        owner: li.querySelector<HTMLElement>('.owned .badge')?.dataset.owner,
       }
     })
     expect(rejection.path).toContain(key)
     expect(rejection.reason).toBe('owned-by-another')
     expect(rejection.who).toBe(String(idB))
+    expect(rejection.owner).toBe(String(idA)) // whose the shape is: the answer to "why"
     await inspector.waitForFunction((id) => document.querySelector(`#clients [data-client="${id}"]`)?.closest('tr')?.querySelector('td.bad'), idB)
 
     // A vote goes through a server action: logged with its result.

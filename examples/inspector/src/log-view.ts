@@ -59,7 +59,17 @@ export class LogView {
     }
     switch (e.kind) {
       case 'rejection':
-        li.append(path(pathText(e.path)), h('code', { class: 'reason' }, e.reason), h('span', { class: 'message' }, e.message), h('span', { class: 'who' }, 'by ', clientBadge(e.clientID), ` ${e.principal}`))
+        li.append(
+          path(pathText(e.path)),
+          h('code', { class: 'reason', title: e.message }, e.reason),
+          h(
+            'div',
+            { class: 'details' },
+            h('span', { class: 'who' }, 'by ', clientBadge(e.clientID), ` ${e.principal}`),
+            e.owner ? h('span', { class: 'owned' }, path(e.owner.path), ' is owned by ', ownerBadge(e.owner.ownerID)) : '',
+            h('span', { class: 'message' }, e.message),
+          ),
+        )
         break
       case 'action':
         li.append(
