@@ -49,10 +49,9 @@ function route(method: string, pathname: string): { route: Route; params: Record
 }
 
 /** Runs the route; in cluster mode, a write to a room another node holds is forwarded to it. */
-async function answer(ctx: ApiContext, r: ApiRequest, res: ServerResponse): Promise<number> {
-  const found = route(r.req.method ?? 'GET', r.url.pathname)
+async function answer(ctx: ApiContext, handler: Route['handler'], r: ApiRequest, res: ServerResponse): Promise<number> {
   try {
-    return sendResult(res, await found.route.handler(ctx, r))
+    return sendResult(res, await handler(ctx, r))
   } catch (err) {
     if (!(err instanceof RoomElsewhere)) throw err
     const target = await forwardTarget(ctx, r, err)
@@ -74,7 +73,7 @@ export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: Serv
     const found = route(req.method ?? 'GET', url.pathname)
     label = `${found.route.method} ${found.route.path}`
     const body = found.route.method === 'GET' ? Buffer.alloc(0) : await readBody(req, ctx.maxBodyBytes)
-    status = await answer(ctx, { req, url, params: found.params, body }, res)
+    status = await answer(ctx, found.route.handler, { req, url, params: found.params, body }, res)
   } catch (err) {
     if (!(err instanceof ApiError)) ctx.logger.error({ err, method: req.method, path: url.pathname }, 'HTTP API request failed')
     status = sendError(res, err instanceof ApiError ? err : new ApiError(500, 'internal', 'internal error; see the server log'))
