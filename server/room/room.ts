@@ -43,6 +43,13 @@ export interface RoomContext {
 
 /** Adaptive tick: how long a room must have been quiet, per connection, to send at once (Room.quiet). */
 const QUIET_MS_PER_CONNECTION = 0.5
+/**
+ * Adaptive tick: a room that is not quiet sends this long, per connection, after its last
+ * broadcast (at most a tick): small rooms under bursts wait milliseconds, not the whole
+ * tick, while a room's broadcasts stay a small share of a core (a broadcast costs some
+ * microseconds per connection). Rooms of tickMs / 2 connections or more keep the tick.
+ */
+const BUSY_MS_PER_CONNECTION = 2
 
 /** Server client ids are drawn below this bound (see uniqueServerClientId). */
 export const SERVER_CLIENT_ID_BOUND = 1 << 20
@@ -424,7 +431,15 @@ export class Room implements RoomHandle {
     this.timer = setTimeout(() => {
       this.timer = null
       void this.flush()
-    }, this.ctx.options.tickMs)
+    }, this.nextFlushDelay())
+  }
+
+  /** How long a change waits in a room that is not quiet: the tick, or less (adaptive tick). */
+  private nextFlushDelay(): number {
+    const { tickMs, adaptiveTick } = this.ctx.options
+    if (!adaptiveTick) return tickMs
+    const gap = Math.min(tickMs, this.connections.size * BUSY_MS_PER_CONNECTION)
+    return Math.max(0, this.lastFlushAt + gap - performance.now())
   }
 
   /**
@@ -551,12 +566,14 @@ export class Room implements RoomHandle {
     if (this.seq === 0 || this.failed) return
     // Nothing appended since the log was last one entry: an unchanged room writes nothing.
     if (this.seq === this.compactSeq) return
-    const state = Y.encodeStateAsUpdate(this.doc)
-    this.size.measuredAs(state.byteLength)
-    // Stores that record the encoding keep the snapshot in Yjs V2 (half the bytes of V1 for text).
+    // Stores that record the encoding keep the snapshot in Yjs V2 (half the bytes of V1 for
+    // text). A V1 snapshot measures the document for the size cap on the way; a V2 one does
+    // not, and the cap's bound (document-size.ts) stays an upper bound without it.
     const v2 = this.ctx.storage.snapshotEncoding === 'v2'
+    const state = v2 ? Y.encodeStateAsUpdateV2(this.doc) : Y.encodeStateAsUpdate(this.doc)
+    if (!v2) this.size.measuredAs(state.byteLength)
     try {
-      await this.ctx.storage.compact(this.name, v2 ? Y.encodeStateAsUpdateV2(this.doc) : state, this.seq, v2 ? 'v2' : 'v1')
+      await this.ctx.storage.compact(this.name, state, this.seq, v2 ? 'v2' : 'v1')
       this.logEntries = 1
       this.compactSeq = this.seq
     } catch (err) {

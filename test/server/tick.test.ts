@@ -144,6 +144,23 @@ describe('adaptive tick', () => {
     await until(() => reader.doc.getText('t').toString() === 'typing', { message: 'the typing, long before the tick' })
   })
 
+  it('a small room that is not quiet sends within milliseconds of its last broadcast, not at the tick', async () => {
+    // 20 connections: quiet after 10 ms without a broadcast, else the next one 40 ms after
+    // the last; the tick never fires during the test.
+    s = await startServer({ tickMs: 60_000 })
+    const reader = await raw('burst')
+    const writer = await raw('burst')
+    await Promise.all(Array.from({ length: 18 }, () => raw('burst')))
+    // The second write leaves as soon as the first arrives, right after its broadcast: the
+    // room is not quiet then, so it waits, but not for the tick.
+    const m = reader.doc.getMap('m')
+    m.observe(() => {
+      if (m.get('k') === 1) writer.doc.getMap('m').set('k', 2)
+    })
+    writer.doc.getMap('m').set('k', 1)
+    await until(() => m.get('k') === 2, { message: 'the second change, long before the tick' })
+  })
+
   it('a busy room batches: far fewer broadcasts than writes', async () => {
     const storage = new CountingStorage()
     s = await startServer({ tickMs: 50, storage })
