@@ -195,6 +195,25 @@ describe('inspector channel', () => {
     await until(() => logged().some((e) => e.kind === 'leave' && e.clientID === offender.doc.clientID))
   })
 
+  it('follows a room across unload and reload: stored state while unloaded, live again when a client returns', async () => {
+    inspector = inspectorPlugin({ open: true, pageDir })
+    s = await startServer({ plugins: [...defaultPlugins(), inspector], tickMs: 5, idleShutdownMs: 50 })
+    const http = `http://127.0.0.1:${s.port}`
+    const first = await client('cycle')
+    first.doc.getMap('models').set('k', 1)
+    const st = await sse(`${http}/inspect/events/room?name=cycle`)
+    const modes = () => st.of<{ mode: string }>('hello').map((h) => h.mode)
+    await until(() => modes().at(-1) === 'live')
+    await first.close()
+    clients.splice(clients.indexOf(first), 1)
+    await until(() => s!.server.rooms.get('cycle') === undefined, { message: 'unloaded' })
+    await until(() => modes().at(-1) === 'stored', { timeout: 5000, message: 'stored mode' })
+    const again = await client('cycle')
+    await until(() => modes().at(-1) === 'live', { timeout: 5000, message: 'live again' })
+    again.doc.getMap('models').set('k', 2)
+    await until(() => st.of<{ tree: TreeNode[] }>('tree').some((t) => find(t.tree, ['models', 'k'])?.v === 2))
+  })
+
   it('lists stored and loaded rooms with their clients', async () => {
     const http = await server({ open: true })
     await s!.server.rooms.edit('cold', (doc) => doc.getMap('m').set('a', 1))
