@@ -23,15 +23,27 @@ function inspector(open: boolean, apiKey: string | undefined): YroomPlugin[] {
   return open || apiKey ? [inspectorPlugin({ open, apiKey })] : []
 }
 
-/** Loads `--actions MODULE`: `export const actionSets = [...]`, optional `export const migrations = [...]`. */
-async function loadActions(file: string | undefined): Promise<YroomPlugin[]> {
+/** What an `--actions` module's optional `plugins` function is given. */
+export interface AppModuleContext {
+  /** `--jwt-secret`, when set: an app may sign its users' tokens with it (the whiteboard's demo login). */
+  jwtSecret?: string
+}
+
+/**
+ * Loads `--actions MODULE`: `export const actionSets = [...]`, optional `export const
+ * migrations = [...]`, optional `export function plugins(ctx: AppModuleContext)` returning
+ * more plugins (the app's own HTTP routes, for example).
+ */
+async function loadActions(file: string | undefined, ctx: AppModuleContext): Promise<YroomPlugin[]> {
   if (!file) return []
   if (!existsSync(file)) throw new Error(`--actions ${file}: no such file (npm start needs the built examples: npm run build:whiteboard)`)
   const mod = (await import(pathToFileURL(resolve(file)).href)) as Partial<Pick<Parameters<typeof actionsPlugin>[0], 'migrations'>> & {
     actionSets?: Parameters<typeof actionsPlugin>[0]['sets']
+    plugins?: (ctx: AppModuleContext) => YroomPlugin[]
   }
   if (!Array.isArray(mod.actionSets)) throw new Error(`--actions ${file}: the module must export an array 'actionSets'`)
-  return [actionsPlugin({ sets: mod.actionSets, migrations: mod.migrations })]
+  if (mod.plugins !== undefined && typeof mod.plugins !== 'function') throw new Error(`--actions ${file}: 'plugins' must be a function`)
+  return [actionsPlugin({ sets: mod.actionSets, migrations: mod.migrations }), ...(mod.plugins?.(ctx) ?? [])]
 }
 
 /** `--jwt-public-key FILE`: the PEM text, or exit 2 with why. */
@@ -108,7 +120,8 @@ async function main(): Promise<void> {
   }
   // SPEC §10: what runs is what the flags name. No example code (action sets, migrations,
   // static pages) is loaded unless asked for; `npm start` names the examples explicitly.
-  const actions = await loadActions(text('actions'))
+  const jwtSecret = text('jwt-secret') ?? (process.env.YROOM_JWT_SECRET || undefined)
+  const actions = await loadActions(text('actions'), { jwtSecret })
   // An --actions module that brings its own Yjs (bundled, or CommonJS) would build
   // migrations' Y.Map objects the server's Yjs does not recognise: refuse to start.
   const copies = otherYjsCopies()
@@ -138,7 +151,7 @@ async function main(): Promise<void> {
     leaseMs: num('lease-ms'),
     nodeId: text('node-id'),
     redis: text('redis'),
-    jwtSecret: text('jwt-secret') ?? (process.env.YROOM_JWT_SECRET || undefined),
+    jwtSecret,
     jwtPublicKey: readKeyFile(text('jwt-public-key')),
     jwksUrl: text('jwks-url'),
     jwtIssuer: text('jwt-issuer'),

@@ -46,6 +46,33 @@ describe('yroom serve and the examples', () => {
     }
   })
 
+  it("with --jwt-secret the whiteboard module's demo login signs tokens the server accepts; without, it is absent", async () => {
+    if (!builtWhiteboard) return // built by `npm install` (prepare)
+    const args = ['--data', ':memory:', '--actions', 'examples/whiteboard/dist/server-actions.mjs']
+    const plain = await startChildServer(args)
+    try {
+      expect((await fetch(`http://127.0.0.1:${plain.port}/login?name=Ann`)).status).toBe(404)
+    } finally {
+      await plain.kill()
+    }
+    const child = await startChildServer([...args, '--jwt-secret', 'cli-examples-secret'])
+    try {
+      const res = await fetch(`http://127.0.0.1:${child.port}/login?name=Ann`)
+      expect(res.status).toBe(200)
+      const { token, expiresAt } = (await res.json()) as { token: string; expiresAt: number }
+      expect(expiresAt).toBeGreaterThan(Date.now())
+      const room = connect({ url: child.url, room: 'r', token, WebSocket: WebSocket as unknown as WebSocketConstructor })
+      try {
+        await room.whenSynced()
+        expect(room.doc.getMap('counters').has('votes')).toBe(true)
+      } finally {
+        room.destroy()
+      }
+    } finally {
+      await child.kill()
+    }
+  })
+
   it('--actions naming a missing module exits with a message', async () => {
     await expect(startChildServer(['--data', ':memory:', '--actions', 'no/such/actions.mjs'])).rejects.toThrow(/no such file/)
   })
