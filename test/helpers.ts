@@ -3,6 +3,8 @@
  * and a raw protocol client for crafting messages. Waits are event-driven with a deadline.
  */
 import * as Y from 'yjs'
+import { applyStored } from '../server/room/room.js'
+import type { StoredDocument } from '../server/storage/storage.js'
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import * as syncProtocol from 'y-protocols/sync'
@@ -209,4 +211,9 @@ export function providerPool(url: () => string) {
       for (const c of clients.splice(0)) c.destroy()
     },
   }
+}
+
+/** Applies a stored room (Storage.load) to `doc` as the server loads it: V2 snapshots as V2. */
+export function applyStoredDocument(doc: Y.Doc, stored: StoredDocument): void {
+  applyStored(doc, stored.updates, stored.v2)
 }

@@ -3,7 +3,7 @@ import * as Y from 'yjs'
 import { authorityPlugin } from '../../plugins/authority/index.js'
 import { ExtKind } from '../../src/shared/protocol/extension.js'
 import { MESSAGE_YROOM } from '../../src/shared/protocol/message-types.js'
-import { connectProvider, RawClient, startServer, until, type TestServer } from '../helpers.js'
+import { applyStoredDocument, connectProvider, RawClient, startServer, until, type TestServer } from '../helpers.js'
 import { createModel, model } from './trio.js'
 
 let s: TestServer
@@ -68,7 +68,7 @@ describe('identity binding (SPEC §3)', () => {
     // A backend edit of an unloaded room: appended to storage under a fresh server id.
     await s.server.rooms.edit('old', (doc) => doc.getMap('models').set('byServer', 1))
     const stored = new Y.Doc()
-    Y.applyUpdate(stored, Y.mergeUpdates((await s.server.storage.load('old')).updates))
+    applyStoredDocument(stored, await s.server.storage.load('old'))
     const [serverId] = [...Y.decodeStateVector(Y.encodeStateVector(stored)).keys()]
     const c = await new RawClient(s.url, 'old').sync()
     c.hello()

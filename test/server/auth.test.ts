@@ -5,7 +5,7 @@ import * as Y from 'yjs'
 import WebSocket from 'ws'
 import { Refusal, type AuthenticateContext, type Principal } from '../../server/index.js'
 import { CloseCode } from '../../src/shared/protocol/close-codes.js'
-import { connectProvider, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
+import { applyStoredDocument, connectProvider, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
 
 let s: TestServer
 const clients: ProviderClient[] = []
@@ -185,7 +185,7 @@ describe('read-only principals', () => {
     await room.flush()
     const stored = await s.server.storage.load('ro')
     const d = new Y.Doc()
-    Y.applyUpdate(d, Y.mergeUpdates(stored.updates))
+    applyStoredDocument(d, stored)
     expect(d.getMap('m').toJSON()).toEqual({ keep: 'v', later: 2 })
     expect(d.getText('t').toString()).toBe('text')
   })

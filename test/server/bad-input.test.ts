@@ -9,7 +9,7 @@ import WebSocket from 'ws'
 import { pino } from 'pino'
 import { CloseCode } from '../../src/shared/protocol/close-codes.js'
 import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC } from '../../src/shared/protocol/message-types.js'
-import { connectProvider, mulberry32, RawClient, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
+import { applyStoredDocument, connectProvider, mulberry32, RawClient, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
 
 const MAX = 4096
 let s: TestServer
@@ -195,7 +195,7 @@ describe('fuzz: mutated updates never corrupt the room', () => {
     await room.flush()
     const stored = await s.server.storage.load('room')
     const fromStorage = new Y.Doc()
-    Y.applyUpdate(fromStorage, Y.mergeUpdates(stored.updates))
+    applyStoredDocument(fromStorage, stored)
     expect(Y.encodeStateVector(fromStorage)).toEqual(Y.encodeStateVector(room.doc))
     const sv = (d: Y.Doc) => Buffer.from(Y.encodeStateVector(d)).toString('hex')
     await until(() => sv(b.doc) === sv(room.doc), { message: 'client b converged on the server state' })

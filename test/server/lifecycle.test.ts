@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import type { YroomPlugin } from '../../server/index.js'
-import { providerPool, startServer, until, type TestServer } from '../helpers.js'
+import { applyStoredDocument, providerPool, startServer, until, type TestServer } from '../helpers.js'
 import { storageCases } from '../backends.js'
 
 let s: TestServer
@@ -124,7 +124,7 @@ describe.each(storageCases)('rooms.edit, %s storage', (_name, storage) => {
     await until(() => a.doc.getMap('m').get('from') === 'backend', { message: 'edit reached the client' })
     const stored = await s.server.storage.load('live')
     const d = new Y.Doc()
-    Y.applyUpdate(d, Y.mergeUpdates(stored.updates))
+    applyStoredDocument(d, stored)
     expect(d.getMap('m').get('from')).toBe('backend') // stored once edit() resolved
     // Server edits are authored under a server client id, never a client's.
     const room = s.server.rooms.get('live')!

@@ -6,7 +6,7 @@ import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC } from '../../src/shared/protocol/message-types.js'
-import { providerPool, RawClient, startServer, until, type TestServer } from '../helpers.js'
+import { applyStoredDocument, providerPool, RawClient, startServer, until, type TestServer } from '../helpers.js'
 
 let s: TestServer
 const pool = providerPool(() => s.url)
@@ -70,7 +70,7 @@ describe('shutdown', () => {
     expect(c.closeCode).toBe(1001)
     expect(c.closeReason).toBe('server shutting down')
     const d = new Y.Doc()
-    Y.applyUpdate(d, Y.mergeUpdates((await load('bye')).updates))
+    applyStoredDocument(d, await load('bye'))
     expect(d.getMap('m').get('last')).toBe('word')
     await expect(fetch(`http://127.0.0.1:${srv.port}/healthz`)).rejects.toThrow()
   })

@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LevelStorage } from '../../../server/storage/leveldb.js'
 import type { Storage } from '../../../server/storage/storage.js'
+import { applyStored } from '../../../server/room/room.js'
 import { openStorage } from '../../../server/storage/open.js'
 import { runLoadgen } from '../lib/loadgen.js'
 import { SHARED_MAP } from '../loadgen/client.js'
@@ -59,11 +60,10 @@ async function yroomStored(data: string, rooms: string[]): Promise<Record<string
   }
   const out: Record<string, Record<string, string>> = {}
   for (const room of rooms) {
-    const { updates } = await storage.load(room)
+    const { updates, v2 } = await storage.load(room)
     const doc = new Y.Doc()
-    doc.transact(() => {
-      for (const u of updates) Y.applyUpdate(doc, u)
-    })
+    // As the server loads it: a compacted snapshot may be in Yjs V2.
+    applyStored(doc, updates, v2)
     const values: Record<string, string> = {}
     // Owned models (shape 'models'): `m${id}` → model with `v`; stock clients: `c${id}` → value.
     doc.getMap('models').forEach((m, key) => {
