@@ -120,7 +120,14 @@ export function webhooksPlugin(options: WebhooksPluginOptions): WebhooksPlugin {
       for (const e of endpoints) e.close()
     },
     onLoad(room) {
-      room.services.events = { emit: (type, data) => emit(room.name, type, data) }
+      // Passes events on to a service another plugin installed before (the inspector's).
+      const next = room.services.events
+      room.services.events = {
+        emit: (type, data) => {
+          next?.emit(type, data)
+          emit(room.name, type, data)
+        },
+      }
       const stop = watchOwnership(room.doc, (c) => emit(room.name, 'ownership.changed', { ...c }))
       room.pluginState.set(STATE, stop)
       emit(room.name, 'room.loaded', {})
