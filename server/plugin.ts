@@ -179,6 +179,8 @@ export interface HttpRouteContext {
   storage: Storage
   /** Cluster mode: this node's name; undefined on a single server. */
   node?: string
+  /** Cluster mode: the HTTP address another node (a lease holder's name) published, or null. */
+  nodeUrl?: (node: string) => Promise<string | null>
 }
 
 /**

@@ -15,6 +15,7 @@ import { closeSocket, Connection } from './transport/connection.js'
 import { ConnectionGate, httpTimeouts } from './transport/connection-limits.js'
 import { handleMessage } from './room/dispatch.js'
 import { handleHttp } from './transport/http.js'
+import { staticFiles } from './transport/static-files.js'
 import { handleApi } from './http/api.js'
 import type { ApiContext } from './http/context.js'
 import { webhooksPlugin } from '../plugins/webhooks/index.js'
@@ -127,11 +128,13 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
   /** Plugins' HTTP routes (YroomPlugin.http), in registration order. */
   const routed = options.plugins.filter((p) => p.http)
   const pluginRoutes = async (request: IncomingMessage, response: ServerResponse, url: URL): Promise<boolean> => {
-    for (const p of routed) if (await p.http!({ request, response, url, rooms, storage, node: cluster?.node })) return true
+    const nodeUrl = cluster ? (node: string) => cluster.httpUrlOf(node) : undefined
+    for (const p of routed) if (await p.http!({ request, response, url, rooms, storage, node: cluster?.node, nodeUrl })) return true
     return false
   }
+  const serveStatic = options.staticDir ? staticFiles(options.staticDir) : undefined
   const http = createHttpServer(httpTimeouts(options.headersTimeoutMs), (req, res) => {
-    handleHttp({ metrics, staticDir: options.staticDir, isServing: () => serving, leases: storage.leases?.bind(storage), cluster: cluster ? () => cluster.status() : undefined, routes: pluginRoutes, api: apiRoute }, req, res).catch((err) => {
+    handleHttp({ metrics, staticFiles: serveStatic, isServing: () => serving, leases: storage.leases?.bind(storage), cluster: cluster ? () => cluster.status() : undefined, routes: pluginRoutes, api: apiRoute }, req, res).catch((err) => {
       logger.error({ err }, 'http handler failed')
       if (!res.headersSent) res.writeHead(500).end()
     })

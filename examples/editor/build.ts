@@ -4,6 +4,7 @@
  * Run: npm run build:editor
  */
 import { build, type Metafile } from 'esbuild'
+import { precompress } from '../precompress.js'
 import { copyFile, mkdir } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -30,6 +31,7 @@ export async function buildEditor(outdir: string = EDITOR_DIST): Promise<string>
   assertOneYjs(result.metafile)
   await copyFile(join(here, 'src', 'index.html'), join(outdir, 'index.html'))
   await copyFile(join(here, 'src', 'style.css'), join(outdir, 'style.css'))
+  await precompress(outdir)
   return outdir
 }
 

@@ -4,6 +4,7 @@
  * Run: npm run build:whiteboard
  */
 import { build } from 'esbuild'
+import { precompress } from '../precompress.js'
 import { copyFile, mkdir } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -40,6 +41,7 @@ export async function buildWhiteboard(outdir: string = WHITEBOARD_DIST): Promise
   })
   await copyFile(join(here, 'src', 'index.html'), join(outdir, 'index.html'))
   await copyFile(join(here, 'src', 'style.css'), join(outdir, 'style.css'))
+  await precompress(outdir)
   return outdir
 }
 

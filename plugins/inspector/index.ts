@@ -12,6 +12,7 @@ import type { EventsService, RoomHandle, YroomPlugin, HttpRouteContext } from '.
 import { roomNameError } from '../../src/shared/layout.js'
 import { ownerAt } from './owner-at.js'
 import { accessStatus, type AccessOptions } from './access.js'
+import { passThroughRemote } from './remote.js'
 import { EventStream, type InspectorCounters } from './sse.js'
 import { RoomWatch, type WatchEnv } from './room-watch.js'
 import { RoomList } from './room-list.js'
@@ -176,7 +177,8 @@ export function inspectorPlugin(options: InspectorOptions = {}): InspectorPlugin
         return true
       }
       if (rest === '/events/room' && name) {
-        openRoom(ctx, name)
+        // Cluster mode: live on the node that serves the room; here, its stored state.
+        if (!(await passThroughRemote(ctx, name))) openRoom(ctx, name)
         return true
       }
       response.writeHead(404, { 'content-type': 'text/plain' }).end('yroom inspector: no such route\n')

@@ -159,6 +159,11 @@ export class PostgresStorage implements Storage {
     return rows.map((r) => r.name)
   }
 
+  async holderOf(room: string): Promise<string | null> {
+    const { rows } = await this.pool.query<{ holder: string }>(`SELECT holder FROM ${this.s}.rooms WHERE name = $1 AND holder IS NOT NULL AND lease_until >= now()`, [room])
+    return rows[0]?.holder ?? null
+  }
+
   epoch(room: string): number | undefined {
     return this.held.get(room)
   }

@@ -59,6 +59,8 @@ export interface Storage {
   lease?(room: string, options?: { wait?: boolean }): Promise<void>
   /** The rooms among `rooms` whose lease nobody holds now (cluster failover checks, one query). */
   unleased?(rooms: string[]): Promise<string[]>
+  /** Who holds the room's lease now (a live lease), or null (the inspector routes to it). */
+  holderOf?(room: string): Promise<string | null>
   /** The epoch of the room's lease while this server holds it, else undefined. */
   epoch?(room: string): number | undefined
   /** Gives the room's lease up (the room unloaded). */

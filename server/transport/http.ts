@@ -1,26 +1,14 @@
-/** Plain HTTP routes: health, metrics, and the static example app. */
+/** Plain HTTP routes: health, metrics, cluster, the API and plugin routes, and static files. */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { createReadStream } from 'node:fs'
-import { stat } from 'node:fs/promises'
-import { extname, join, normalize, sep } from 'node:path'
 import type { Metrics } from '../metrics.js'
 import type { Leases } from '../storage/storage.js'
 import { isApiPath } from '../http/api.js'
-
-const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.map': 'application/json',
-}
+import type { StaticHandler } from './static-files.js'
 
 export interface HttpContext {
   metrics: Metrics
-  staticDir?: string
+  /** `--static DIR` (static-files.ts). */
+  staticFiles?: StaticHandler
   isServing(): boolean
   /** The leases held, on shared storage (GET /cluster); undefined: embedded storage. */
   leases?: () => Leases
@@ -61,36 +49,6 @@ export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: Se
     return
   }
   if (ctx.routes && (await ctx.routes(req, res, url))) return
-  if (ctx.staticDir && (await serveStatic(ctx.staticDir, url.pathname, res))) return
+  if (ctx.staticFiles && (await ctx.staticFiles(req, res, url.pathname))) return
   res.writeHead(404, { 'content-type': 'text/plain' }).end('yroom: connect over WebSocket at ws://<host>/<room>\n')
-}
-
-/**
- * A file of `dir`; `/x/` serves `x/index.html`, so each example app lives in its own folder
- * (the whiteboard at `/`, the editor at `/editor/`).
- */
-async function serveStatic(dir: string, pathname: string, res: ServerResponse): Promise<boolean> {
-  let rel: string
-  try {
-    rel = decodeURIComponent(pathname.endsWith('/') ? `${pathname}index.html` : pathname)
-  } catch {
-    return false
-  }
-  const file = normalize(join(dir, rel))
-  if (!file.startsWith(normalize(dir) + sep)) return false // path traversal
-  try {
-    const s = await stat(file)
-    if (s.isDirectory() && (await stat(join(file, 'index.html'))).isFile()) {
-      // `/editor` → `/editor/`: the page's relative URLs (main.js, style.css) resolve inside its
-      // folder. One leading slash only: `//host/` would send the browser to another site.
-      res.writeHead(301, { location: `/${pathname.replace(/^\/+/, '')}/` }).end()
-      return true
-    }
-    if (!s.isFile()) return false
-    res.writeHead(200, { 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': s.size })
-    createReadStream(file).pipe(res)
-    return true
-  } catch {
-    return false
-  }
 }
