@@ -374,7 +374,7 @@ export const SETTINGS: readonly Setting[] = [
     value: 'DIR',
     default: 'none',
     help: 'Serve static files from DIR on GET.',
-    more: '`npm start` passes `--static examples/whiteboard/dist` (the whiteboard at `/`, the editor at `/editor/`).',
+    more: 'Served by `sirv`: ETag and 304 on revalidation, `Cache-Control: no-cache`, and a file\'s precompressed `.br` or `.gz` sibling to clients that accept it (the example builds write them). `npm start` passes `--static examples/whiteboard/dist` (the whiteboard at `/`, the editor at `/editor/`).',
   },
   {
     option: '(actions plugin)',
