@@ -35,6 +35,7 @@ import { StorageDamaged } from './storage/integrity.js'
 import { RoomLeased, type Storage } from './storage/storage.js'
 import type { Cluster } from './cluster/cluster.js'
 import type { RelayedRoom } from './cluster/relayed-room.js'
+import { RemoteConnection } from './cluster/remote-connection.js'
 
 export interface YroomServer {
   /** Starts listening; resolves with the bound port. */
@@ -457,14 +458,25 @@ export async function createServer(input: ServerOptions = {}): Promise<YroomServ
       return port
     },
     setReadOnly(principalId, readOnly) {
-      let n = 0
-      for (const conn of connections) {
-        if (conn.principal.id !== principalId || conn.closed) continue
+      const change = (conn: Connection) => {
         const was = conn.readOnly
         conn.readOnlyOverride = readOnly
         // Told again (y-protocols auth message) at its next refused write.
         if (conn.readOnly !== was) conn.permissionDeniedSent = false
+      }
+      let n = 0
+      for (const conn of connections) {
+        if (conn.principal.id !== principalId || conn.closed) continue
+        change(conn)
         n++
+      }
+      // Cluster mode: the principal's clients of other nodes in rooms this node is the
+      // authority of are judged here, so their stand-ins change too. Not counted: their own
+      // node counts their sockets (the HTTP API asks every node).
+      if (cluster) {
+        for (const room of rooms.all.values()) {
+          for (const conn of room.connections) if (conn instanceof RemoteConnection && conn.principal.id === principalId && !conn.closed) change(conn)
+        }
       }
       if (n > 0) logger.info({ principal: principalId, readOnly, connections: n }, 'rights changed')
       return n

@@ -93,6 +93,23 @@ describe.runIf(ready)('HTTP API in cluster mode', () => {
     expect(read.doc.items).toEqual(['x'])
   })
 
+  it("read-only reaches a client whose room another node serves: that node rolls its writes back", async () => {
+    const [a, b] = await nodes()
+    const owner = await connectProvider(a.url, 'rel') // a is the room's authority
+    cleanups.push(() => owner.destroy())
+    const carol = new RawClient(b.url, 'rel', { query: '?token=carol' }) // relayed by b
+    cleanups.push(() => carol.ws.terminate())
+    await carol.open()
+    carol.doc.getMap('m').set('before', 1)
+    await until(() => owner.doc.getMap('m').get('before') === 1, { message: "carol's write through b" })
+    const ro = await api(b, '/principals/carol/read-only', { method: 'PUT', body: JSON.stringify({ readOnly: true }) })
+    expect(await ro.json()).toEqual({ changed: 1 })
+    carol.doc.getMap('m').set('after', 2)
+    await until(() => carol.doc.getMap('m').get('after') === undefined, { message: 'the write rolled back at carol' })
+    expect(owner.doc.getMap('m').get('after')).toBeUndefined()
+    expect(owner.doc.getMap('m').get('before')).toBe(1)
+  })
+
   it('kicks and sets read-only a principal on every node, wherever it is connected', async () => {
     const [a, b] = await nodes()
     const onA = new RawClient(a.url, 'r1', { query: '?token=carol' })
