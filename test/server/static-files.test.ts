@@ -3,7 +3,7 @@
  * precompressed siblings the example builds write, folder redirects, and nothing outside DIR.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'node:http'
@@ -96,6 +96,53 @@ describe('static files', () => {
     } finally {
       rmSync(join(dir, '..', 'yroom-static-secret.txt'), { force: true })
     }
+  })
+
+  it('dotfiles and dot-folders are not served (.env, .git/config), however the path is spelled', async () => {
+    writeFileSync(join(dir, '.env'), 'DOTENV_SECRET')
+    mkdirSync(join(dir, '.git'), { recursive: true })
+    writeFileSync(join(dir, '.git', 'config'), 'GIT_SECRET')
+    try {
+      for (const path of ['/.env', '/.git/config', '/%2eenv', '/%2egit/config', '/editor/../.env', '/.git/']) {
+        const r = await get(s.port, path)
+        expect(r.status, path).toBe(404)
+        expect(r.body.toString()).not.toMatch(/SECRET/)
+      }
+    } finally {
+      rmSync(join(dir, '.env'), { force: true })
+      rmSync(join(dir, '.git'), { recursive: true, force: true })
+    }
+  })
+
+  it('a symlink leading out of the folder is not followed', async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'yroom-static-outside-'))
+    writeFileSync(join(outside, 'secret.txt'), 'OUTSIDE_SECRET')
+    symlinkSync(join(outside, 'secret.txt'), join(dir, 'link.txt'))
+    symlinkSync(outside, join(dir, 'linked-dir'))
+    try {
+      for (const path of ['/link.txt', '/linked-dir/secret.txt']) {
+        const r = await get(s.port, path)
+        expect(r.status, path).toBe(404)
+        expect(r.body.toString()).not.toMatch(/SECRET/)
+      }
+    } finally {
+      rmSync(join(dir, 'link.txt'), { force: true })
+      rmSync(join(dir, 'linked-dir'), { force: true })
+      rmSync(outside, { recursive: true, force: true })
+    }
+  })
+
+  it('a Range it cannot serve exactly gets the whole file, never a hang or the wrong bytes', async () => {
+    // start > end made sirv throw after writing its headers: the response never ended.
+    for (const range of ['bytes=5-2', 'bytes=-5', 'bytes=0-0', 'bytes=0-1,4-5', 'bytes=x-y']) {
+      const r = await get(s.port, '/main.js', { range })
+      expect(r.status, range).toBe(200)
+      expect(r.body.toString(), range).toBe(js)
+    }
+    const part = await get(s.port, '/main.js', { range: 'bytes=2-5' })
+    expect(part.status).toBe(206)
+    expect(part.body.toString()).toBe(js.slice(2, 6))
+    expect((await get(s.port, '/healthz')).status).toBe(200)
   })
 
   it('a file rebuilt while the server runs is served as rebuilt, with a new ETag', async () => {
