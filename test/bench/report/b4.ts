@@ -111,7 +111,7 @@ export function b4Section(r: B4Result): string[] {
     `**Replay**: one writer applies the whole trace in ${c.txnSize.toLocaleString('en-US')}-edit transactions (${any?.txns ?? '?'} updates, ${kb(any?.updateBytes)} of Yjs updates), each sent when at most ${c.inFlight - 1} earlier ones are still unacknowledged by the ` +
       `receiver${c.receivers > 1 ? 's' : ''} (${c.receivers}). Server CPU: utime + stime from \`/proc/<pid>/stat\`, first send → every receiver's text equals the trace's end (checked: a different text fails the scenario). ` +
       `**Cold join**: with the writer and receiver still connected (the room loaded, in memory), ${c.joins} fresh clients one after the other, each timed from opening its socket until its text equals the end. ` +
-      `Each server with its default (in-memory) configuration, started fresh for each replay; ${r.replays.length ? Math.max(...r.replays.map((x) => x.round)) : 0} round(s), the order rotating.`,
+      `Each server with its default (in-memory) configuration, started fresh for each replay, which it measures after one unmeasured warm-up replay in another room (a running server's code is compiled; a fresh process spends about twice the CPU on its first replay); ${r.replays.length ? Math.max(...r.replays.map((x) => x.round)) : 0} round(s), the order rotating.`,
   )
   out.push('')
   if (r.quick) {
