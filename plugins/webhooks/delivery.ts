@@ -1,8 +1,8 @@
 /**
  * Delivery to one webhook endpoint: a bounded queue, sent one event at a time in order, each
  * retried with exponential backoff (full jitter) up to a bounded number of attempts. Nothing
- * here is awaited by a room: `push` returns at once, and when the queue is full the oldest
- * event is dropped and counted.
+ * here is awaited by a room: `push` returns at once, and when the queue is full (in events or
+ * in bytes) the oldest events are dropped and counted.
  */
 import { EVENT_HEADER, signature, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './sign.js'
 
@@ -10,6 +10,8 @@ export interface DeliveryOptions {
   secret: string
   /** Events waiting per endpoint; more drop the oldest. */
   maxQueue: number
+  /** Bytes of event bodies waiting per endpoint; more drop the oldest (an event is never split). */
+  maxQueueBytes: number
   /** Attempts per event, the first included. */
   maxAttempts: number
   /** Backoff before retry n (1-based) is random in [0, min(maxDelayMs, baseDelayMs · 2^(n-1))]. */
@@ -34,6 +36,8 @@ export interface QueuedEvent {
 
 export class Endpoint {
   private queue: QueuedEvent[] = []
+  /** Bytes of the queued bodies. */
+  private bytes = 0
   private sending = false
   private timer: NodeJS.Timeout | null = null
   private abort: AbortController | null = null
@@ -52,17 +56,18 @@ export class Endpoint {
 
   push(event: QueuedEvent): void {
     if (this.closed) return
-    if (this.queue.length >= this.options.maxQueue) {
-      // The oldest is dropped, except the one being sent (it stays first until it settles).
-      const at = this.sending ? 1 : 0
+    const size = Buffer.byteLength(event.body)
+    // The oldest are dropped, except the one being sent (it stays first until it settles).
+    const at = this.sending ? 1 : 0
+    while (this.queue.length > at && (this.queue.length >= this.options.maxQueue || this.bytes + size > this.options.maxQueueBytes)) {
       const [gone] = this.queue.splice(at, 1)
-      if (gone) {
-        this.dropped++
-        this.options.report.queued(-1)
-        this.options.report.dropped(this.url, gone.type)
-      }
+      this.bytes -= Buffer.byteLength(gone.body)
+      this.dropped++
+      this.options.report.queued(-1)
+      this.options.report.dropped(this.url, gone.type)
     }
     this.queue.push(event)
+    this.bytes += size
     this.options.report.queued(1)
     if (!this.sending) void this.run()
   }
@@ -74,6 +79,7 @@ export class Endpoint {
     this.abort?.abort()
     this.options.report.queued(-this.queue.length)
     this.queue = []
+    this.bytes = 0
   }
 
   private async run(): Promise<void> {
@@ -82,7 +88,7 @@ export class Endpoint {
       while (!this.closed && this.queue.length > 0) {
         await this.deliver(this.queue[0])
         if (this.closed) return
-        this.queue.shift()
+        this.bytes -= Buffer.byteLength(this.queue.shift()!.body)
         this.options.report.queued(-1)
       }
     } finally {

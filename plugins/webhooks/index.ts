@@ -24,6 +24,8 @@ export interface WebhooksPluginOptions {
   secret: string
   /** Events waiting per endpoint before the oldest is dropped. Default 1000. */
   maxQueue?: number
+  /** Bytes of event bodies waiting per endpoint before the oldest are dropped. Default 16 MiB. */
+  maxQueueBytes?: number
   /** Attempts per event, the first included. Default 8. */
   maxAttempts?: number
   /** Backoff base and cap, ms. Defaults 500 and 60 000. */
@@ -90,6 +92,7 @@ export function webhooksPlugin(options: WebhooksPluginOptions): WebhooksPlugin {
   const delivery = {
     secret: options.secret,
     maxQueue: options.maxQueue ?? 1000,
+    maxQueueBytes: options.maxQueueBytes ?? 16 * 1024 * 1024,
     maxAttempts: options.maxAttempts ?? 8,
     baseDelayMs: options.baseDelayMs ?? 500,
     maxDelayMs: options.maxDelayMs ?? 60_000,

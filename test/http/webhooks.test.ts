@@ -148,6 +148,19 @@ describe('webhooks', () => {
     expect(await metrics.registry.metrics()).toMatch(/^yroom_webhook_deliveries_total\{result="failed"\} 1$/m)
   })
 
+  it('bounds its queue in bytes too: large events (long rejection lists) to a hanging endpoint cannot fill memory', async () => {
+    const receiver = await startReceiver(SECRET, () => null)
+    cleanup.push(() => receiver.close())
+    const hooks = webhooksPlugin({ urls: [receiver.url], secret: SECRET, timeoutMs: 60_000 })
+    cleanup.push(() => hooks.close())
+    const big = 'x'.repeat(1024 * 1024)
+    // 100 events of 1 MiB: well under maxQueue (1000), but 100 MiB if kept.
+    for (let i = 0; i < 100; i++) hooks.emit('r', 'update.rejected', { i, big })
+    await until(() => receiver.requests === 1)
+    expect(hooks.pending * big.length).toBeLessThanOrEqual(17 * 1024 * 1024)
+    expect(hooks.dropped).toBe(100 - hooks.pending)
+  })
+
   it('bounds its queue when the endpoint never answers, and never holds a room up', async () => {
     const receiver = await startReceiver(SECRET, () => null)
     cleanup.push(() => receiver.close())
