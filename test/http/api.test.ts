@@ -291,6 +291,19 @@ describe('HTTP API: rooms', () => {
     expect(await cold.json()).toEqual({ data: { value: 6 }, duplicate: false })
   })
 
+  it('refuses action args nested past maxNestingDepth with 400, and the room is unchanged', async () => {
+    const s = await serve({ maxMessageBytes: 1024 * 1024 })
+    await s.server.rooms.edit('deep', (doc) => doc.getMap('m').set('a', 1))
+    // Parsed fine by JSON.parse; overflowed the stack in the action's checks (a 500).
+    const deep = '['.repeat(50_000) + ']'.repeat(50_000)
+    const body = `{"path":["models","counter"],"action":"increment","args":[${deep}]}`
+    const res = await s.api('/api/v1/rooms/deep/actions', { method: 'POST', body, headers: { 'content-type': 'application/json' } })
+    expect(res.status).toBe(400)
+    expect(await errorOf(res)).toMatchObject({ code: 'bad-request' })
+    const after = await s.api('/api/v1/rooms/deep/actions', json({ path: ['models', 'counter'], action: 'increment', args: [] }))
+    expect(await after.json()).toEqual({ data: { value: 1 }, duplicate: false })
+  })
+
   it('answers 404 for actions when no actions plugin runs', async () => {
     const s = await serve({ plugins: defaultPlugins() })
     await s.server.rooms.edit('r', (doc) => doc.getMap('m').set('a', 1))

@@ -14,18 +14,33 @@ function actionsOf(ctx: ApiContext): ActionsPlugin {
   return p
 }
 
-function parse(body: Record<string, unknown>): { path: ModelPath; action: string; args: JsonValue[] } {
+/** How deep `value` nests arrays and objects (iteratively: a hostile body is deeper than the stack). */
+function depthOf(value: unknown): number {
+  let max = 0
+  const stack: Array<[unknown, number]> = [[value, 0]]
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!
+    if (typeof v !== 'object' || v === null) continue
+    if (d + 1 > max) max = d + 1
+    for (const child of Object.values(v)) stack.push([child, d + 1])
+  }
+  return max
+}
+
+function parse(body: Record<string, unknown>, maxDepth: number): { path: ModelPath; action: string; args: JsonValue[] } {
   const { path, action, args = [] } = body
   const pathOk = Array.isArray(path) && path.length > 0 && typeof path[0] === 'string' && path.every((s) => typeof s === 'string' || (typeof s === 'number' && Number.isInteger(s) && s >= 0))
   if (!pathOk || typeof action !== 'string' || !Array.isArray(args)) {
     throw new ApiError(400, 'bad-request', 'body must be { "path": ["root", "key", …], "action": "name", "args": [ … ] }')
   }
+  // The action's checks walk its arguments recursively: a deeper value would overflow the stack.
+  if (depthOf(args) > maxDepth) throw new ApiError(400, 'bad-request', `args nest deeper than ${maxDepth} levels`)
   return { path: path as ModelPath, action, args: args as JsonValue[] }
 }
 
 export const runAction: Handler = async (ctx, { body, params }) => {
   const actions = actionsOf(ctx)
-  const { path, action, args } = parse(jsonObject(body))
+  const { path, action, args } = parse(jsonObject(body), ctx.maxNestingDepth)
   await requireRoom(ctx, params.room)
   try {
     // Loaded first: the action's effect is broadcast at once, and the room's events (webhooks) see it.
