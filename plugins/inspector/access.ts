@@ -3,7 +3,7 @@
  * `npm start` passes), else whoever presents the API key, as `Authorization: Bearer KEY`
  * or `?key=KEY` (an EventSource cannot send headers). Without either it does not exist: 404.
  */
-import { timingSafeEqual } from 'node:crypto'
+import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 
 export interface AccessOptions {
@@ -18,12 +18,15 @@ export function accessStatus(options: AccessOptions, req: IncomingMessage, url: 
   if (options.open) return 200
   if (!options.apiKey) return 404
   const header = req.headers.authorization
-  const given = header?.startsWith('Bearer ') ? header.slice(7).trim() : url.searchParams.get('key')
+  // The scheme is case-insensitive, as the HTTP API reads it (server/http/auth.ts).
+  const bearer = typeof header === 'string' ? /^Bearer\s+(.+)$/i.exec(header.trim()) : null
+  const given = bearer ? bearer[1] : url.searchParams.get('key')
   return given !== null && sameSecret(given, options.apiKey) ? 200 : 401
 }
 
+const digest = (s: string) => createHash('sha256').update(s).digest()
+
+/** Constant time, the length included (both sides hashed to one length first). */
 function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a)
-  const y = Buffer.from(b)
-  return x.length === y.length && timingSafeEqual(x, y)
+  return timingSafeEqual(digest(a), digest(b))
 }

@@ -24,8 +24,8 @@ export function defaultPageDir(): string {
 
 /** Serves one of the page's files; false when `file` is not one of them. */
 export async function servePageFile(dir: string, file: string, res: ServerResponse, head: boolean): Promise<boolean> {
+  if (!Object.hasOwn(FILES, file)) return false
   const type = FILES[file]
-  if (!type) return false
   const path = join(dir, file)
   try {
     const s = await stat(path)

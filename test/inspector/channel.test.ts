@@ -93,6 +93,9 @@ describe('inspector access', () => {
     const st = await sse(`${http}/inspect/events/rooms?key=${KEY}`)
     expect(st.status).toBe(200)
     await until(() => st.of('rooms').length > 0)
+    // The scheme is case-insensitive (RFC 9110), as the HTTP API reads it.
+    expect((await fetchText(`${http}/inspect/`, { headers: { authorization: `bearer ${KEY}` } })).status).toBe(200)
+    expect((await fetchText(`${http}/inspect/`, { headers: { authorization: `bearer wrong` } })).status).toBe(401)
   })
 
   it('with the dev flag it is open', async () => {
@@ -101,6 +104,10 @@ describe('inspector access', () => {
     expect((await fetchText(`${http}/inspect`)).status).toBe(301)
     expect((await fetchText(`${http}/inspect/main.js`)).status).toBe(200)
     expect((await fetchText(`${http}/inspect/events/room?name=%01`)).status).toBe(400)
+    // Only the page's own files: not what every object inherits.
+    for (const path of ['/inspect/constructor', '/inspect/__proto__', '/inspect/toString', '/inspect/hasOwnProperty']) {
+      expect((await fetchText(http + path)).status, path).toBe(404)
+    }
   })
 })
 
