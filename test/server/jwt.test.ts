@@ -151,6 +151,18 @@ describe('JWT (public keys)', () => {
     expect(await closeOf(`${s.url}/es?token=${forged}`)).toEqual({ code: CloseCode.UNAUTHORIZED, reason: 'token signature is invalid' })
   })
 
+  it('RS256 public key: an HS256 token keyed with the public key PEM itself (algorithm confusion) is refused', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true })
+    const pem = await exportSPKI(publicKey)
+    s = await startServer({ jwtPublicKey: pem })
+    const good = await new SignJWT({ sub: 'dave' }).setProtectedHeader({ alg: 'RS256' }).setExpirationTime('1h').sign(privateKey)
+    await join('rs', good)
+    for (const key of [pem, pem.trim()]) {
+      const confused = await hs256({ sub: 'mallory' }, '1h', new TextEncoder().encode(key))
+      expect(await closeOf(`${s.url}/rs?token=${confused}`)).toEqual({ code: CloseCode.UNAUTHORIZED, reason: 'token algorithm not allowed' })
+    }
+  })
+
   it('a JWKS served over HTTP; issuer and audience are checked; an unreachable JWKS is 1013', async () => {
     const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true })
     let fetches = 0
