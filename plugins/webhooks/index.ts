@@ -67,16 +67,26 @@ function connectionData(conn: Connection): Record<string, unknown> {
   return { connection: conn.id, principal: conn.principal.id, anonymous: conn.principal.anonymous === true }
 }
 
+/** An endpoint as logged: without credentials or query string (where hook URLs often keep a token). */
+export function loggedUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    return `${u.protocol}//${u.host}${u.pathname}${u.search ? '?…' : ''}`
+  } catch {
+    return '(unparsable URL)'
+  }
+}
+
 function report(metrics: Metrics | undefined, logger: Logger | undefined): DeliveryReport {
   return {
     attempt(url, result, detail) {
       metrics?.webhookDeliveries.inc({ result })
-      if (result === 'retry') logger?.warn({ url, ...detail }, 'webhook delivery failed; retrying')
-      else if (result === 'failed') logger?.error({ url, ...detail }, 'webhook delivery failed; event given up')
+      if (result === 'retry') logger?.warn({ url: loggedUrl(url), ...detail }, 'webhook delivery failed; retrying')
+      else if (result === 'failed') logger?.error({ url: loggedUrl(url), ...detail }, 'webhook delivery failed; event given up')
     },
     dropped(url, event) {
       metrics?.webhookDropped.inc()
-      logger?.warn({ url, event }, 'webhook queue full: oldest event dropped')
+      logger?.warn({ url: loggedUrl(url), event }, 'webhook queue full: oldest event dropped')
     },
     queued(delta) {
       metrics?.webhookQueue.inc(delta)
@@ -88,6 +98,10 @@ export function webhooksPlugin(options: WebhooksPluginOptions): WebhooksPlugin {
   if (!options.secret) throw new Error('webhooks need a secret to sign their events with (webhookSecret, --webhook-secret)')
   for (const url of options.urls) {
     if (!/^https?:\/\//i.test(url)) throw new Error(`webhook URL must be http:// or https://, got ${JSON.stringify(url)}`)
+    // fetch refuses them on every attempt, quoting the URL (credentials included) in its error.
+    if (URL.canParse(url) && (new URL(url).username !== '' || new URL(url).password !== '')) {
+      throw new Error(`webhook URL must not hold credentials (user:password@), got ${loggedUrl(url)}; the signature authenticates the events`)
+    }
   }
   const delivery = {
     secret: options.secret,

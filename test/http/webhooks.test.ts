@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { actionsPlugin, defaultPlugins } from '../../server/index.js'
 import { Metrics } from '../../server/metrics.js'
+import { pino } from 'pino'
 import { signature, verifySignature, webhooksPlugin } from '../../plugins/webhooks/index.js'
 import { defineActions, ActionRefused } from '../../src/index.js'
 import { connectProvider, startServer, until } from '../helpers.js'
@@ -159,6 +160,26 @@ describe('webhooks', () => {
     await until(() => receiver.requests === 1)
     expect(hooks.pending * big.length).toBeLessThanOrEqual(17 * 1024 * 1024)
     expect(hooks.dropped).toBe(100 - hooks.pending)
+  })
+
+  it('logs an endpoint without its query string or credentials (where a hook URL keeps its token)', async () => {
+    const receiver = await startReceiver(SECRET, () => 500)
+    cleanup.push(() => receiver.close())
+    const lines: string[] = []
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) })
+    const url = `${receiver.url}?token=QUERY-TOKEN-SECRET`
+    const hooks = webhooksPlugin({ urls: [url], secret: SECRET, maxAttempts: 2, baseDelayMs: 1, logger })
+    cleanup.push(() => hooks.close())
+    hooks.emit('r', 'room.loaded', {})
+    await until(() => lines.some((l) => l.includes('given up')))
+    expect(receiver.requests).toBe(2)
+    const logged = lines.join('\n')
+    expect(logged).not.toContain('QUERY-TOKEN-SECRET')
+    expect(logged).not.toContain(SECRET)
+    expect(logged).toContain(new URL(receiver.url).host)
+    // Credentials in the URL: fetch refuses them every time, quoting them; refused up front.
+    expect(() => webhooksPlugin({ urls: ['http://user:PASSWORD@127.0.0.1:9/hook'], secret: SECRET })).toThrow(/credentials/)
+    expect(() => webhooksPlugin({ urls: ['http://user:PASSWORD@127.0.0.1:9/hook'], secret: SECRET })).not.toThrow(/PASSWORD/)
   })
 
   it('bounds its queue when the endpoint never answers, and never holds a room up', async () => {
