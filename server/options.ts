@@ -374,7 +374,7 @@ export const SETTINGS: readonly Setting[] = [
     value: 'DIR',
     default: 'none',
     help: 'Serve static files from DIR on GET.',
-    more: 'Served by `sirv`: ETag and 304 on revalidation, `Cache-Control: no-cache`, and a file\'s precompressed `.br` or `.gz` sibling to clients that accept it (the example builds write them). `npm start` passes `--static examples/whiteboard/dist` (the whiteboard at `/`, the editor at `/editor/`).',
+    more: 'Served by `sirv`: ETag and 304 on revalidation, `Cache-Control: no-cache`, and a file\'s precompressed `.br` or `.gz` sibling to clients that accept it (the example builds write them). Never served (404): dotfiles and dot-folders (`.env`, `.git/`; `.well-known/` is), and files a symlink leads to outside DIR. A `Range` other than one `bytes=START-END` gets the whole file. `npm start` passes `--static examples/whiteboard/dist` (the whiteboard at `/`, the editor at `/editor/`).',
   },
   {
     option: '(actions plugin)',
