@@ -291,7 +291,7 @@ describe('HTTP API: rooms', () => {
     expect(await cold.json()).toEqual({ data: { value: 6 }, duplicate: false })
   })
 
-  it('refuses action args nested past maxNestingDepth with 400, and the room is unchanged', async () => {
+  it('refuses action args nested past 100 levels (as over WebSocket) with 400, and the room is unchanged', async () => {
     const s = await serve({ maxMessageBytes: 1024 * 1024 })
     await s.server.rooms.edit('deep', (doc) => doc.getMap('m').set('a', 1))
     // Parsed fine by JSON.parse; overflowed the stack in the action's checks (a 500).

@@ -2,6 +2,7 @@
 import { ActionRefused } from '../../../src/shared/actions/define.js'
 import type { JsonValue } from '../../../src/shared/actions/snapshot.js'
 import type { ModelPath } from '../../../src/shared/protocol/extension.js'
+import { MAX_JSON_DEPTH } from '../../../src/shared/protocol/json-depth.js'
 import type { ActionsPlugin } from '../../../plugins/actions/index.js'
 import { jsonObject } from '../body.js'
 import type { ApiContext, Handler } from '../context.js'
@@ -27,20 +28,21 @@ function depthOf(value: unknown): number {
   return max
 }
 
-function parse(body: Record<string, unknown>, maxDepth: number): { path: ModelPath; action: string; args: JsonValue[] } {
+function parse(body: Record<string, unknown>): { path: ModelPath; action: string; args: JsonValue[] } {
   const { path, action, args = [] } = body
   const pathOk = Array.isArray(path) && path.length > 0 && typeof path[0] === 'string' && path.every((s) => typeof s === 'string' || (typeof s === 'number' && Number.isInteger(s) && s >= 0))
   if (!pathOk || typeof action !== 'string' || !Array.isArray(args)) {
     throw new ApiError(400, 'bad-request', 'body must be { "path": ["root", "key", …], "action": "name", "args": [ … ] }')
   }
-  // The action's checks walk its arguments recursively: a deeper value would overflow the stack.
-  if (depthOf(args) > maxDepth) throw new ApiError(400, 'bad-request', `args nest deeper than ${maxDepth} levels`)
+  // The action's checks walk its arguments recursively: a deeper value would overflow the
+  // stack. The limit is the one a client's action request is held to (readAnyChecked).
+  if (depthOf(args) > MAX_JSON_DEPTH) throw new ApiError(400, 'bad-request', `args nest deeper than ${MAX_JSON_DEPTH} levels`)
   return { path: path as ModelPath, action, args: args as JsonValue[] }
 }
 
 export const runAction: Handler = async (ctx, { body, params }) => {
   const actions = actionsOf(ctx)
-  const { path, action, args } = parse(jsonObject(body), ctx.maxNestingDepth)
+  const { path, action, args } = parse(jsonObject(body))
   await requireRoom(ctx, params.room)
   try {
     // Loaded first: the action's effect is broadcast at once, and the room's events (webhooks) see it.
