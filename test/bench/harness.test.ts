@@ -97,6 +97,19 @@ describe('bench instruments', () => {
     }
   })
 
+  it("writes a stock client's overwrite of its key in a shared root map exactly as Yjs does (the 'stock-bytes' shape)", () => {
+    const doc = new Y.Doc() // a random 32-bit client id, as a stock client has
+    const shared = doc.getMap(SHARED_MAP)
+    shared.set('c7', marker(7, 1))
+    for (let i = 2; i < 300; i++) {
+      const clock = Y.getState(doc.store, doc.clientID)
+      let yjs: Uint8Array = new Uint8Array()
+      doc.once('update', (u: Uint8Array) => (yjs = u))
+      shared.set('c7', marker(7, i * 1000))
+      expect(encodeOverwrite(doc.clientID, clock, marker(7, i * 1000))).toEqual(yjs)
+    }
+  })
+
   it('parses Hocuspocus framing (document-name prefix)', () => {
     const f = new Framing('hocuspocus', 'room/ü')
     const [auth, step1] = f.hello(new Uint8Array([0]))
@@ -228,14 +241,14 @@ describe('load generator, end to end against a real yroom server', () => {
     }
   })
 
-  it('stock clients write real Yjs transactions into their own keys of one shared root map', async () => {
+  it.each(['stock', 'stock-bytes'] as const)('%s clients write into their own keys of one shared root map', async (shape) => {
     const srv = await startServer({ plugins: defaultPlugins() })
     try {
-      const r = await runLoad({ ...small, port: srv.port, rooms: 1, clientsPerRoom: 3, offendersPerRoom: 0, shape: 'stock', roomPrefix: 'stock' })
+      const r = await runLoad({ ...small, port: srv.port, rooms: 1, clientsPerRoom: 3, offendersPerRoom: 0, shape, roomPrefix: shape })
       expect(r.errors).toEqual([])
       expect(r.delivered).toBeGreaterThanOrEqual(Math.floor(0.98 * r.expected))
       // A stock y-websocket provider joining afterwards reads each writer's newest marker.
-      const reader = await connectProvider(srv.url, 'stock-0')
+      const reader = await connectProvider(srv.url, `${shape}-0`)
       const shared = reader.doc.getMap(SHARED_MAP)
       expect([...shared.keys()].sort()).toEqual(['c0', 'c1', 'c2'])
       for (const [key, value] of shared) expect(found(new TextEncoder().encode(value as string))).toEqual([[Number(key.slice(1)), expect.any(Number)]])

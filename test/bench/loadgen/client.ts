@@ -9,6 +9,12 @@
  *    package's socket (random masks, permessage-deflate offered), a hello with sync step 1
  *    and the awareness state, sync step 2 in answer to the server's step 1, and every write a
  *    real Yjs transaction setting the client's own key of one shared root map.
+ *  - 'stock-bytes': the same bytes from a cheaper generator, for the capacity scenario,
+ *    where the stock generator runs out of its core before the servers do: after its first
+ *    write through Yjs, each overwrite of its key is encoded directly (overwrite.ts; the
+ *    update Yjs writes for it, byte for byte: harness.test.ts), over the raw socket (masked
+ *    with the zero key, which the server unmasks like any other; no deflate offered, which
+ *    no server here accepts). BENCHMARKS.md shows the servers' CPU the same under both.
  *  - 'models': each client writes into its own owned model (SPEC §2), the overwrite encoded
  *    directly after the first (overwrite.ts), over the cheaper raw socket (ws-client.ts).
  *    The rejection storm needs it: its offenders write into other clients' owned models.
@@ -125,12 +131,13 @@ export class BenchClient {
     return this.spec.victimId !== null
   }
 
+  /** Sends what a stock client sends (either stock shape). */
   get stock(): boolean {
-    return this.spec.shape === 'stock'
+    return this.spec.shape !== 'models'
   }
 
   async connect(host: string, port: number): Promise<void> {
-    const Socket = this.stock ? StockWebSocket : RawWebSocket
+    const Socket = this.spec.shape === 'stock' ? StockWebSocket : RawWebSocket
     this.ws = await Socket.open(host, port, this.framing.path, {
       onMessage: (p) => this.onMessage(p),
       onClose: (reason) => {
@@ -192,11 +199,11 @@ export class BenchClient {
     const inWindow = this.stats.inWindow(ts)
     if (!this.offender) {
       const value = marker(this.spec.id, ts)
-      if (this.stock) {
+      if (this.spec.shape === 'stock') {
         this.writeLocal(() => this.doc.getMap(SHARED_MAP).set(`c${this.spec.id}`, value))
       } else if (this.nextClock === null) {
         // The first write has no previous value to overwrite: Yjs writes it.
-        this.writeLocal(() => this.model!.set('v', value))
+        this.writeLocal(() => (this.stock ? this.doc.getMap(SHARED_MAP) : this.model!).set(this.stock ? `c${this.spec.id}` : 'v', value))
         this.nextClock = Y.getState(this.doc.store, this.doc.clientID)
       } else {
         // Then the same overwrite, encoded directly (this replica is not read again).

@@ -2,7 +2,7 @@
 import type { Flavor } from '../lib/framing.js'
 
 /** What the load generator's clients send (client.ts explains both). */
-export type LoadShape = 'stock' | 'models'
+export type LoadShape = 'stock' | 'stock-bytes' | 'models'
 
 export interface LoadConfig {
   flavor: Flavor

@@ -43,6 +43,8 @@ export interface CpuVsHocuspocus {
    * TCP cost for this traffic without a document. Absent in quick runs and older reports.
    */
   floor?: LoadResult
+  /** One run each under the capacity scenario's generator ('stock-bytes'), to compare with the stock runs. */
+  stockBytes?: { yroom: LoadResult; hocuspocus: LoadResult }
 }
 
 /**
@@ -65,7 +67,18 @@ export async function cpuVsHocuspocus(s: Settings, f: FanoutResult): Promise<Cpu
     floor = await measure('floor', s.standard, s.standard, s)
     log(`  floor: ${brief(floor)}`)
   }
-  return { yroom, hocuspocus, ratio: cpuPer1000(yroom) / cpuPer1000(hocuspocus), floor }
+  // The capacity scenario's generator ('stock-bytes': the stock bytes, encoded directly):
+  // the servers must cost the same under it as under stock clients.
+  let stockBytes: CpuVsHocuspocus['stockBytes']
+  if (s.cpuPairs > 0) {
+    log("scenario 1 CPU: the 'stock-bytes' generator (capacity's), for comparison")
+    const bytesLoad = { ...s.standard, shape: 'stock-bytes' as const }
+    const h = await measure('hocuspocus', bytesLoad, s.standard, s)
+    const y = await measure('yroom', bytesLoad, s.standard, s)
+    log(`  hocuspocus: ${brief(h)}\n  yroom:      ${brief(y)}`)
+    stockBytes = { yroom: y, hocuspocus: h }
+  }
+  return { yroom, hocuspocus, ratio: cpuPer1000(yroom) / cpuPer1000(hocuspocus), floor, stockBytes }
 }
 
 export async function authorityCost(s: Settings, f: FanoutResult): Promise<AuthorityResult> {
