@@ -252,6 +252,46 @@ describe('HTTP API: rooms', () => {
     expect(s.server.rooms.get('keep')!.doc.getMap('m').toJSON()).toEqual({ k: 'v' })
   })
 
+  it('refuses an update whose items or deletions refer to content of another client the room lacks: 409, nothing pending', async () => {
+    const s = await serve()
+    const c = await connectProvider(s.url, 'refs')
+    cleanup.push(() => c.destroy())
+    c.doc.getMap('m').set('k', 'v')
+    const room = () => s.server.rooms.get('refs')!.doc
+    await until(() => s.server.rooms.get('refs')?.doc.getMap('m').get('k') === 'v')
+    // Client 9 writes "abc"; client 5, having it, appends "d" after it (origin 9:2). The
+    // room gets only client 5's part: it starts at 5's clock 0, but builds on 9's content.
+    const a = new Y.Doc()
+    a.clientID = 9
+    a.getText('t').insert(0, 'abc')
+    const b = new Y.Doc()
+    b.clientID = 5
+    Y.applyUpdate(b, Y.encodeStateAsUpdate(a))
+    b.getText('t').insert(3, 'd')
+    const onlyB = Y.encodeStateAsUpdate(b, Y.encodeStateVector(a))
+    // Deletes client 9's "b": an item the room does not have.
+    b.getText('t').delete(1, 1)
+    const deletion = Y.encodeStateAsUpdate(b, Y.encodeStateVector(b)) // deletions only
+    const onlyDelete = Y.mergeUpdates([deletion, Y.encodeStateAsUpdate(b, Y.encodeStateVector(b))])
+    for (const body of [onlyB, onlyDelete]) {
+      const res = await s.api('/api/v1/rooms/refs/update', { method: 'POST', body: bin(body) })
+      expect(res.status).toBe(409)
+      expect(await errorOf(res)).toMatchObject({ code: 'missing-dependencies' })
+      expect(room().store.pendingStructs).toBeNull()
+      expect(room().store.pendingDs).toBeNull()
+    }
+    // Client 9's content arriving later does not bring client 5's "d" with it.
+    const ok = await s.api('/api/v1/rooms/refs/update', { method: 'POST', body: bin(Y.encodeStateAsUpdate(a)) })
+    expect(ok.status).toBe(200)
+    expect(room().getText('t').toString()).toBe('abc')
+    // Not loaded: refused the same way, the stored room unchanged.
+    c.destroy()
+    await until(() => s.server.rooms.get('refs')?.connections.size === 0)
+    await s.server.rooms.unload('refs')
+    const cold = await s.api('/api/v1/rooms/abc-cold/update', { method: 'POST', body: bin(onlyB) })
+    expect(cold.status).toBe(409)
+  })
+
   it('refuses an update that would take the document past maxDocumentBytes with 413, loaded or not', async () => {
     const s = await serve({ maxDocumentBytes: 4000, maxMessageBytes: 64 * 1024 })
     const big = new Y.Doc()

@@ -39,28 +39,58 @@ export const getUpdate: Handler = async (ctx, { params, url }) => {
   return { bytes: update, contentType: 'application/octet-stream', headers: { [STATE_VECTOR_HEADER]: Buffer.from(state).toString('base64url') } }
 }
 
+type Decoded = ReturnType<typeof Y.decodeUpdate>
+
 /** The checks a client's update gets before anything of it is applied. */
-function checkUpdate(update: Uint8Array): UpdateLayout {
+function checkUpdate(update: Uint8Array): { layout: UpdateLayout; decoded: Decoded } {
   if (update.byteLength === 0) throw new ApiError(400, 'malformed-update', 'the body is empty; send a Yjs update (V1) as application/octet-stream')
   let layout: UpdateLayout
+  let decoded: Decoded
   try {
     layout = readUpdateLayout(update)
-    Y.decodeUpdate(update)
+    decoded = Y.decodeUpdate(update)
   } catch (err) {
     if (err instanceof MalformedUpdate || err instanceof Error) throw new ApiError(400, 'malformed-update', `not a Yjs update (V1): ${err.message}`)
     throw err
   }
   if (layout.subdocs > 0) throw new ApiError(400, 'unsupported-content', 'subdocuments are not supported')
-  return layout
+  return { layout, decoded }
 }
 
-/** Inside the edit: refuses an update whose structs build on ones the room lacks (it would sit pending, never applied). */
-function checkDependencies(doc: Y.Doc, layout: UpdateLayout): void {
+/**
+ * Inside the edit: refuses an update that builds on content the room lacks: structs past a
+ * client's state, items placed by (or in) another client's content the room has not, or
+ * deletions of it. Yjs would keep those pending, unapplied, in the room's document, to be
+ * integrated by whichever later update supplies what they lack. Checked before anything is
+ * applied, as an edit is not undone.
+ */
+function checkDependencies(doc: Y.Doc, layout: UpdateLayout, { structs, ds }: Decoded): void {
   for (const [client, first] of layout.structClients) {
     const have = Y.getState(doc.store, client)
     if (first > have) throw new ApiError(409, 'missing-dependencies', `the update builds on changes the room lacks: client ${client} from clock ${first}, the room has up to ${have}`)
   }
+  // Per client, the clocks the room will have: its state, extended by the update's own structs.
+  const reach = new Map<number, number>()
+  const has = (client: number) => reach.get(client) ?? Y.getState(doc.store, client)
+  for (const s of structs) {
+    if (s instanceof Y.Skip) continue
+    const end = has(s.id.client)
+    if (s.id.clock > end) throw missing(`client ${s.id.client} from clock ${s.id.clock}, the room has up to ${end}`)
+    reach.set(s.id.client, Math.max(end, s.id.clock + s.length))
+  }
+  const lacks = (id: Y.ID | null) => id !== null && id.clock >= has(id.client)
+  for (const s of structs) {
+    if (!(s instanceof Y.Item)) continue
+    for (const ref of [s.origin, s.rightOrigin, s.parent instanceof Y.ID ? s.parent : null]) {
+      if (lacks(ref)) throw missing(`an item refers to client ${ref!.client}'s clock ${ref!.clock}, the room has up to ${has(ref!.client)}`)
+    }
+  }
+  for (const [client, deletes] of ds.clients) {
+    for (const d of deletes) if (d.clock + d.len > has(client)) throw missing(`it deletes client ${client}'s clocks up to ${d.clock + d.len}, the room has up to ${has(client)}`)
+  }
 }
+
+const missing = (what: string) => new ApiError(409, 'missing-dependencies', `the update builds on changes the room lacks: ${what}`)
 
 /** 413 when the update could take the document past `maxDocumentBytes` (an update adding no structs never grows it). */
 function tooLarge(ctx: ApiContext): ApiError {
@@ -69,7 +99,7 @@ function tooLarge(ctx: ApiContext): ApiError {
 
 export const postUpdate: Handler = async (ctx, { body, params }) => {
   const update = new Uint8Array(body)
-  const layout = checkUpdate(update)
+  const { layout, decoded } = checkUpdate(update)
   await authorityFor(ctx, params.room)
   const grows = layout.structClients.size > 0
   // A loaded room keeps a bound on its size (document-size.ts), as for its clients' updates.
@@ -77,7 +107,7 @@ export const postUpdate: Handler = async (ctx, { body, params }) => {
   if (grows && live && !live.size.admit(update.byteLength, () => live.applyInbox())) throw tooLarge(ctx)
   try {
     await ctx.rooms.edit(params.room, (doc) => {
-      checkDependencies(doc, layout)
+      checkDependencies(doc, layout, decoded)
       checkNesting(doc, update, layout, ctx.maxNestingDepth)
       // Not loaded (a copy from storage): measured.
       if (grows && ctx.rooms.get(params.room)?.doc !== doc && Y.encodeStateAsUpdate(doc).byteLength + update.byteLength > ctx.maxDocumentBytes) throw tooLarge(ctx)
