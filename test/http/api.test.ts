@@ -292,6 +292,30 @@ describe('HTTP API: rooms', () => {
     expect(cold.status).toBe(409)
   })
 
+  it('refuses a crafted update whose origins are not neighbours in one list (SPEC §12), as from a client: 400, nothing applied', async () => {
+    const s = await serve()
+    // The room: client 9's item 9:0 is the value of key x in map m.
+    const r = new Y.Doc()
+    r.clientID = 9
+    r.getMap('m').set('x', 1)
+    expect((await s.api('/api/v1/rooms/crafted/update', { method: 'POST', body: bin(Y.encodeStateAsUpdate(r)) })).status).toBe(200)
+    // Elsewhere 9:0 is the first element of an array; client 5 inserts before it: its item
+    // has right origin 9:0, which in the room lies in a map.
+    const a = new Y.Doc()
+    a.clientID = 9
+    a.getArray('arr').insert(0, [1])
+    const b = new Y.Doc()
+    b.clientID = 5
+    Y.applyUpdate(b, Y.encodeStateAsUpdate(a))
+    b.getArray('arr').insert(0, [0])
+    const crafted = Y.encodeStateAsUpdate(b, Y.encodeStateVector(a))
+    const res = await s.api('/api/v1/rooms/crafted/update', { method: 'POST', body: bin(crafted) })
+    expect(res.status).toBe(400)
+    expect(await errorOf(res)).toMatchObject({ code: 'malformed-update' })
+    const doc = await (await s.api('/api/v1/rooms/crafted')).json()
+    expect(doc.doc).toEqual({ m: { x: 1 } })
+  })
+
   it('refuses an update that would take the document past maxDocumentBytes with 413, loaded or not', async () => {
     const s = await serve({ maxDocumentBytes: 4000, maxMessageBytes: 64 * 1024 })
     const big = new Y.Doc()

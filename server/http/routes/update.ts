@@ -5,6 +5,7 @@
 import * as Y from 'yjs'
 import { MalformedUpdate, readUpdateLayout, type UpdateLayout } from '../../codec/update-layout.js'
 import { checkNesting } from '../../room/nesting.js'
+import { checkOrigins, checkPlaced } from '../../room/origins.js'
 import { Refusal } from '../../plugin.js'
 import type { ApiContext, Handler } from '../context.js'
 import { ApiError } from '../errors.js'
@@ -90,6 +91,24 @@ function checkDependencies(doc: Y.Doc, layout: UpdateLayout, { structs, ds }: De
   }
 }
 
+/**
+ * Inside the edit: refuses an item whose origins are not neighbours in one list (SPEC §12),
+ * as a client's update is (origins.ts). What can only be checked once integrated is checked
+ * on a copy: an edit is not undone.
+ */
+function checkPlacement(doc: Y.Doc, update: Uint8Array, layout: UpdateLayout): void {
+  if (!checkOrigins(doc, update, layout)) return
+  const copy = new Y.Doc()
+  try {
+    Y.applyUpdate(copy, Y.encodeStateAsUpdate(doc))
+    const before = new Map([...layout.structClients.keys()].map((c) => [c, Y.getState(copy.store, c)]))
+    Y.applyUpdate(copy, update)
+    checkPlaced(copy, layout.structClients.keys(), before, layout.neighbours.length / 5)
+  } finally {
+    copy.destroy()
+  }
+}
+
 const missing = (what: string) => new ApiError(409, 'missing-dependencies', `the update builds on changes the room lacks: ${what}`)
 
 /** 413 when the update could take the document past `maxDocumentBytes` (an update adding no structs never grows it). */
@@ -109,12 +128,14 @@ export const postUpdate: Handler = async (ctx, { body, params }) => {
     await ctx.rooms.edit(params.room, (doc) => {
       checkDependencies(doc, layout, decoded)
       checkNesting(doc, update, layout, ctx.maxNestingDepth)
+      checkPlacement(doc, update, layout)
       // Not loaded (a copy from storage): measured.
       if (grows && ctx.rooms.get(params.room)?.doc !== doc && Y.encodeStateAsUpdate(doc).byteLength + update.byteLength > ctx.maxDocumentBytes) throw tooLarge(ctx)
       Y.applyUpdate(doc, update)
     })
   } catch (err) {
     if (err instanceof Refusal) throw new ApiError(400, err.code, err.message)
+    if (err instanceof MalformedUpdate) throw new ApiError(400, 'malformed-update', `not a Yjs update the room can take: ${err.message}`)
     throw translate(err)
   }
   return { json: { applied: true, room: params.room } }
