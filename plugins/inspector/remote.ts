@@ -10,6 +10,8 @@ import type { HttpRouteContext } from '../../server/plugin.js'
 /** Set on a passed-through request: the node asked never passes it on again. */
 export const FORWARDED_HEADER = 'x-yroom-inspect-forwarded'
 const SERVED_BY_HEADER = 'x-yroom-served-by'
+/** How long the node serving the room may take to start its stream. */
+const CONNECT_TIMEOUT_MS = 5_000
 
 /** The holder's stream URL when another node serves `name` and its address is known, else null. */
 async function remoteSource(ctx: HttpRouteContext, name: string): Promise<{ url: URL; holder: string } | null> {
@@ -37,18 +39,26 @@ function credentials(ctx: HttpRouteContext): Record<string, string> {
 export async function passThroughRemote(ctx: HttpRouteContext, name: string): Promise<boolean> {
   const source = await remoteSource(ctx, name)
   if (source === null) return false
+  const res = ctx.response
   const abort = new AbortController()
-  let answer: Response
+  // The page may leave while the other node is asked, and that node may not answer at all.
+  const leave = () => abort.abort()
+  res.once('close', leave)
+  const timer = setTimeout(leave, CONNECT_TIMEOUT_MS)
+  let answer: Response | null = null
   try {
     answer = await fetch(source.url, { headers: { ...credentials(ctx), [FORWARDED_HEADER]: '1' }, signal: abort.signal })
   } catch {
-    return false
+    answer = null
+  } finally {
+    clearTimeout(timer)
   }
-  if (!answer.ok || answer.body === null) {
+  if (answer === null || !answer.ok || answer.body === null) {
     abort.abort()
-    return false
+    res.off('close', leave)
+    // A page that left needs nothing more; else this node shows the stored state.
+    return res.destroyed
   }
-  const res = ctx.response
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-store',
@@ -56,11 +66,12 @@ export async function passThroughRemote(ctx: HttpRouteContext, name: string): Pr
     'x-accel-buffering': 'no',
     [SERVED_BY_HEADER]: source.holder,
   })
-  res.on('close', () => abort.abort())
+  const body = answer.body as unknown as AsyncIterable<Uint8Array>
   void (async () => {
     try {
-      for await (const chunk of answer.body as unknown as AsyncIterable<Uint8Array>) {
-        if (!res.write(chunk)) await new Promise((r) => res.once('drain', r))
+      for await (const chunk of body) {
+        if (res.destroyed) break
+        if (!res.write(chunk)) await new Promise((r) => (res.once('drain', r), res.once('close', r)))
       }
     } catch {
       // The page left (aborted) or the other node went away: the page reconnects and asks again.
