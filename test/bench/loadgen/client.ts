@@ -9,12 +9,11 @@
  *    package's socket (random masks, permessage-deflate offered), a hello with sync step 1
  *    and the awareness state, sync step 2 in answer to the server's step 1, and every write a
  *    real Yjs transaction setting the client's own key of one shared root map.
- *  - 'stock-bytes': the same bytes from a cheaper generator, for the capacity scenario,
- *    where the stock generator runs out of its core before the servers do: after its first
- *    write through Yjs, each overwrite of its key is encoded directly (overwrite.ts; the
- *    update Yjs writes for it, byte for byte: harness.test.ts), over the raw socket (masked
- *    with the zero key, which the server unmasks like any other; no deflate offered, which
- *    no server here accepts). BENCHMARKS.md shows the servers' CPU the same under both.
+ *  - 'stock-bytes': the same bytes from a cheaper generator: after its first write through
+ *    Yjs, each overwrite of its key is encoded directly (overwrite.ts; the update Yjs writes
+ *    for it, byte for byte: harness.test.ts), over the raw socket (masked with the zero key;
+ *    no deflate offered, which no server here accepts). Scenario 1 compares the servers' CPU
+ *    under it with stock clients; until the two agree, no scenario measures with it.
  *  - 'models': each client writes into its own owned model (SPEC §2), the overwrite encoded
  *    directly after the first (overwrite.ts), over the cheaper raw socket (ws-client.ts).
  *    The rejection storm needs it: its offenders write into other clients' owned models.

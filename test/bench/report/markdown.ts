@@ -142,7 +142,7 @@ export function evaluateTargets(r: BenchReport): TargetRow[] {
       const yr = b.yroom.cpuPer1000 / y
       const hr = b.hocuspocus.cpuPer1000 / h
       rows.push({
-        target: "Capacity's generator ('stock-bytes': the stock clients' bytes, encoded directly) costs the servers what stock clients cost (informational)",
+        target: "A cheaper generator sending the stock clients' bytes ('stock-bytes', each overwrite encoded directly) costs the servers what stock clients cost (informational; capacity could use it if so)",
         measured: `server CPU per 1,000 deliveries under it ÷ under stock clients: yroom **${f(yr, 2)} ×** (${f(b.yroom.cpuPer1000 * 1000, 2)} ms), Hocuspocus **${f(hr, 2)} ×** (${f(b.hocuspocus.cpuPer1000 * 1000, 2)} ms); one run each`,
         met: null,
       })
@@ -484,7 +484,7 @@ export function renderMarkdown(r: BenchReport): string {
   if (r.capacity) {
     out.push('## 2. Capacity')
     out.push('')
-    out.push(`Rooms of ${std.clientsPerRoom} clients × ${std.hz} Hz are added until p99 > ${MAX_P99_MS} ms or delivery < ${MIN_RATIO * 100}% (the servers take turns at each step; a failed step is retried once, twice if other processes were busy during it${s.capacity.refine ? '; then steps between the last pass and the failure narrow it down to one room' : ''}). The clients send the stock clients' bytes from a cheaper generator ('stock-bytes', \`test/bench/loadgen/client.ts\`: each overwrite encoded directly, byte for byte what Yjs writes, over a raw socket), since the stock one runs out of its core first; the targets table compares the servers' cost under both.`)
+    out.push(`Rooms of ${std.clientsPerRoom} clients × ${std.hz} Hz are added until p99 > ${MAX_P99_MS} ms or delivery < ${MIN_RATIO * 100}% (the servers take turns at each step; a failed step is retried once, twice if other processes were busy during it${s.capacity.refine ? '; then steps between the last pass and the failure narrow it down to one room' : ''}). The clients are stock clients, as in scenario 1; their generator runs out of its core at about 12 rooms (load-gen CPU in the steps below), so a server that holds more is limited by the generator on this 2-core machine, not by itself. A cheaper generator sending the same bytes ('stock-bytes', \`test/bench/loadgen/client.ts\`) is not used here: the servers' CPU under it differs from under stock clients (the targets table compares the two).`)
     out.push('')
     if (r.chartPath) out.push(`![capacity: p99 against offered load](${r.chartPath})`)
     out.push('')

@@ -67,11 +67,11 @@ export async function cpuVsHocuspocus(s: Settings, f: FanoutResult): Promise<Cpu
     floor = await measure('floor', s.standard, s.standard, s)
     log(`  floor: ${brief(floor)}`)
   }
-  // The capacity scenario's generator ('stock-bytes': the stock bytes, encoded directly):
-  // the servers must cost the same under it as under stock clients.
+  // The cheaper generator ('stock-bytes': the stock bytes, encoded directly): would the
+  // servers cost the same under it as under stock clients? (capacity could then use it)
   let stockBytes: CpuVsHocuspocus['stockBytes']
   if (s.cpuPairs > 0) {
-    log("scenario 1 CPU: the 'stock-bytes' generator (capacity's), for comparison")
+    log("scenario 1 CPU: the 'stock-bytes' generator, for comparison")
     const bytesLoad = { ...s.standard, shape: 'stock-bytes' as const }
     const h = await measure('hocuspocus', bytesLoad, s.standard, s)
     const y = await measure('yroom', bytesLoad, s.standard, s)
