@@ -33,7 +33,7 @@ export interface InspectorPlugin extends YroomPlugin {
 export const INSPECT_PATH = '/inspect'
 
 export function inspectorPlugin(options: InspectorOptions = {}): InspectorPlugin {
-  const counters: InspectorCounters = { encodedEvents: 0 }
+  const counters: InspectorCounters = { encodedEvents: 0, timers: 0 }
   const watches = new Map<string, RoomWatch>()
   let env: WatchEnv | null = null
   let list: RoomList | null = null
@@ -162,7 +162,7 @@ export function inspectorPlugin(options: InspectorOptions = {}): InspectorPlugin
         return true
       }
       if (rest === '/') return servePageFile(pageDir, 'index.html', response, head)
-      env ??= { rooms: ctx.rooms, storage: ctx.storage, node: ctx.node }
+      env ??= { rooms: ctx.rooms, storage: ctx.storage, node: ctx.node, counters }
       if (head) {
         response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' }).end()
         return true

@@ -48,6 +48,7 @@ export class RoomList {
     if (!this.ticker) {
       this.ticker = setInterval(() => this.tick(), TICK_MS)
       this.ticker.unref()
+      this.env.counters.timers++
       void this.list()
     }
   }
@@ -57,6 +58,7 @@ export class RoomList {
     if (this.streams.size > 0 || !this.ticker) return
     clearInterval(this.ticker)
     this.ticker = null
+    this.env.counters.timers--
     this.counts.clear()
     this.rates.clear()
     this.lastList = -Infinity

@@ -12,7 +12,7 @@ import * as Y from 'yjs'
 import type { Connection } from '../../server/transport/connection.js'
 import type { Rooms } from '../../server/room/rooms.js'
 import type { Storage } from '../../server/storage/storage.js'
-import type { EventStream } from './sse.js'
+import type { EventStream, InspectorCounters } from './sse.js'
 import { LOG_ENTRIES, type LogEntry } from './log.js'
 import { Rate, Ring } from './rates.js'
 import { ownersOf, snapshotTree, type TreeNode } from './tree.js'
@@ -23,6 +23,8 @@ export interface WatchEnv {
   storage: Storage
   /** Cluster mode: this node's name. */
   node?: string
+  /** What inspectors cost (sse.ts): each ticker counts while it runs. */
+  counters: InspectorCounters
 }
 
 /** Where the room is, as this node sees it. */
@@ -88,6 +90,7 @@ export class RoomWatch {
   ) {
     this.ticker = setInterval(() => this.tick(), TICK_MS)
     this.ticker.unref()
+    env.counters.timers++
     this.follow()
   }
 
@@ -110,8 +113,10 @@ export class RoomWatch {
   }
 
   dispose(): void {
+    if (this.disposed) return
     this.disposed = true
     clearInterval(this.ticker)
+    this.env.counters.timers--
     if (this.treeTimer) clearTimeout(this.treeTimer)
     this.detach()
     for (const s of this.streams) s.end()

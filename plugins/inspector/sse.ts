@@ -9,6 +9,8 @@ import type { ServerResponse } from 'node:http'
 export interface InspectorCounters {
   /** Events encoded for a stream (JSON.stringify of an event's data). */
   encodedEvents: number
+  /** Interval timers running for inspectors (rooms watched, the room list, keepalives). */
+  timers: number
 }
 
 /** A stream's write buffer past this (a page that stopped reading): the stream is closed. */
@@ -19,6 +21,7 @@ const KEEPALIVE_MS = 15_000
 export class EventStream {
   closed = false
   private keepalive: NodeJS.Timeout
+  private keepaliveStopped = false
 
   constructor(
     private res: ServerResponse,
@@ -34,11 +37,19 @@ export class EventStream {
     res.write(': yroom inspector\n\n')
     this.keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS)
     this.keepalive.unref()
+    counters.timers++
     res.on('close', () => {
       this.closed = true
-      clearInterval(this.keepalive)
+      this.stopKeepalive()
       onClose()
     })
+  }
+
+  private stopKeepalive(): void {
+    if (this.keepaliveStopped) return
+    this.keepaliveStopped = true
+    clearInterval(this.keepalive)
+    this.counters.timers--
   }
 
   /** Sends one event; `data` is encoded as JSON. */
@@ -52,7 +63,7 @@ export class EventStream {
   end(): void {
     if (this.closed) return
     this.closed = true
-    clearInterval(this.keepalive)
+    this.stopKeepalive()
     this.res.end()
   }
 }
