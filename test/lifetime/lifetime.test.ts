@@ -164,7 +164,6 @@ describe('lifetime flags (SPEC §6)', () => {
     const seen: string[] = []
     fresh.on('update', () => seen.push(JSON.stringify(fresh.getMap('models').toJSON())))
     const c = await client(child.url, 'g', { doc: fresh })
-    console.log('DBG', JSON.stringify(c.doc.getMap('models').toJSON()), seen)
     expect(has(c.doc, 'per')).toBe(true)
     expect(has(c.doc, 'eph')).toBe(false)
     expect(seen.some((s) => s.includes('"eph"'))).toBe(false)
