@@ -214,11 +214,27 @@ async function startPersisted(id: ServerId, dir: string, c: B4Settings): Promise
   return { server: await startServer(id, { data: dir, args: ['--idle-shutdown-ms', String(c.idleShutdownMs)] }), store: `LevelDB (\`--data <dir>\`, \`--idle-shutdown-ms ${c.idleShutdownMs}\`)` }
 }
 
+/**
+ * Until the files in `dir` stop changing (three equal readings 100 ms apart, at most 10 s):
+ * for a server that reports nothing when its store's work is done.
+ */
+async function settled(dir: string): Promise<void> {
+  const end = Date.now() + 10_000
+  let last = -1
+  let same = 0
+  while (same < 3 && Date.now() < end) {
+    const now = dirBytes(dir).bytes
+    same = now === last ? same + 1 : 0
+    last = now
+    await sleep(100)
+  }
+}
+
 /** After the last client left `name`: until the server has stored and unloaded it. */
-async function unloaded(id: ServerId, server: RunningServer | HocuspocusDb, name: string): Promise<void> {
+async function unloaded(id: ServerId, server: RunningServer | HocuspocusDb, name: string, dir: string): Promise<void> {
   if (id === 'hocuspocus') await (server as HocuspocusDb).waitFor(new RegExp(`^unloaded ${name}$`), 30_000)
   // y-leveldb stores every update as it arrives; @y/websocket-server's unload stores nothing more.
-  else if (id === 'y-websocket-server') await sleep(1000)
+  else if (id === 'y-websocket-server') await settled(dir)
   else await yroomUnloaded(server.port)
 }
 
@@ -239,7 +255,7 @@ export async function diskRun(id: ServerId, s: Settings, c: B4Settings, extras =
       ;[replay, typing] = await runScript<[ReplayResult, TypingResult?]>(CLIENT, extras ? [job, typingJob(server, c)] : [job])
       // The client process has exited: every client has left the room.
       const left = Date.now()
-      await unloaded(id, server, job.room)
+      await unloaded(id, server, job.room, dir)
       unloadWaitMs = Date.now() - left
     } finally {
       await server.stop()
@@ -250,11 +266,11 @@ export async function diskRun(id: ServerId, s: Settings, c: B4Settings, extras =
     // and leaves; what that unchanged room's unload wrote.
     const again = (await startPersisted(id, dir, c)).server
     try {
-      await sleep(1000) // the store's own work on open (LevelDB turns its log into a table) settles first
+      await settled(dir) // the store's own work on open (LevelDB turns its log into a table) first
       const before = dirBytes(dir).bytes
       const joinMs = (await runScript<number[]>(CLIENT, { mode: 'join', flavor: again.spec.flavor, port: again.port, room: job.room, joins: 1 } satisfies JoinJob))[0]
-      await unloaded(id, again, job.room)
-      await sleep(200)
+      await unloaded(id, again, job.room, dir)
+      await settled(dir)
       // Hocuspocus overwrites its file (the directory does not grow): count what it stored.
       const written = id === 'hocuspocus' ? (again as HocuspocusDb).storedBytes() : dirBytes(dir).bytes - before
       await again.stop()
