@@ -59,7 +59,6 @@ export class Cluster {
   /** When Redis last became reachable: nodes get one lease to renew their heartbeat after. */
   private readyAt = performance.now()
   private loop: Promise<void> = Promise.resolve()
-  private lastTrim = new Map<string, number>()
   private outputTrimmedAt = 0
 
   constructor(private o: ClusterOptions) {
@@ -246,27 +245,15 @@ export class Cluster {
       outbox: this.outbox,
       metrics: this.o.metrics,
       logger: this.o.logger,
-      committed: (room: string, position: string) => this.committed(room, position),
+      committed: (room: string, position: string) => this.outbox.cursor(room, position),
       unknown: (node: string, room: string, conn: number) => this.outbox.close(node, room, conn, CloseCode.TRY_AGAIN_LATER, 'room moved to another server; reconnect'),
     }
-  }
-
-  /** The room's input is stored up to `position`: a later authority starts after it. */
-  private committed(room: string, position: string): void {
-    const pipeline = this.cmd.pipeline().set(keys.cursor(room), position)
-    const now = performance.now()
-    if (now - (this.lastTrim.get(room) ?? 0) > 1000) {
-      this.lastTrim.set(room, now)
-      pipeline.xtrim(keys.input(room), 'MINID', position)
-    }
-    pipeline.exec().catch(() => {})
   }
 
   private unhold(room: Room): void {
     const h = this.held.get(room.name)
     if (!h || h.room !== room) return
     this.held.delete(room.name)
-    this.lastTrim.delete(room.name)
     this.outbox.forget(room.name)
     // Lost lease or unload: the clients of other nodes are served by the next authority.
     for (const conn of h.remotes.values()) h.drop(conn, false)
