@@ -40,7 +40,7 @@ describe.skipIf(!redisInstalled())('cluster: what a node writes to Redis', () =>
   const entries = async (key: string) => ((await client.xrangeBuffer(key, '-', '+')) as unknown as RawEntry[]).map(([, f]) => fieldsOf(f))
 
   it('a quiet relay writes a lone message at once; a busy one batches, keeping every item in order', async () => {
-    const queue = new InputQueue(client, 'B', new Metrics())
+    const queue = new InputQueue(client, 'B', new Metrics(false))
     const room = 'relay-batching'
     const key = keys.input(room)
     queue.add(room, 1, Input.MESSAGE, new Uint8Array([0]))

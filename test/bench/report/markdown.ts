@@ -301,6 +301,7 @@ function clusterSection(c: ClusterResult, std: Settings['standard']): string[] {
       '"Clients split": every room\'s clients split evenly over the two nodes; each room\'s first client joins alone, so the first node is the authority of rooms 0 and 2 and relays rooms 1 and 3 to its clients, the second the other way round. ' +
       '"Each room on one": all of a room\'s clients on one node (rooms 0 and 2 on the first, 1 and 3 on the second), so nothing is relayed: the cost of two processes apart from the cost of relaying. ' +
       `The kinds take turns in ${c.order.length} round${c.order.length > 1 ? 's' : ''}, the order rotating from round to round, each run with servers started fresh on a fresh database. ` +
+      `Each run warms up for ${(c.warmupMs ?? std.warmupMs) / 1000} s before its window: two nodes each see half the calls, so V8 compiles their code later (with scenario 1's 2 s, compilation still took a few percent of the two nodes' CPU in the window). ` +
       `PostgreSQL: ${c.postgres.version}, a throwaway server (test/postgres.ts) with its durability defaults (${c.postgres.settings}); ${c.redis}, a throwaway redis-server (test/redis.ts), no persistence.`,
   )
   out.push('')

@@ -53,6 +53,8 @@ export type ClusterRunKind = 'single' | 'cluster' | 'partitioned'
 
 export interface ClusterResult {
   leaseMs: number
+  /** Warm-up of each load run, ms (absent in reports from before it: the standard load's). */
+  warmupMs?: number
   /** Runs of each kind, in rounds of one each (`order[i]`: the order of round i). */
   single: LoadResult[]
   cluster: LoadResult[]
@@ -132,6 +134,7 @@ async function run(env: Env, s: Settings, kind: ClusterRunKind, cpuProfDir?: str
       port: servers[0].port,
       serverPid: servers[0].pid,
       ...s.standard,
+      warmupMs: s.cluster.warmupMs,
       offendersPerRoom: 0,
       roomPrefix: `cluster${++runCounter}`,
       watch: env.watch,
@@ -347,6 +350,7 @@ export async function clusterScenario(s: Settings, profileDir: string | null): P
       list.reduce((n, r) => n + r.serverCpuSec + (r.watchedCpuSec?.redis ?? 0), 0) / (list.reduce((n, r) => n + r.delivered, 0) / 1000)
     const result: ClusterResult = {
       leaseMs: env.leaseMs,
+      warmupMs: s.cluster.warmupMs,
       ...runs,
       order,
       ratio: cpuPer1000(runs.cluster) / cpuPer1000(runs.single),

@@ -29,7 +29,15 @@ export interface Settings {
    * sharing the rooms and two nodes splitting them, taking turns; `failoverRounds` kill -9s
    * of a room's authority; every node with `--lease-ms`. Absent in reports from before it.
    */
-  cluster: { loadRounds: number; failoverRounds: number; leaseMs: number; failoverClients: number; failoverHz: number }
+  cluster: {
+    loadRounds: number
+    failoverRounds: number
+    leaseMs: number
+    failoverClients: number
+    failoverHz: number
+    /** Warm-up of each load run (all kinds): two nodes each see half the calls, so their code is compiled later. */
+    warmupMs: number
+  }
   /** Before each load run, wait up to `maxWaitMs` for other processes to use < `maxBusyCores` (shared machine). */
   quiet: { maxBusyCores: number; maxWaitMs: number; budgetMs: number }
 }
@@ -47,7 +55,7 @@ export function settings(quick: boolean): Settings {
         cold: { models: 500, updates: 3000, trials: 1 },
         storage: { appendSeconds: 0.5 },
         memory: { rooms: 100, models: 100 },
-        cluster: { loadRounds: 1, failoverRounds: 3, leaseMs: 2000, failoverClients: 10, failoverHz: 20 },
+        cluster: { loadRounds: 1, failoverRounds: 3, leaseMs: 2000, failoverClients: 10, failoverHz: 20, warmupMs: 500 },
         quiet: { maxBusyCores: 0.5, maxWaitMs: 0, budgetMs: 0 },
       }
     : {
@@ -67,7 +75,7 @@ export function settings(quick: boolean): Settings {
         cold: { models: 10_000, updates: 100_000, trials: 5 },
         storage: { appendSeconds: 3 },
         memory: { rooms: 1000, models: 100 },
-        cluster: { loadRounds: 3, failoverRounds: 8, leaseMs: 2000, failoverClients: 10, failoverHz: 20 },
+        cluster: { loadRounds: 3, failoverRounds: 8, leaseMs: 2000, failoverClients: 10, failoverHz: 20, warmupMs: 8000 },
         quiet: { maxBusyCores: 0.5, maxWaitMs: 20_000, budgetMs: 120_000 },
       }
 }
