@@ -31,6 +31,7 @@ export interface ServerOptions {
   maxPendingBytes?: number
   maxBufferedBytes?: number
   compactAfterEntries?: number
+  compactQuietMs?: number
   leaseMs?: number
   nodeId?: string
   redis?: string
@@ -79,6 +80,7 @@ export const DEFAULTS = {
   maxPendingBytes: 256 * MiB,
   maxBufferedBytes: 4 * MiB,
   compactAfterEntries: 200,
+  compactQuietMs: 1000,
   leaseMs: 5000,
   tokenRefreshGraceMs: 30_000,
   processMetrics: true,
@@ -108,6 +110,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     maxPendingBytes: o.maxPendingBytes ?? d.maxPendingBytes,
     maxBufferedBytes: o.maxBufferedBytes ?? d.maxBufferedBytes,
     compactAfterEntries: o.compactAfterEntries ?? d.compactAfterEntries,
+    compactQuietMs: o.compactQuietMs ?? d.compactQuietMs,
     leaseMs: o.leaseMs ?? d.leaseMs,
     nodeId: o.nodeId,
     redis: o.redis,
@@ -287,6 +290,11 @@ export const SETTINGS: readonly Setting[] = [
     more: 'It is also dropped when queued data has not moved for a whole `heartbeatMs`; the client sees 1006. See [Slow consumers](#slow-consumers). Also caps what a client may send before its connection is set up (authentication, room load): 1008. Stock clients and the SDK send only a few small messages then.',
   },
   { option: 'compactAfterEntries', help: "Compact a room's stored log once it has more entries than this (one entry per tick)." },
+  {
+    option: 'compactQuietMs',
+    help: 'A room past `compactAfterEntries` compacts once no update has been broadcast in it for this long; `0` compacts at once.',
+    more: 'Compacting encodes the whole document (tens of milliseconds for a long text), and the process serves no other room meanwhile: a room being edited waits for a pause. Its log may grow to 4 × `compactAfterEntries` entries, then it compacts at once.',
+  },
   {
     option: 'authenticate',
     default: 'anonymous',

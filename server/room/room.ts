@@ -51,6 +51,13 @@ const QUIET_MS_PER_CONNECTION = 0.5
  */
 const BUSY_MS_PER_CONNECTION = 2
 
+/**
+ * A room waiting for a pause to compact (compactQuietMs) compacts at once when its log
+ * passes this many times compactAfterEntries: a room edited without pause keeps its log,
+ * and so its load time, bounded.
+ */
+const COMPACT_FORCE_FACTOR = 4
+
 /** Server client ids are drawn below this bound (see uniqueServerClientId). */
 export const SERVER_CLIENT_ID_BOUND = 1 << 20
 
@@ -156,6 +163,10 @@ export class Room implements RoomHandle {
   private immediate: NodeJS.Immediate | null = null
   /** performance.now() when the last batch was taken. */
   private lastFlushAt = -Infinity
+  /** performance.now() when the last update was broadcast (compaction waits for a pause). */
+  private lastUpdateAt = -Infinity
+  /** Waiting for a pause to compact (compactWhenQuiet). */
+  private compactTimer: NodeJS.Timeout | null = null
   private chain: Promise<void> = Promise.resolve()
   /** Storage appends in flight. */
   private writing = 0
@@ -552,7 +563,29 @@ export class Room implements RoomHandle {
       conn.sendFrame(frame)
     }
     this.ctx.metrics.updatesOut.inc()
-    if (this.logEntries > this.ctx.options.compactAfterEntries) await this.compactNow()
+    this.lastUpdateAt = performance.now()
+    const limit = this.ctx.options.compactAfterEntries
+    if (this.logEntries <= limit) return
+    // Compacting encodes the whole document, and the process serves no other room while it
+    // does: a room being edited waits for a pause, unless its log grows too long.
+    if (this.ctx.options.compactQuietMs === 0 || this.logEntries > limit * COMPACT_FORCE_FACTOR) await this.compactNow()
+    else this.compactWhenQuiet()
+  }
+
+  /** Compacts once no update has been broadcast for compactQuietMs (one timer, pushed back as updates come). */
+  private compactWhenQuiet(): void {
+    if (this.compactTimer) return
+    const quiet = this.ctx.options.compactQuietMs
+    const check = (): void => {
+      const idle = performance.now() - this.lastUpdateAt
+      if (idle < quiet) {
+        this.compactTimer = setTimeout(check, quiet - idle).unref()
+        return
+      }
+      this.compactTimer = null
+      if (!this.closed) void this.compact()
+    }
+    this.compactTimer = setTimeout(check, quiet).unref()
   }
 
   /** Replaces the stored log by one update with the current state (runs on the flush chain). */
@@ -585,6 +618,8 @@ export class Room implements RoomHandle {
   async close(): Promise<void> {
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
+    if (this.compactTimer) clearTimeout(this.compactTimer)
+    this.compactTimer = null
     if (this.immediate) clearImmediate(this.immediate)
     this.immediate = null
     this.applyInbox()

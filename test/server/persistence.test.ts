@@ -97,16 +97,20 @@ describe.each(backendCases)('%s persistence (in process)', (_name, backend) => {
     expect(writes).toEqual([])
   })
 
+  /** Pushes `n` numbers, each its own log entry (tickMs 0; each waits to be applied). */
+  async function pushEach(s: TestServer, a: ProviderClient, room: string, from: number, n: number): Promise<void> {
+    for (let i = from; i < from + n; i++) {
+      a.doc.getArray('n').push([i])
+      await until(() => s.server.rooms.get(room)!.doc.getArray('n').length === i + 1)
+    }
+    await s.server.rooms.get(room)!.flush()
+  }
+
   it('the log is compacted past compactAfterEntries while the room is live', async () => {
     const path = await dir(backend)
-    const s = await server(path, { compactAfterEntries: 10, tickMs: 0 })
+    const s = await server(path, { compactAfterEntries: 10, compactQuietMs: 0, tickMs: 0 })
     const a = await join(s.url, 'big')
-    for (let i = 0; i < 25; i++) {
-      a.doc.getArray('n').push([i])
-      // tickMs 0: one log entry per message; wait for each to be applied so they stay separate.
-      await until(() => s.server.rooms.get('big')!.doc.getArray('n').length === i + 1)
-    }
-    await s.server.rooms.get('big')!.flush()
+    await pushEach(s, a, 'big', 0, 25)
     expect(await s.server.storage.size('big')).toBeLessThanOrEqual(11)
     const stored = await s.server.storage.load('big')
     // The compacted snapshot is stored in Yjs V2, the entries after it as they came (V1).
@@ -115,7 +119,43 @@ describe.each(backendCases)('%s persistence (in process)', (_name, backend) => {
     stored.updates.forEach((u, i) => (stored.v2?.[i] ? Y.applyUpdateV2 : Y.applyUpdate)(d, u))
     expect(d.getArray('n').length).toBe(25)
   })
+
+  it('a room being edited compacts in a pause (compactQuietMs), or at once past 4 × compactAfterEntries', async () => {
+    const path = await dir(backend)
+    // No pause in this test is long enough: only the log's length compacts it.
+    const s = await server(path, { compactAfterEntries: 10, compactQuietMs: 60_000, tickMs: 0 })
+    const a = await join(s.url, 'busy')
+    await pushEach(s, a, 'busy', 0, 25)
+    expect(await s.server.storage.size('busy')).toBe(25)
+    await pushEach(s, a, 'busy', 25, 20)
+    // Compacted at the 41st entry, four entries since.
+    expect(await s.server.storage.size('busy')).toBe(5)
+    const d = applyStored(await s.server.storage.load('busy'))
+    expect(d.getArray('n').toArray()).toEqual(Array.from({ length: 45 }, (_, i) => i))
+  })
+
+  it('a room past compactAfterEntries compacts once no update came for compactQuietMs', async () => {
+    const path = await dir(backend)
+    const s = await server(path, { compactAfterEntries: 10, compactQuietMs: 200, tickMs: 0 })
+    const a = await join(s.url, 'pause')
+    await pushEach(s, a, 'pause', 0, 15)
+    let size = -1
+    await until(
+      () => {
+        void s.server.storage.size('pause').then((n) => (size = n))
+        return size === 1
+      },
+      { message: 'compacted in the pause' },
+    )
+    expect(applyStored(await s.server.storage.load('pause')).getArray('n').length).toBe(15)
+  })
 })
+
+function applyStored(stored: Awaited<ReturnType<Storage['load']>>): Y.Doc {
+  const d = new Y.Doc()
+  stored.updates.forEach((u, i) => (stored.v2?.[i] ? Y.applyUpdateV2 : Y.applyUpdate)(d, u))
+  return d
+}
 
 describe.each(backendCases)('restart with connected clients (%s)', (_name, backend) => {
   it('a stock client reconnects after a restart and its offline edits merge into the stored state', async () => {

@@ -234,7 +234,7 @@ describe.each(backendCases)('%s: snapshot encodings', (_name, backend) => {
     await st.release?.('v1room')
     await st.close()
 
-    const s = await server(url, { compactAfterEntries: 5, tickMs: 0 })
+    const s = await server(url, { compactAfterEntries: 5, compactQuietMs: 0, tickMs: 0 })
     const c = await connectProvider(s.url, 'v1room')
     expect(c.doc.getText('t').toString()).toBe('v1 snapshot')
     for (let i = 0; i < 8; i++) {
