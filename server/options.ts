@@ -292,8 +292,8 @@ export const SETTINGS: readonly Setting[] = [
   { option: 'compactAfterEntries', help: "Compact a room's stored log once it has more entries than this (one entry per tick)." },
   {
     option: 'compactQuietMs',
-    help: 'A room past `compactAfterEntries` compacts once no update has been broadcast in it for this long; `0` compacts at once.',
-    more: 'Compacting encodes the whole document (tens of milliseconds for a long text), and the process serves no other room meanwhile: a room being edited waits for a pause. Its log may grow to 4 × `compactAfterEntries` entries, then it compacts at once.',
+    help: 'A room whose log has more than half of `compactAfterEntries` entries compacts once no update has been broadcast in it for this long; `0`: only past `compactAfterEntries`.',
+    more: 'Compacting encodes the whole document (tens of milliseconds for a long text), and the process serves no other room meanwhile: done in a pause, it does not hold up editing. Past `compactAfterEntries` a room compacts at once, pause or not, which bounds its load time.',
   },
   {
     option: 'authenticate',
