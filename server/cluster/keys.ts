@@ -4,8 +4,8 @@
  *
  * - `yroom:in:ROOM` (stream): the room's relayed input, in arrival order at Redis. An
  *   entry: `n` node, `c` connection id on that node, `k` kind, `d` data. What a node relays
- *   for a room in one write (relayed-room.ts, InputQueue) is one entry: `n` node, `k` `b` (Input.BATCH), `d`
- *   the items in order (lib0 encoding: count, then per item connection id as varuint, kind
+ *   for a room in one write (relayed-room.ts, InputQueue) is one entry: `n` node, `k` `b`
+ *   (Input.BATCH), `d` the items in order (lib0 encoding: count, then per item connection id as varuint, kind
  *   as varstring, data as varuint8array); a single item stays a plain entry. Read by the
  *   room's authority, item by item; trimmed up to the committed cursor.
  * - `yroom:cursor:ROOM`: how far the authority's stored state covers that stream. A node

@@ -29,7 +29,7 @@ const INPUT_MAXLEN = 1_000_000
  * last write. Each write costs the relay a Redis command and wakes the authority's read:
  * measured (BENCHMARKS.md, scenario 8), a fixed 2 ms window wrote about one entry per
  * relayed message at the standard load; at most one write per 20 ms cut the two nodes' CPU
- * by a fifth, for at most 20 ms more latency of relayed writes in busy rooms, whose
+ * by about 15 %, for at most 20 ms more latency of relayed writes in busy rooms, whose
  * broadcasts wait for a 50 ms tick anyway.
  */
 export const INPUT_BUSY_MS = 20
@@ -53,8 +53,8 @@ const EMPTY = new Uint8Array(0)
  * What this node relays, gathered per room until the next write (INPUT_BUSY_MS): each
  * room's items become one input stream entry (a batch, or a plain entry for a single
  * item), all rooms' in one pipeline, so the cost per Redis command is paid per room and
- * write, not per client message. Order is kept within a room across
- * kinds, and a member is written after the entry holding its join.
+ * write, not per client message. Order is kept within a room across kinds, and a member is
+ * written after the entry holding its join.
  */
 export class InputQueue {
   private rooms = new Map<string, QueuedRoom>()
