@@ -3,40 +3,18 @@
  * PostgreSQL and one throwaway redis-server, stock y-websocket clients on each. The
  * process-level failures (kill -9, SIGSTOP) are in failover.test.ts.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { defaultPlugins } from '../../plugins/index.js'
 import { connectProvider, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
-import { createDatabase, stopSharedPostgres } from '../postgres.js'
-import { startRedis, type RedisServer } from '../redis.js'
+import { clusterReady, useClusterEnv } from './env.js'
 
-/** Off only when asked (YROOM_TEST_CLUSTER=0): a machine without redis-server or PostgreSQL fails with how to install them. */
-const ready = !/^(0|false|no|off)$/i.test(process.env.YROOM_TEST_CLUSTER ?? '')
-const cleanups: Array<() => unknown> = []
-let redis: RedisServer
-
-beforeAll(async () => {
-  if (ready) redis = await startRedis()
-})
-afterAll(async () => {
-  await redis?.stop()
-  await stopSharedPostgres()
-})
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c()
-})
-
-/** A fresh database, shared by the nodes of one test. */
-async function database(): Promise<string> {
-  const db = await createDatabase()
-  cleanups.push(() => db.drop())
-  return db.url
-}
+const env = useClusterEnv()
 
 async function node(data: string, name: string, leaseMs = 2000): Promise<TestServer> {
-  const s = await startServer({ storage: data, redis: redis.url, nodeId: name, leaseMs, plugins: defaultPlugins() })
+  const s = await startServer({ storage: data, redis: env.redis.url, nodeId: name, leaseMs, plugins: defaultPlugins() })
   let closed = false
-  cleanups.push(() => (closed ? undefined : s.close()))
+  env.cleanup(() => (closed ? undefined : s.close()))
   const close = s.close
   return { ...s, close: () => ((closed = true), close()) }
 }
@@ -45,7 +23,7 @@ async function client(url: string, room: string, id?: number): Promise<ProviderC
   const doc = new Y.Doc()
   if (id !== undefined) doc.clientID = id
   const c = await connectProvider(url, room, { doc })
-  cleanups.push(() => c.destroy())
+  env.cleanup(() => c.destroy())
   return c
 }
 
@@ -70,9 +48,9 @@ function record(c: ProviderClient): unknown[] {
   return seen
 }
 
-describe.skipIf(!ready)('cluster mode (SPEC §11)', () => {
+describe.skipIf(!clusterReady)('cluster mode (SPEC §11)', () => {
   it('clients on different nodes converge; one node is the authority, the other relays', async () => {
-    const data = await database()
+    const data = await env.database()
     const a = await node(data, 'A')
     const b = await node(data, 'B')
     const clients = [await client(a.url, 'doc'), await client(b.url, 'doc'), await client(b.url, 'doc'), await client(a.url, 'doc')]
@@ -96,12 +74,12 @@ describe.skipIf(!ready)('cluster mode (SPEC §11)', () => {
   })
 
   it('cluster mode refuses storage that is not shared, with why', async () => {
-    await expect(startServer({ storage: ':memory:', redis: redis.url })).rejects.toThrow(/needs storage shared by every node: use --data postgres:/)
-    await expect(startServer({ storage: await database(), redis: 'http://127.0.0.1:1' })).rejects.toThrow(/--redis must be a redis:\/\/ URL/)
+    await expect(startServer({ storage: ':memory:', redis: env.redis.url })).rejects.toThrow(/needs storage shared by every node: use --data postgres:/)
+    await expect(startServer({ storage: await env.database(), redis: 'http://127.0.0.1:1' })).rejects.toThrow(/--redis must be a redis:\/\/ URL/)
   })
 
   it('a write refused on the authority, sent through another node, is never seen anywhere and is rolled back', async () => {
-    const data = await database()
+    const data = await env.database()
     const a = await node(data, 'A')
     const b = await node(data, 'B')
     const owner = await client(a.url, 'owned')
@@ -131,7 +109,7 @@ describe.skipIf(!ready)('cluster mode (SPEC §11)', () => {
   })
 
   it('concurrent claims from two nodes yield one owner, the same on every replica', async () => {
-    const data = await database()
+    const data = await env.database()
     const a = await node(data, 'A')
     const b = await node(data, 'B')
     const first = await client(a.url, 'claims')
@@ -162,7 +140,7 @@ describe.skipIf(!ready)('cluster mode (SPEC §11)', () => {
   })
 
   it("lifetime deletions run when an owner's node shuts down", async () => {
-    const data = await database()
+    const data = await env.database()
     const a = await node(data, 'A')
     const b = await node(data, 'B')
     const observer = await client(a.url, 'life')
@@ -181,7 +159,7 @@ describe.skipIf(!ready)('cluster mode (SPEC §11)', () => {
   })
 
   it('three nodes and many rooms: authorities spread over the nodes, every room converges', async () => {
-    const data = await database()
+    const data = await env.database()
     const nodes = [await node(data, 'A'), await node(data, 'B'), await node(data, 'C')]
     const rooms = Array.from({ length: 9 }, (_, i) => `spread-${i}`)
     const all: ProviderClient[][] = []
@@ -201,20 +179,20 @@ describe.skipIf(!ready)('cluster mode (SPEC §11)', () => {
   })
 
   it('Redis restarted empty: rooms recover and every client converges, nothing lost', async () => {
-    const data = await database()
+    const data = await env.database()
     const a = await node(data, 'A')
     const b = await node(data, 'B')
     const ca = await client(a.url, 'redis-restart')
     const cb = await client(b.url, 'redis-restart')
     ca.doc.getMap('models').set('before', 1)
     await until(() => cb.doc.getMap('models').get('before') === 1)
-    await redis.kill()
+    await env.redis.kill()
     // Writes while Redis is down: the authority's own clients still work together.
     const ca2 = await client(a.url, 'redis-restart')
     ca.doc.getMap('models').set('a-during', 1)
     cb.doc.getMap('models').set('b-during', 1)
     await until(() => ca2.doc.getMap('models').get('a-during') === 1, { message: 'authority serves its own clients while Redis is down' })
-    await redis.start()
+    await env.redis.start()
     ca.doc.getMap('models').set('a-after', 1)
     cb.doc.getMap('models').set('b-after', 1)
     const want = { before: 1, 'a-during': 1, 'b-during': 1, 'a-after': 1, 'b-after': 1 }

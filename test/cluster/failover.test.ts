@@ -3,37 +3,21 @@
  * node can die (kill -9) or stall (SIGSTOP) the way machines do. Stock y-websocket clients;
  * a throwaway PostgreSQL and redis-server.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { connectProvider, until, type ProviderClient } from '../helpers.js'
-import { createDatabase, stopSharedPostgres } from '../postgres.js'
-import { startRedis, type RedisServer } from '../redis.js'
+import { clusterReady, useClusterEnv } from './env.js'
 import { startNode, type NodeProcess } from './nodes.js'
 
-/** Off only when asked (YROOM_TEST_CLUSTER=0): a machine without redis-server or PostgreSQL fails with how to install them. */
-const ready = !/^(0|false|no|off)$/i.test(process.env.YROOM_TEST_CLUSTER ?? '')
 const LEASE_MS = 2000
-const cleanups: Array<() => unknown> = []
-let redis: RedisServer
-
-beforeAll(async () => {
-  if (ready) redis = await startRedis()
-})
-afterAll(async () => {
-  await redis?.stop()
-  await stopSharedPostgres()
-})
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c()
-})
+const env = useClusterEnv()
 
 async function nodes(...names: string[]): Promise<NodeProcess[]> {
-  const db = await createDatabase()
-  cleanups.push(() => db.drop())
+  const dbUrl = await env.database()
   const out: NodeProcess[] = []
   for (const name of names) {
-    const n = await startNode({ name, data: db.url, redis: redis.url, leaseMs: LEASE_MS })
-    cleanups.push(() => n.close())
+    const n = await startNode({ name, data: dbUrl, redis: env.redis.url, leaseMs: LEASE_MS })
+    env.cleanup(() => n.close())
     out.push(n)
   }
   return out
@@ -53,7 +37,7 @@ async function client(n: NodeProcess, room: string): Promise<Client> {
     if (!destroyed) destroy()
     destroyed = true
   }
-  cleanups.push(() => c.destroy())
+  env.cleanup(() => c.destroy())
   return c
 }
 
@@ -85,7 +69,7 @@ async function eventually(check: () => Promise<boolean>, { timeout = 5000, messa
 
 const items = (c: ProviderClient) => c.doc.getArray<string>('log').toArray()
 
-describe.skipIf(!ready)('cluster failover (SPEC §11)', () => {
+describe.skipIf(!clusterReady)('cluster failover (SPEC §11)', () => {
   it('kill -9 of the authority while both nodes write: a node with clients takes over within two leases, nothing seen is lost, clients stay connected', async () => {
     const [a, b] = await nodes('A', 'B')
     const wa = await client(a, 'kill')
@@ -172,7 +156,7 @@ describe.skipIf(!ready)('cluster failover (SPEC §11)', () => {
     // The same client (its document, so its Yjs client id) comes back through A: its
     // binding was released with its leave.
     const back = await connectProvider(a.url, 'life', { doc: owner.doc })
-    cleanups.push(() => back.provider.destroy())
+    env.cleanup(() => back.provider.destroy())
     expect(back.doc.clientID).toBe(ownerId)
     back.doc.getMap('models').set('back', ownerId)
     await until(() => observer.doc.getMap('models').get('back') === ownerId, { message: 'the returning client writes under its id' })

@@ -3,40 +3,25 @@
  * is the authority of is forwarded to that node. Two yroom servers in one process on a
  * throwaway PostgreSQL and redis-server, as in test/cluster/cluster.test.ts.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { defaultPlugins } from '../../plugins/index.js'
 import { CloseCode } from '../../src/shared/protocol/close-codes.js'
 import { connectProvider, RawClient, startServer, until, type TestServer } from '../helpers.js'
-import { createDatabase, stopSharedPostgres } from '../postgres.js'
-import { startRedis, type RedisServer } from '../redis.js'
+import { clusterReady, useClusterEnv } from '../cluster/env.js'
 
 const KEY = 'cluster-api-key'
-const ready = !/^(0|false|no|off)$/i.test(process.env.YROOM_TEST_CLUSTER ?? '')
-const cleanups: Array<() => unknown> = []
-let redis: RedisServer
-
-beforeAll(async () => {
-  if (ready) redis = await startRedis()
-})
-afterAll(async () => {
-  await redis?.stop()
-  await stopSharedPostgres()
-})
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c()
-})
+const env = useClusterEnv()
 
 async function nodes(): Promise<[TestServer, TestServer]> {
   let anon = 0
-  const db = await createDatabase()
-  cleanups.push(() => db.drop())
+  const dbUrl = await env.database()
   const start = async (name: string) => {
     const s = await startServer({
-      ...{ storage: db.url, redis: redis.url, nodeId: name, leaseMs: 2000, apiKey: KEY, plugins: defaultPlugins() },
+      ...{ storage: dbUrl, redis: env.redis.url, nodeId: name, leaseMs: 2000, apiKey: KEY, plugins: defaultPlugins() },
       authenticate: ({ token }) => ({ id: token ?? `anon-${name}-${++anon}`, anonymous: token === null }),
     })
-    cleanups.push(() => s.close())
+    env.cleanup(() => s.close())
     return s
   }
   return [await start('a'), await start('b')]
@@ -45,11 +30,11 @@ async function nodes(): Promise<[TestServer, TestServer]> {
 const api = (s: TestServer, path: string, init: RequestInit = {}) =>
   fetch(`http://127.0.0.1:${s.port}/api/v1${path}`, { ...init, headers: { authorization: `Bearer ${KEY}`, ...(init.headers as Record<string, string>) } })
 
-describe.runIf(ready)('HTTP API in cluster mode', () => {
+describe.runIf(clusterReady)('HTTP API in cluster mode', () => {
   it('forwards a write to the node that is the room authority, and any node reads', async () => {
     const [a, b] = await nodes()
     const c = await connectProvider(a.url, 'shared')
-    cleanups.push(() => c.destroy())
+    env.cleanup(() => c.destroy())
     c.doc.getMap('m').set('from', 'client')
     await until(() => a.server.rooms.get('shared')?.doc.getMap('m').get('from') === 'client')
     await a.server.rooms.get('shared')!.flush()
@@ -72,7 +57,7 @@ describe.runIf(ready)('HTTP API in cluster mode', () => {
 
     // Delete through b: a closes the room's connections and deletes it.
     const raw = new RawClient(a.url, 'shared')
-    cleanups.push(() => raw.ws.terminate())
+    env.cleanup(() => raw.ws.terminate())
     await raw.open()
     c.provider.shouldConnect = false
     const del = await api(b, '/rooms/shared', { method: 'DELETE' })
@@ -96,9 +81,9 @@ describe.runIf(ready)('HTTP API in cluster mode', () => {
   it("read-only reaches a client whose room another node serves: that node rolls its writes back", async () => {
     const [a, b] = await nodes()
     const owner = await connectProvider(a.url, 'rel') // a is the room's authority
-    cleanups.push(() => owner.destroy())
+    env.cleanup(() => owner.destroy())
     const carol = new RawClient(b.url, 'rel', { query: '?token=carol' }) // relayed by b
-    cleanups.push(() => carol.ws.terminate())
+    env.cleanup(() => carol.ws.terminate())
     await carol.open()
     carol.doc.getMap('m').set('before', 1)
     await until(() => owner.doc.getMap('m').get('before') === 1, { message: "carol's write through b" })
@@ -115,7 +100,7 @@ describe.runIf(ready)('HTTP API in cluster mode', () => {
     const onA = new RawClient(a.url, 'r1', { query: '?token=carol' })
     const onB = new RawClient(b.url, 'r2', { query: '?token=carol' })
     const other = new RawClient(b.url, 'r2', { query: '?token=dave' })
-    cleanups.push(() => onA.ws.terminate(), () => onB.ws.terminate(), () => other.ws.terminate())
+    env.cleanup(() => onA.ws.terminate(), () => onB.ws.terminate(), () => other.ws.terminate())
     await Promise.all([onA.open(), onB.open(), other.open()])
     await until(() => a.server.connections.size === 1 && b.server.connections.size === 2)
 

@@ -3,7 +3,7 @@
  * of them live: a room served by another node through that node's event stream (passed
  * through, no lease taken here), a room served here with its clients.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { defaultPlugins } from '../../plugins/index.js'
 import { inspectorPlugin } from '../../plugins/inspector/index.js'
@@ -11,48 +11,33 @@ import type { TreeNode } from '../../plugins/inspector/tree.js'
 import type { RoomRow } from '../../plugins/inspector/room-list.js'
 import type { ClientInfo } from '../../plugins/inspector/room-watch.js'
 import { connectProvider, startServer, until, type TestServer } from '../helpers.js'
-import { createDatabase, stopSharedPostgres } from '../postgres.js'
-import { startRedis, type RedisServer } from '../redis.js'
+import { clusterReady, useClusterEnv } from '../cluster/env.js'
 import { openSse, type SseStream } from './sse-client.js'
 
-const ready = !/^(0|false|no|off)$/i.test(process.env.YROOM_TEST_CLUSTER ?? '')
-const cleanups: Array<() => unknown> = []
-let redis: RedisServer
-
-beforeAll(async () => {
-  if (ready) redis = await startRedis()
-})
-afterAll(async () => {
-  await redis?.stop()
-  await stopSharedPostgres()
-})
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c()
-})
+const env = useClusterEnv()
 
 async function node(url: string, name: string): Promise<TestServer & { http: string }> {
-  const s = await startServer({ storage: url, redis: redis.url, nodeId: name, leaseMs: 2000, plugins: [...defaultPlugins(), inspectorPlugin({ open: true })] })
-  cleanups.push(() => s.close())
+  const s = await startServer({ storage: url, redis: env.redis.url, nodeId: name, leaseMs: 2000, plugins: [...defaultPlugins(), inspectorPlugin({ open: true })] })
+  env.cleanup(() => s.close())
   return { ...s, http: `http://127.0.0.1:${s.port}` }
 }
 
 async function sse(url: string): Promise<SseStream> {
   const st = await openSse(url)
-  cleanups.push(() => st.close())
+  env.cleanup(() => st.close())
   return st
 }
 
 const value = (tree: TreeNode[], root: string, key: string) => tree.find((n) => n.k === root)?.c?.find((n) => n.k === key)?.v
 
-describe.skipIf(!ready)('inspector in cluster mode', { timeout: 60_000 }, () => {
+describe.skipIf(!clusterReady)('inspector in cluster mode', { timeout: 60_000 }, () => {
   it("a room served by node A: listed and shown on node B from storage, live with its clients on A", async () => {
-    const db = await createDatabase()
-    cleanups.push(() => db.drop())
-    const a = await node(db.url, 'a')
-    const b = await node(db.url, 'b')
+    const dbUrl = await env.database()
+    const a = await node(dbUrl, 'a')
+    const b = await node(dbUrl, 'b')
     const doc = new Y.Doc()
     const c = await connectProvider(a.url, 'shared', { doc })
-    cleanups.push(() => c.destroy())
+    env.cleanup(() => c.destroy())
     doc.getMap('models').set('k', 'one')
     await until(() => a.server.rooms.get('shared')?.doc.getMap('models').get('k') === 'one')
     await a.server.rooms.get('shared')!.flush()
