@@ -217,3 +217,22 @@ export function providerPool(url: () => string) {
 export function applyStoredDocument(doc: Y.Doc, stored: StoredDocument): void {
   applyStored(doc, stored.updates, stored.v2)
 }
+
+/** A new Y.Doc holding a stored room (Storage.load). */
+export function storedDoc(stored: StoredDocument): Y.Doc {
+  const doc = new Y.Doc()
+  applyStoredDocument(doc, stored)
+  return doc
+}
+
+/**
+ * Makes `x.close()` idempotent (a test may close it itself) and adds it to `closers`, which
+ * the test file runs after each test.
+ */
+export function closeOnce<T extends { close(): unknown }>(x: T, closers: Array<() => unknown>): T {
+  let closed: Promise<unknown> | null = null
+  const close = x.close.bind(x)
+  x.close = (() => (closed ??= Promise.resolve(close()))) as T['close']
+  closers.push(() => x.close())
+  return x
+}

@@ -1,8 +1,7 @@
 /** Persistence across server restarts, kill -9, SIGTERM flush, idle unload: every backend. */
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import * as Y from 'yjs'
 import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS } from '../../src/shared/protocol/message-types.js'
-import { connectProvider, RawClient, startServer, until, type ProviderClient, type TestServer } from '../helpers.js'
+import { connectProvider, RawClient, startServer, storedDoc, until, type ProviderClient, type TestServer } from '../helpers.js'
 import { killAll, startCli } from './fixtures/cli.js'
 import { backendCases, openStorage, type Backend } from '../backends.js'
 import type { Storage } from '../../server/index.js'
@@ -115,9 +114,7 @@ describe.each(backendCases)('%s persistence (in process)', (_name, backend) => {
     const stored = await s.server.storage.load('big')
     // The compacted snapshot is stored in Yjs V2, the entries after it as they came (V1).
     expect(stored.v2?.[0]).toBe(true)
-    const d = new Y.Doc()
-    stored.updates.forEach((u, i) => (stored.v2?.[i] ? Y.applyUpdateV2 : Y.applyUpdate)(d, u))
-    expect(d.getArray('n').length).toBe(25)
+    expect(storedDoc(stored).getArray('n').length).toBe(25)
   })
 
   it('a room being edited past half of compactAfterEntries waits for a pause; past the limit it compacts at once', async () => {
@@ -130,7 +127,7 @@ describe.each(backendCases)('%s persistence (in process)', (_name, backend) => {
     await pushEach(s, a, 'busy', 8, 5)
     // Compacted at the 11th entry, two entries since.
     expect(await s.server.storage.size('busy')).toBe(3)
-    const d = applyStored(await s.server.storage.load('busy'))
+    const d = storedDoc(await s.server.storage.load('busy'))
     expect(d.getArray('n').toArray()).toEqual(Array.from({ length: 13 }, (_, i) => i))
   })
 
@@ -147,15 +144,9 @@ describe.each(backendCases)('%s persistence (in process)', (_name, backend) => {
       },
       { message: 'compacted in the pause' },
     )
-    expect(applyStored(await s.server.storage.load('pause')).getArray('n').length).toBe(7)
+    expect(storedDoc(await s.server.storage.load('pause')).getArray('n').length).toBe(7)
   })
 })
-
-function applyStored(stored: Awaited<ReturnType<Storage['load']>>): Y.Doc {
-  const d = new Y.Doc()
-  stored.updates.forEach((u, i) => (stored.v2?.[i] ? Y.applyUpdateV2 : Y.applyUpdate)(d, u))
-  return d
-}
 
 describe.each(backendCases)('restart with connected clients (%s)', (_name, backend) => {
   it('a stock client reconnects after a restart and its offline edits merge into the stored state', async () => {

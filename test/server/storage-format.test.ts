@@ -13,7 +13,7 @@ import * as Y from 'yjs'
 import { LevelStorage, openStorage, type Storage } from '../../server/index.js'
 import { repairDataDir } from '../../server/storage/repair.js'
 import { backendCases, leveldb, postgresEnabled, postgres, type Backend } from '../backends.js'
-import { connectProvider, mulberry32, RawClient, startServer, until, type TestServer } from '../helpers.js'
+import { closeOnce, connectProvider, mulberry32, RawClient, startServer, storedDoc, until, type TestServer } from '../helpers.js'
 
 const cleanups: Array<() => Promise<unknown>> = []
 const closers: Array<() => Promise<unknown> | void> = []
@@ -31,29 +31,11 @@ async function data(backend: Backend): Promise<string> {
 }
 
 async function server(storage: string, options = {}): Promise<TestServer> {
-  const s = await startServer({ storage, idleShutdownMs: 20, ...options })
-  let closed = false
-  const close = s.close
-  s.close = async () => {
-    if (closed) return
-    closed = true
-    await close()
-  }
-  closers.push(() => s.close())
-  return s
+  return closeOnce(await startServer({ storage, idleShutdownMs: 20, ...options }), closers)
 }
 
 async function opened(path: string): Promise<Storage> {
-  const s = await openStorage(path)
-  let closed = false
-  const close = s.close.bind(s)
-  s.close = async () => {
-    if (closed) return
-    closed = true
-    await close()
-  }
-  closers.push(() => s.close())
-  return s
+  return closeOnce(await openStorage(path), closers)
 }
 
 async function dirBytes(path: string): Promise<number> {
@@ -105,12 +87,6 @@ async function firstEntry(path: string, room: string): Promise<Uint8Array> {
   }
 }
 
-function applyAll(stored: { updates: Uint8Array[]; v2?: boolean[] }): Y.Doc {
-  const d = new Y.Doc()
-  stored.updates.forEach((u, i) => (stored.v2?.[i] ? Y.applyUpdateV2 : Y.applyUpdate)(d, u))
-  return d
-}
-
 describe('LevelDB: compacted state on disk', () => {
   it('a long replaced history takes about its V2 state on disk once the room unloaded and the server stopped', { timeout: 60_000 }, async () => {
     const path = await data(leveldb)
@@ -135,7 +111,7 @@ describe('LevelDB: compacted state on disk', () => {
     const st = await opened(path)
     const stored = await st.load('long')
     expect(stored.v2).toEqual([true])
-    expect(applyAll(stored).getText('t').toString()).toBe(doc.getText('t').toString())
+    expect(storedDoc(stored).getText('t').toString()).toBe(doc.getText('t').toString())
     await st.close()
     const s2 = await server(path)
     const c = await connectProvider(s2.url, 'long')
@@ -216,7 +192,7 @@ describe('LevelDB: compacted state on disk', () => {
     const st2 = await opened(path)
     const stored = await st2.load('r')
     expect(stored.v2).toEqual([true])
-    expect(applyAll(stored).getText('t').toString()).toBe('base')
+    expect(storedDoc(stored).getText('t').toString()).toBe('base')
   })
 })
 
@@ -246,7 +222,7 @@ describe.each(backendCases)('%s: snapshot encodings', (_name, backend) => {
     const live = await s.server.storage.load('v1room')
     expect(live.v2?.[0]).toBe(true)
     expect(live.v2?.slice(1).every((x) => !x)).toBe(true)
-    const d = applyAll(live)
+    const d = storedDoc(live)
     expect(d.getText('t').toString()).toBe('v1 snapshot')
     expect(d.getArray('n').length).toBe(8)
     c.destroy()
@@ -272,7 +248,7 @@ describe.runIf(postgresEnabled)('postgres: snapshot size', () => {
     const stored = await st.load('long')
     expect(stored.v2).toEqual([true])
     expect(stored.updates[0].byteLength).toBe(Y.encodeStateAsUpdateV2(doc).byteLength)
-    expect(applyAll(stored).getText('t').toString()).toBe(doc.getText('t').toString())
+    expect(storedDoc(stored).getText('t').toString()).toBe(doc.getText('t').toString())
     await st.release?.('long')
   })
 })

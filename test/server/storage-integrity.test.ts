@@ -15,7 +15,7 @@ import { LevelStorage } from '../../server/index.js'
 import { HEAD_FILE, StorageDamaged, type Damage } from '../../server/storage/integrity.js'
 import { StorageOpenError } from '../../server/storage/leveldb.js'
 import { repairDataDir } from '../../server/storage/repair.js'
-import { connectProvider, RawClient, startServer, until, type TestServer } from '../helpers.js'
+import { closeOnce, connectProvider, RawClient, startServer, until, type TestServer } from '../helpers.js'
 import { killAll, startCli, tempDir } from './fixtures/cli.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -38,28 +38,11 @@ async function dir(): Promise<string> {
 async function storage(path: string): Promise<LevelStorage> {
   const s = new LevelStorage(path)
   await s.open()
-  let closed = false
-  const close = s.close.bind(s)
-  s.close = async () => {
-    if (closed) return
-    closed = true
-    await close()
-  }
-  closers.push(() => s.close())
-  return s
+  return closeOnce(s, closers)
 }
 
 async function server(path: string): Promise<TestServer> {
-  const s = await startServer({ storage: path })
-  let closed = false
-  const close = s.close
-  s.close = async () => {
-    if (closed) return
-    closed = true
-    await close()
-  }
-  closers.push(() => s.close())
-  return s
+  return closeOnce(await startServer({ storage: path }), closers)
 }
 
 /** A Yjs update setting `key` to a string of `size` characters. */
